@@ -1,0 +1,1 @@
+"""Producers: the ways events enter the pipeline (simulator, files, Kafka sender)."""

@@ -1,0 +1,74 @@
+"""Send raw event payloads to the transactions topic and track what the broker acknowledged.
+
+kafka-python with ``acks=all`` and idempotence: the broker confirms every record, retries do
+not duplicate, and per-partition order is kept. Records are keyed by entity so one entity's
+events, and any resends of them, share a partition (the counter's deduplication relies on
+the first occurrence being applied first).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from kafka import KafkaProducer
+
+
+def entity_key(payload: bytes) -> bytes | None:
+    """The partitioning key of a payload: its entity code, if it has a readable one."""
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    entity = obj.get("entity") if isinstance(obj, dict) else None
+    return entity.encode() if isinstance(entity, str) else None
+
+
+class SendFailed(RuntimeError):
+    pass
+
+
+class EventSender:
+    def __init__(self, bootstrap: str, topic: str, linger_ms: int = 20) -> None:
+        self.topic = topic
+        self._producer = KafkaProducer(
+            bootstrap_servers=bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=linger_ms,
+            retries=2**31 - 1,
+            max_in_flight_requests_per_connection=5,
+            batch_size=256 * 1024,
+        )
+        self._lock = threading.Lock()
+        self.acked: dict[int, int] = {}  # partition -> highest acknowledged offset
+        self.acked_count = 0
+        self.errors: list[str] = []
+
+    def _ok(self, meta: Any) -> None:
+        with self._lock:
+            self.acked_count += 1
+            if meta.offset > self.acked.get(meta.partition, -1):
+                self.acked[meta.partition] = meta.offset
+
+    def _err(self, exc: BaseException) -> None:
+        with self._lock:
+            self.errors.append(str(exc))
+
+    def send(self, value: bytes, key: bytes | None = None,
+             headers: Sequence[tuple[str, bytes]] | None = None) -> None:
+        future = self._producer.send(self.topic, value=value, key=key,
+                                     headers=list(headers) if headers else None)
+        future.add_callback(self._ok)
+        future.add_errback(self._err)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until every record sent so far is acknowledged or failed."""
+        self._producer.flush(timeout)
+        if self.errors:
+            raise SendFailed(f"{len(self.errors)} records were not acknowledged: {self.errors[0]}")
+
+    def close(self) -> None:
+        self._producer.close()

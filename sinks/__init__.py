@@ -1,0 +1,1 @@
+"""Sinks: where counted results are stored. ClickHouse is the store of record."""

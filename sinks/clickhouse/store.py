@@ -1,0 +1,127 @@
+"""The store of record: batch writes with progress, and recovery of an unfinished batch.
+
+Write protocol (the argument is in docs/exactly-once.md):
+1. insert the batch's rows into events, rejected, duplicates and counts_minute, every row
+   tagged with its source (cluster, topic, partition, offset);
+2. then insert one ingest_progress row per source partition with the batch's last offset.
+A batch is applied exactly when its progress row exists. :meth:`Store.recover` deletes every
+row whose source offset is beyond the recorded progress of its partition, i.e. the remains
+of a batch that failed or was killed between steps 1 and 2, so it can be redone from Kafka.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from sinks.clickhouse.migrations import migrate
+
+log = logging.getLogger(__name__)
+
+EVENT_COLUMNS = (
+    "event_id", "occurred_at", "entity", "service", "governorate", "channel", "mode", "status",
+    "quantity", "automated", "satisfaction", "fingerprint",
+    "src_cluster", "src_topic", "src_partition", "src_offset", "ingested_at",
+)
+REJECTED_COLUMNS = (
+    "rejected_at", "reason_code", "reason", "payload", "payload_bytes", "source", "event_id",
+    "src_cluster", "src_topic", "src_partition", "src_offset",
+)
+DUPLICATE_COLUMNS = ("event_id", "seen_at", "src_cluster", "src_topic", "src_partition", "src_offset")
+COUNT_COLUMNS = (
+    "minute", "governorate", "entity", "service", "channel", "mode", "status",
+    "transactions", "events", "src_cluster", "src_topic", "src_partition", "src_offset",
+)
+PROGRESS_COLUMNS = ("src_cluster", "src_topic", "src_partition", "last_offset", "committed_at")
+# Tables whose rows are tagged with the source offset they came from.
+TAGGED_TABLES = ("events", "rejected", "duplicates", "counts_minute")
+
+SourceKey = tuple[str, int]  # (topic, partition) within one cluster
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    """Rows for one write, in the column orders above, plus the progress it completes."""
+
+    events: list[Sequence[Any]] = field(default_factory=list)
+    rejected: list[Sequence[Any]] = field(default_factory=list)
+    duplicates: list[Sequence[Any]] = field(default_factory=list)
+    counts: list[Sequence[Any]] = field(default_factory=list)
+    progress: dict[SourceKey, int] = field(default_factory=dict)
+
+
+class Store:
+    """ClickHouse tables of one deployment; ``cluster`` names the Kafka cluster fed from."""
+
+    def __init__(self, client: Client, cluster: str) -> None:
+        self.client = client
+        self.cluster = cluster
+
+    def migrate(self) -> None:
+        for m in migrate(self.client):
+            log.info("applied migration %03d_%s", m.version, m.name)
+
+    def progress(self) -> dict[SourceKey, int]:
+        rows = self.client.query(
+            "SELECT src_topic, src_partition, max(last_offset) FROM ingest_progress "
+            "WHERE src_cluster = {c:String} GROUP BY src_topic, src_partition",
+            parameters={"c": self.cluster},
+        ).result_rows
+        return {(topic, int(part)): int(off) for topic, part, off in rows}
+
+    def seen_fingerprints(self) -> dict[str, int]:
+        """event_id -> content fingerprint of every event counted so far (all clusters)."""
+        result = self.client.query("SELECT toString(event_id), fingerprint FROM events")
+        return {eid: int(fp) for eid, fp in result.result_rows}
+
+    def recover(self) -> int:
+        """Delete rows of unfinished batches (beyond recorded progress); return rows deleted."""
+        progress = self.progress()
+        deleted = 0
+        for table in TAGGED_TABLES:
+            rows = self.client.query(
+                f"SELECT src_topic, src_partition, max(src_offset), count() FROM {table} "
+                "WHERE src_cluster = {c:String} GROUP BY src_topic, src_partition",
+                parameters={"c": self.cluster},
+            ).result_rows
+            for topic, part, max_offset, _ in rows:
+                done = progress.get((topic, int(part)), -1)
+                if max_offset <= done:
+                    continue
+                stale = self.client.query(
+                    f"SELECT count() FROM {table} WHERE src_cluster = {{c:String}} AND "
+                    "src_topic = {t:String} AND src_partition = {p:UInt32} AND src_offset > {o:Int64}",
+                    parameters={"c": self.cluster, "t": topic, "p": part, "o": done},
+                ).result_rows[0][0]
+                self.client.command(
+                    f"DELETE FROM {table} WHERE src_cluster = {{c:String}} AND src_topic = {{t:String}} "
+                    "AND src_partition = {p:UInt32} AND src_offset > {o:Int64}",
+                    parameters={"c": self.cluster, "t": topic, "p": part, "o": done},
+                )
+                log.warning("recovery: removed %d rows of an unfinished batch from %s "
+                            "(%s[%s] beyond offset %s)", stale, table, topic, part, done)
+                deleted += int(stale)
+        return deleted
+
+    def write(self, batch: WriteBatch) -> None:
+        """Insert a batch, progress last. On error the caller must :meth:`recover` first."""
+        for table, columns, rows in (
+            ("events", EVENT_COLUMNS, batch.events),
+            ("rejected", REJECTED_COLUMNS, batch.rejected),
+            ("duplicates", DUPLICATE_COLUMNS, batch.duplicates),
+            ("counts_minute", COUNT_COLUMNS, batch.counts),
+        ):
+            if rows:
+                self.client.insert(table, rows, column_names=list(columns))
+        if batch.progress:
+            now = datetime.now(UTC)
+            self.client.insert(
+                "ingest_progress",
+                [(self.cluster, topic, part, off, now) for (topic, part), off in batch.progress.items()],
+                column_names=list(PROGRESS_COLUMNS),
+            )

@@ -1,0 +1,101 @@
+"""The validating Faust worker: transactions topic -> validated batches + dead letters.
+
+Workers scale out in one consumer group: each owns some source partitions and, for each
+batch it takes, sends one envelope per source partition to the same partition number of the
+validated topic, waits for the broker's acknowledgement, and only then lets Faust commit the
+source offsets (``take_events`` acks after the loop body). A crash therefore re-sends, never
+skips; the counting writer drops what it has already applied by source offset.
+
+Faust tables, Kafka transactions and compaction are deliberately not used: on our broker
+they are not reliable (shared/docs/platform-notes.md), and the truth lives in ClickHouse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Any
+
+import faust
+from faust.types import EventT
+
+from schemas.reference import load_catalogue
+from stream_processors.envelope import split
+from stream_processors.validation import judge
+from tahawul.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> faust.App:
+    bootstrap = settings.kafka_bootstrap()
+    if bootstrap is None:
+        raise ValueError("TAHAWUL_KAFKA_URL is not set: the worker needs a Kafka cluster")
+    brokers = ",".join(f"kafka://{hp}" for hp in bootstrap.split(","))
+    app = faust.App(
+        settings.worker_group,
+        broker=brokers,
+        store="memory://",
+        value_serializer="raw",
+        key_serializer="raw",
+        topic_partitions=settings.partitions,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=settings.session_timeout / 4,
+        broker_request_timeout=max(30.0, settings.session_timeout * 2),
+        broker_commit_every=settings.batch_max,
+        broker_commit_interval=1.0,
+        producer_acks=-1,
+        producer_max_request_size=2 * 1024 * 1024,
+        web_enabled=False,
+        table_cleanup_interval=3600.0,
+        loghandlers=[],
+    )
+    catalogue = load_catalogue()
+    source = app.topic(settings.topic_transactions, value_type=bytes, key_type=bytes,
+                       value_serializer="raw", key_serializer="raw", partitions=settings.partitions)
+
+    async def forward(events: list[EventT]) -> None:
+        by_partition: dict[int, list[Any]] = defaultdict(list)
+        for ev in events:
+            msg = ev.message
+            by_partition[msg.partition].append((msg.offset, msg.value, msg.headers))
+        producer = app.producer
+        for partition, records in by_partition.items():
+            records.sort(key=lambda r: r[0])
+            verdicts = judge(records, catalogue)
+            pending = []
+            for (offset, value, _headers), (_, is_ok, row) in zip(records, verdicts, strict=True):
+                if is_ok:
+                    continue
+                headers = [
+                    ("tahawul-reason", row[1].encode()),
+                    ("tahawul-message", row[2].encode()[:1000]),
+                    ("tahawul-source-partition", str(partition).encode()),
+                    ("tahawul-source-offset", str(offset).encode()),
+                ]
+                pending.append(await producer.send(
+                    settings.topic_dead_letter, None, value, None, None, headers))
+            for envelope in split(settings.topic_transactions, partition, verdicts):
+                await producer.send_and_wait(
+                    settings.topic_validated, str(partition).encode(), envelope.encode(),
+                    partition, None, None)
+            if pending:
+                await asyncio.gather(*pending)
+
+    @app.agent(source, name="validate")
+    async def validate(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_within):
+            await forward(list(events))
+
+    return app
+
+
+def run_worker(settings: Settings) -> None:
+    """Run a worker until SIGINT/SIGTERM (Faust installs the handlers)."""
+    app = create_app(settings)
+    worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True,
+                          redirect_stdouts=False)
+    worker.execute_from_commandline()

@@ -1,0 +1,39 @@
+"""Turn raw source records into verdicts: the pure step the Faust workers run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.event import InvalidEvent, parse
+from schemas.reference import Catalogue
+from stream_processors.envelope import bad_row, ok_row
+
+SOURCE_HEADER = "tahawul-source"
+
+
+def source_of(headers: Sequence[tuple[str, bytes]] | None) -> str:
+    """Where a record came from (file:line from `tahawul send`/`up --input`), if it says."""
+    for name, value in headers or ():
+        if name == SOURCE_HEADER:
+            return value.decode("utf-8", "replace")[:500]
+    return ""
+
+
+def judge(
+    records: Iterable[tuple[int, bytes | None, Sequence[tuple[str, bytes]] | None]],
+    catalogue: Catalogue,
+    now: datetime | None = None,
+) -> list[tuple[int, bool, list[Any]]]:
+    """Verdict per (offset, value, headers), in the order given."""
+    current = now or datetime.now(UTC)
+    out: list[tuple[int, bool, list[Any]]] = []
+    for offset, value, headers in records:
+        try:
+            event = parse(value, catalogue, current)
+        except InvalidEvent as exc:
+            out.append((offset, False, bad_row(offset, exc.code, exc.message, value, source_of(headers))))
+        else:
+            out.append((offset, True, ok_row(offset, event)))
+    return out

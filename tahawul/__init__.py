@@ -1,0 +1,1 @@
+"""tahawul: the command line, settings and the embedded (one-machine) runner."""

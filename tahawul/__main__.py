@@ -1,0 +1,5 @@
+import sys
+
+from tahawul.cli import main
+
+sys.exit(main())

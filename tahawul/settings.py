@@ -1,0 +1,81 @@
+"""The one settings object, read from ``TAHAWUL_*`` environment variables.
+
+Built once in :func:`tahawul.cli.main` and passed down; nothing reads the environment at
+import time. Every setting is documented where it is declared, with its variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TAHAWUL_", frozen=True, extra="ignore")
+
+    data_dir: Path = Field(
+        Path(".tahawul"),
+        description="TAHAWUL_DATA_DIR: where the embedded store, broker logs and run files live.",
+    )
+    kafka_url: str | None = Field(
+        None,
+        description="TAHAWUL_KAFKA_URL: kafka://host:port[,host:port]. Unset: `tahawul up` starts "
+        "an embedded Tansu broker on a free loopback port.",
+    )
+    clickhouse_url: SecretStr | None = Field(
+        None,
+        description="TAHAWUL_CLICKHOUSE_URL: chdb:///path for the embedded store or "
+        "http(s)://user:password@host:8123/database for a server. Unset: chdb under the data dir.",
+    )
+    topic_transactions: str = Field(
+        "tahawul.transactions", description="TAHAWUL_TOPIC_TRANSACTIONS: raw events, keyed by entity."
+    )
+    topic_validated: str = Field(
+        "tahawul.validated",
+        description="TAHAWUL_TOPIC_VALIDATED: per-partition batches from the validating workers "
+        "to the single counting writer.",
+    )
+    topic_dead_letter: str = Field(
+        "tahawul.transactions.dlq",
+        description="TAHAWUL_TOPIC_DEAD_LETTER: rejected payloads with the reason in headers.",
+    )
+    partitions: int = Field(
+        8, ge=1, le=256,
+        description="TAHAWUL_PARTITIONS: partition count used when tahawul creates its topics.",
+    )
+    worker_group: str = Field(
+        "tahawul-worker", description="TAHAWUL_WORKER_GROUP: Faust app id / consumer group of workers."
+    )
+    counter_group: str = Field(
+        "tahawul-counter", description="TAHAWUL_COUNTER_GROUP: consumer group of the counting writer."
+    )
+    batch_max: int = Field(
+        2000, ge=1, description="TAHAWUL_BATCH_MAX: most events a worker validates per batch."
+    )
+    batch_within: float = Field(
+        0.3, gt=0, description="TAHAWUL_BATCH_WITHIN: seconds a worker waits to fill a batch."
+    )
+    session_timeout: float = Field(
+        6.0, gt=0,
+        description="TAHAWUL_SESSION_TIMEOUT: consumer-group session timeout in seconds "
+        "(heartbeat is a quarter of it); the first assignment arrives after about half of it.",
+    )
+    log_level: str = Field("WARNING", description="TAHAWUL_LOG_LEVEL: logging level.")
+
+    def clickhouse_dsn(self) -> str:
+        """The store's DSN, defaulting to the embedded chDB directory under the data dir."""
+        if self.clickhouse_url is not None:
+            return self.clickhouse_url.get_secret_value()
+        return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    def kafka_bootstrap(self) -> str | None:
+        """host:port list for Kafka clients, from kafka_url (scheme optional)."""
+        if not self.kafka_url:
+            return None
+        url = self.kafka_url
+        for scheme in ("kafka://", "tcp://", "plaintext://"):
+            if url.startswith(scheme):
+                url = url[len(scheme):]
+        return url.rstrip("/")
