@@ -152,7 +152,8 @@ def _parse_time(value: Any) -> datetime:
         parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError as exc:
         raise InvalidEvent("bad_occurred_at", f"occurred_at {value!r}: {exc}") from None
-    return parsed.astimezone(UTC)
+    # Millisecond precision is what the contract promises and the store keeps.
+    return parsed.astimezone(UTC).replace(microsecond=parsed.microsecond // 1000 * 1000)
 
 
 def _code(obj: Mapping[str, Any], name: str) -> str:

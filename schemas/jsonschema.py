@@ -1,0 +1,81 @@
+"""Generate the published JSON Schema of contract v1 from FIELDS and the reference data.
+
+Integrating teams in Java and .NET validate against ``schemas/event-v1.schema.json``; it is
+generated, never hand-edited (`tahawul schema export --out schemas/event-v1.schema.json`),
+and a unit test fails when the committed file differs from what this module renders.
+Rules JSON Schema cannot express without becoming unreadable (a service must belong to the
+entity; a local entity only serves its governorate; occurred_at not in the future) are
+stated in the descriptions and enforced by the pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from schemas.event import (
+    FIELDS,
+    MAX_QUANTITY,
+    RFC3339_PATTERN,
+    SCHEMA_VERSION,
+    STATUSES,
+)
+from schemas.reference import Catalogue, load_catalogue
+
+SCHEMA_ID = "https://tahawul.example/schemas/event-v1.schema.json"
+
+
+def _property(name: str, kind: str, catalogue: Catalogue) -> dict[str, Any]:
+    if kind == "uuid":
+        return {"type": "string", "format": "uuid",
+                "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"}
+    if kind == "datetime":
+        return {"type": "string", "format": "date-time", "pattern": RFC3339_PATTERN}
+    if kind == "status":
+        return {"type": "string", "enum": list(STATUSES)}
+    if kind == "bool":
+        return {"type": "boolean"}
+    if name == "schema_version":
+        return {"type": "integer", "const": SCHEMA_VERSION}
+    if name == "quantity":
+        return {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY}
+    if name == "satisfaction":
+        return {"type": ["integer", "null"], "minimum": 1, "maximum": 5}
+    codes = {
+        "entity": catalogue.entities,
+        "service": catalogue.services,
+        "governorate": catalogue.governorates,
+        "channel": catalogue.channels,
+    }[name]
+    return {"type": "string", "enum": sorted(codes)}
+
+
+def build(catalogue: Catalogue | None = None) -> dict[str, Any]:
+    cat = catalogue or load_catalogue()
+    properties = {}
+    for spec in FIELDS:
+        prop = _property(spec.name, spec.kind, cat)
+        prop["description"] = spec.description
+        if spec.default is not None:
+            prop["default"] = spec.default
+        properties[spec.name] = prop
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "tahawul transaction event, contract v1",
+        "description": (
+            "One completed (or attempted) government transaction, emitted by the entity's system. "
+            "No personal data: fields outside this contract are refused. Also enforced by the "
+            "pipeline: the service must belong to the entity; an entity bound to a governorate "
+            "only reports that governorate; occurred_at is not before 2000 nor in the future; "
+            "the payload is at most 16 KiB of UTF-8."
+        ),
+        "type": "object",
+        "additionalProperties": False,
+        "required": [f.name for f in FIELDS if f.required],
+        "properties": properties,
+    }
+
+
+def render() -> str:
+    return json.dumps(build(), ensure_ascii=False, indent=2) + "\n"
