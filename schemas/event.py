@@ -182,7 +182,9 @@ def validate(obj: Any, catalogue: Catalogue, now: datetime | None = None) -> Eve
     if not _is_int(version):
         raise InvalidEvent("wrong_type", "schema_version must be an integer")
     if version != SCHEMA_VERSION:
-        raise InvalidEvent("unknown_schema_version", f"schema_version {version} is not supported (expected 1)")
+        raise InvalidEvent(
+            "unknown_schema_version", f"schema_version {version} is not supported (expected 1)"
+        )
 
     event_id = obj["event_id"]
     if not isinstance(event_id, str) or not _UUID_RE.match(event_id):
@@ -212,7 +214,9 @@ def validate(obj: Any, catalogue: Catalogue, now: datetime | None = None) -> Eve
     if svc is None:
         raise InvalidEvent("unknown_service", f"unknown service code {service[:60]!r}")
     if svc.entity != entity:
-        raise InvalidEvent("service_not_of_entity", f"service {service} belongs to {svc.entity}, not {entity}")
+        raise InvalidEvent(
+            "service_not_of_entity", f"service {service} belongs to {svc.entity}, not {entity}"
+        )
     if governorate not in catalogue.governorates:
         raise InvalidEvent("unknown_governorate", f"unknown governorate code {governorate[:60]!r}")
     if known.governorate is not None and known.governorate != governorate:

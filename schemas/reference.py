@@ -91,7 +91,7 @@ def load_catalogue() -> Catalogue:
     for r in _rows("channels.csv"):
         if r["mode"] not in MODES:
             raise ReferenceDataError(f"channel {r['code']}: unknown mode {r['mode']!r}")
-        channels[r["code"]] = Channel(r["code"], r["mode"], r["name_en"], r["name_ar"])  # type: ignore[arg-type]
+        channels[r["code"]] = Channel(r["code"], r["mode"], r["name_en"], r["name_ar"])
     entities: dict[str, Entity] = {}
     for r in _rows("entities.csv"):
         gov = r["governorate"] or None

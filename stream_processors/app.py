@@ -87,7 +87,9 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.agent(source, name="validate")
     async def validate(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_within):
+        # take_events is on faust's Stream but missing from the StreamT protocol.
+        batches = stream.take_events(settings.batch_max, within=settings.batch_within)  # type: ignore[attr-defined]
+        async for events in batches:
             await forward(list(events))
 
     return app

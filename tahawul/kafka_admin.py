@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from kafka import KafkaAdminClient
@@ -15,7 +16,7 @@ class KafkaUnavailable(RuntimeError):
     pass
 
 
-def admin(bootstrap: str, timeout: float = 20.0) -> KafkaAdminClient:
+def admin(bootstrap: str, timeout: float = 10.0) -> KafkaAdminClient:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
@@ -49,10 +50,8 @@ def ensure_topics(bootstrap: str, settings: Settings) -> None:
         existing = set(client.list_topics())
         for name in wanted:
             if name not in existing:
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile
                     client.create_topics([NewTopic(name, settings.partitions, 1)])
-                except TopicAlreadyExistsError:
-                    pass
         counts = {
             (t.get("name") or t.get("topic")): len(t["partitions"])
             for t in client.describe_topics([settings.topic_transactions, settings.topic_validated])

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from clickhouse_connect.driver.client import Client
 
 from sinks.clickhouse.connection import connect
 from sinks.clickhouse.store import Store
@@ -140,11 +141,13 @@ class CounterThread:
 def start_counter(settings: Settings) -> Iterator[Callable[[], CounterThread]]:
     """The counting writer in this process, on the test's own chDB store."""
     started: list[CounterThread] = []
-    client = connect(settings.clickhouse_dsn())
-    assert settings.kafka_bootstrap() is not None
+    clients: list[Client] = []
 
     def start() -> CounterThread:
-        store = Store(client, cluster_id(settings.kafka_bootstrap() or ""))
+        # Opened on first use: a test may first run a counter process on the same store.
+        if not clients:
+            clients.append(connect(settings.clickhouse_dsn()))
+        store = Store(clients[0], cluster_id(settings.kafka_bootstrap() or ""))
         store.migrate()
         store.recover()
         run = Run()
@@ -160,4 +163,5 @@ def start_counter(settings: Settings) -> Iterator[Callable[[], CounterThread]]:
     for ct in started:
         ct.stop.set()
         ct.thread.join(30)
-    client.close()
+    for client in clients:
+        client.close()

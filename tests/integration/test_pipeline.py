@@ -18,6 +18,7 @@ import pytest
 
 from producers.kafka_sender import EventSender
 from producers.simulator import Truth, iter_simulation
+from tahawul.kafka_admin import admin
 from tahawul.settings import Settings
 from tests.integration.conftest import REPO, CounterThread, Workers, env_for, wait_for
 
@@ -133,10 +134,10 @@ def test_counter_sigkilled_mid_run_recovers_exactly(
                                     env=env_for(settings), stdout=log, stderr=subprocess.STDOUT,
                                     cwd=REPO)
     truth, acked = feed(settings, 0.02, 14)
-    # Let it write for a while, then kill it wherever it is.
-    wait_for(lambda: (settings.data_dir / "clickhouse").exists(), 60, "the counter's store")
-    wait_for(lambda: counter_proc.poll() is not None or _store_bytes(settings) > 200_000, 60,
-             "the counter to write some batches")
+    # Let it commit some batches (its consumer-group offsets move), then kill it mid-run.
+    wait_for(lambda: counter_proc.poll() is not None or _committed(settings) >= 5, 60,
+             "the counter to commit some batches")
+    assert counter_proc.poll() is None, "the counter exited by itself"
     counter_proc.kill()
     counter_proc.wait()
     log.close()
@@ -147,8 +148,15 @@ def test_counter_sigkilled_mid_run_recovers_exactly(
     assert scalar(ct, "SELECT count() FROM rejected") == truth.invalid
 
 
-def _store_bytes(settings: Settings) -> int:
-    return sum(p.stat().st_size for p in (settings.data_dir / "clickhouse").rglob("*") if p.is_file())
+def _committed(settings: Settings) -> int:
+    """Validated-topic records the counter group has committed (its applied batches)."""
+    client = admin(settings.kafka_bootstrap() or "")
+    try:
+        offsets = client.list_group_offsets(settings.counter_group)
+    finally:
+        client.close()
+    metas = offsets.get(settings.counter_group, offsets)  # {group: {tp: meta}} in kafka-python 3
+    return sum(meta.offset for meta in metas.values() if meta.offset > 0)
 
 
 def test_truth_file_matches_published_view_format(tmp_path: Path) -> None:
