@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sinks.clickhouse.connection import connect
-from tahawul.broker import free_port
+from tahawul.broker import EmbeddedBroker, free_port
 from tests.integration.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -94,6 +94,18 @@ def test_up_input_equals_truth_and_rerun_counts_nothing_twice(tmp_path: Path) ->
     # Every valid line of the second run was recognised as already counted.
     assert after_again[("duplicates",)] == n_dup + n_valid + n_dup
     assert after_again[("rejected",)] == 2 * n_bad
+
+
+def test_up_uses_the_configured_cluster(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    events, truth = tmp_path / "events.jsonl", tmp_path / "truth.csv"
+    data = tmp_path / "data"
+    assert tahawul("simulate", "--scale", "0.002", "--out", str(events), "--truth", str(truth),
+                   data_dir=data).returncode == 0
+    done = tahawul("up", "--input", str(events), "--exit-when-done", data_dir=data,
+                   TAHAWUL_KAFKA_URL=f"kafka://{broker.bootstrap}")
+    assert done.returncode == 0, done.stderr
+    assert "embedded broker" not in done.stderr
+    assert {k: v for k, v in published(data).items() if len(k) == 6} == read_truth(truth)
 
 
 def test_sql_formats(tmp_path: Path) -> None:

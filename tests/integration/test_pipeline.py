@@ -13,8 +13,10 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from kafka import KafkaConsumer
 
 from producers.kafka_sender import EventSender
 from producers.simulator import Truth, iter_simulation
@@ -76,6 +78,27 @@ def test_pipeline_is_exact_with_duplicates_and_invalid_events(
     assert scalar(ct, "SELECT count() FROM rejected") == truth.invalid
     assert scalar(ct, "SELECT count() FROM duplicates") == truth.duplicate
     assert scalar(ct, "SELECT count() FROM events") == truth.valid
+    # The dead-letter topic holds every rejected payload with its reason (no crash here,
+    # so its at-least-once delivery is exactly once).
+    dead = consume_all(settings, settings.topic_dead_letter, truth.invalid)
+    assert len(dead) == truth.invalid
+    reasons = {dict(r.headers)["tahawul-reason"].decode() for r in dead}
+    assert {"not_json", "unknown_entity"} <= reasons
+
+
+def consume_all(settings: Settings, topic: str, expected: int) -> list[Any]:
+    consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap(),
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             consumer_timeout_ms=3000)
+    try:
+        records: list[Any] = []
+        for record in consumer:
+            records.append(record)
+            if len(records) >= expected:
+                break
+        return records
+    finally:
+        consumer.close()
 
 
 def test_worker_sigkilled_repeatedly_still_exact(

@@ -1,0 +1,59 @@
+"""Helpers shared by subcommands: argument types, exit codes, result printing."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: a store or broker could not be reached
+
+
+
+def rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("a rate must be between 0 and 1")
+    return value
+
+
+def positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, int | float | str | bool) or value is None else str(value)
+
+
+def print_result(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> None:
+    """A query result as an aligned table, CSV, or JSON lines, on stdout."""
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([[_cell(v) for v in row] for row in rows])
+    elif fmt == "json":
+        for row in rows:
+            print(json.dumps(dict(zip(columns, (_cell(v) for v in row), strict=True)),
+                             ensure_ascii=False))
+    else:
+        texts = [[str(_cell(v)) for v in row] for row in rows]
+        widths = [max([len(c)] + [len(r[i]) for r in texts]) for i, c in enumerate(columns)]
+        print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+        print("  ".join("-" * w for w in widths))
+        for r in texts:
+            print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+        print(f"({len(rows)} rows)")

@@ -1,0 +1,96 @@
+"""`tahawul up`, `tahawul worker`, `tahawul counter`: running the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from tahawul.commands.common import EXIT_USAGE, positive, rate
+from tahawul.settings import Settings
+
+
+def register(sub: Any) -> None:
+    up = sub.add_parser("up", help="run the whole pipeline here (embedded broker and store)")
+    src = up.add_mutually_exclusive_group()
+    src.add_argument("--input", type=Path, help="JSONL file of events to send")
+    src.add_argument("--simulate", metavar="PROFILE", help="send simulated events of a profile")
+    up.add_argument("--scale", type=positive, default=0.01)
+    up.add_argument("--seed", type=int, default=7)
+    up.add_argument("--duplicates", type=rate, default=0.0)
+    up.add_argument("--invalid", type=rate, default=0.0)
+    up.add_argument("--exit-when-done", action="store_true",
+                    help="exit once all input is counted in ClickHouse, printing the totals")
+    up.set_defaults(handler=run_up)
+    worker = sub.add_parser("worker", help="run a validating Faust worker against TAHAWUL_KAFKA_URL")
+    worker.set_defaults(handler=run_worker)
+    counter = sub.add_parser("counter", help="run the counting writer (exactly one per store)")
+    counter.set_defaults(handler=run_counter)
+
+
+def run_up(args: argparse.Namespace, settings: Settings) -> int:
+    from tahawul.up import Feed, file_feed, simulation_feed, up
+
+    feed_factory = None
+    if args.input is not None:
+        if not args.input.is_file():
+            print(f"input file not found: {args.input}", file=sys.stderr)
+            return EXIT_USAGE
+        path: Path = args.input
+
+        def feed_factory() -> Feed:
+            return file_feed(path, sys.stderr)
+    elif args.simulate is not None:
+        from producers.simulator import PROFILES
+
+        if args.simulate not in PROFILES:
+            print(f"unknown profile {args.simulate!r}; known: {', '.join(PROFILES)}",
+                  file=sys.stderr)
+            return EXIT_USAGE
+
+        def feed_factory() -> Feed:
+            return simulation_feed(args.simulate, args.scale, args.seed, args.duplicates,
+                                   args.invalid)
+    return up(settings, feed_factory, args.exit_when_done)
+
+
+def _bootstrap(settings: Settings, who: str) -> str | None:
+    bootstrap = settings.kafka_bootstrap()
+    if bootstrap is None:
+        print(f"TAHAWUL_KAFKA_URL is not set: the {who} needs a Kafka cluster", file=sys.stderr)
+    return bootstrap
+
+
+def run_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from stream_processors.app import run_worker as faust_worker
+    from tahawul.kafka_admin import ensure_topics
+
+    bootstrap = _bootstrap(settings, "worker")
+    if bootstrap is None:
+        return EXIT_USAGE
+    ensure_topics(bootstrap, settings)
+    faust_worker(settings)
+    return 0
+
+
+def run_counter(args: argparse.Namespace, settings: Settings) -> int:
+    from sinks.clickhouse.connection import connect
+    from sinks.clickhouse.store import Store
+    from stream_processors.counter import run_counter as counting_loop
+    from tahawul.kafka_admin import cluster_id, ensure_topics
+
+    bootstrap = _bootstrap(settings, "counter")
+    if bootstrap is None:
+        return EXIT_USAGE
+    ensure_topics(bootstrap, settings)
+    store = Store(connect(settings.clickhouse_dsn()), cluster_id(bootstrap))
+    store.migrate()
+    store.recover()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    counting_loop(settings, store, stop)
+    return 0

@@ -1,0 +1,29 @@
+"""`tahawul schema export`: the published JSON Schema of the event contract."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from tahawul.settings import Settings
+
+
+def register(sub: Any) -> None:
+    schema = sub.add_parser("schema", help="the event contract")
+    schema_sub = schema.add_subparsers(dest="schema_command", required=True)
+    export = schema_sub.add_parser("export", help="print or write the JSON Schema of contract v1")
+    export.add_argument("--out", type=Path)
+    export.set_defaults(handler=export_schema)
+
+
+def export_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from schemas.jsonschema import render
+
+    text = render()
+    if args.out:
+        args.out.write_text(text, "utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0

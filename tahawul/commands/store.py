@@ -1,0 +1,45 @@
+"""`tahawul sql` and `tahawul db migrate`: the ClickHouse store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from tahawul.commands.common import EXIT_FAILED, print_result
+from tahawul.settings import Settings
+
+
+def register(sub: Any) -> None:
+    sql = sub.add_parser("sql", help="run a query against the configured ClickHouse store")
+    sql.add_argument("query")
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.set_defaults(handler=run_sql)
+    db = sub.add_parser("db", help="store administration")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("migrate", help="apply pending schema migrations").set_defaults(handler=migrate)
+
+
+def run_sql(args: argparse.Namespace, settings: Settings) -> int:
+    from sinks.clickhouse.connection import connect
+
+    client = connect(settings.clickhouse_dsn())
+    try:
+        result = client.query(args.query)
+    except Exception as exc:
+        print(f"query failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print_result(result.column_names, result.result_rows, args.format)
+    return 0
+
+
+def migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from sinks.clickhouse.connection import connect, redact
+    from sinks.clickhouse.migrations import migrate as apply
+
+    dsn = settings.clickhouse_dsn()
+    applied = apply(connect(dsn))
+    for m in applied:
+        print(f"applied {m.version:03d}_{m.name}")
+    print(f"{redact(dsn)}: schema up to date ({len(applied)} applied now)")
+    return 0
