@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+from schemas.reference import load_catalogue
+from stream_processors.counter import Counter
+from stream_processors.envelope import Envelope, split
+from stream_processors.validation import judge
+
+CAT = load_catalogue()
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+TOPIC = "tahawul.transactions"
 
 
 def event(**overrides: Any) -> dict[str, Any]:
@@ -27,3 +38,16 @@ def event(**overrides: Any) -> dict[str, Any]:
 
 def payload(**overrides: Any) -> bytes:
     return orjson.dumps(event(**overrides))
+
+
+def envelopes(partition: int, first_offset: int, payloads: Sequence[bytes]) -> list[Envelope]:
+    """What the validating worker would send for these records of one source partition."""
+    records = [(first_offset + i, p, None) for i, p in enumerate(payloads)]
+    return list(split(TOPIC, partition, judge(records, CAT, NOW)))
+
+
+def apply(counter: Counter, envs: list[Envelope]) -> None:
+    """One successful pass of the counting writer."""
+    prepared = counter.prepare(envs)
+    counter.store.write(prepared.batch)
+    counter.commit(prepared)

@@ -4,33 +4,13 @@ conflicting ids, partial writes and store outages."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from schemas.reference import load_catalogue
 from sinks.clickhouse.store import Store
 from stream_processors.counter import Counter, write_with_retry
-from stream_processors.envelope import Envelope, split
-from stream_processors.validation import judge
-from tests.unit.factories import payload
-
-CAT = load_catalogue()
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
-TOPIC = "tahawul.transactions"
-
-
-def envelopes(partition: int, first_offset: int, payloads: Sequence[bytes]) -> list[Envelope]:
-    records = [(first_offset + i, p, None) for i, p in enumerate(payloads)]
-    return list(split(TOPIC, partition, judge(records, CAT, NOW)))
-
-
-def apply(counter: Counter, envs: list[Envelope]) -> None:
-    prepared = counter.prepare(envs)
-    counter.store.write(prepared.batch)
-    counter.commit(prepared)
+from tests.unit.factories import apply, envelopes, payload
 
 
 def daily(store: Store) -> dict[tuple[Any, ...], int]:
