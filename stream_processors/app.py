@@ -23,6 +23,7 @@ from faust.types import EventT
 from schemas.reference import load_catalogue
 from stream_processors.envelope import split
 from stream_processors.validation import judge
+from tahawul.keyring import signature_policy
 from tahawul.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def create_app(settings: Settings) -> faust.App:
         loghandlers=[],
     )
     catalogue = load_catalogue()
+    signatures = signature_policy(settings)
     source = app.topic(settings.topic_transactions, value_type=bytes, key_type=bytes,
                        value_serializer="raw", key_serializer="raw", partitions=settings.partitions)
 
@@ -65,7 +67,7 @@ def create_app(settings: Settings) -> faust.App:
         producer = app.producer
         for partition, records in by_partition.items():
             records.sort(key=lambda r: r[0])
-            verdicts = judge(records, catalogue)
+            verdicts = judge(records, catalogue, signatures=signatures)
             pending = []
             for (offset, value, _headers), (_, is_ok, row) in zip(records, verdicts, strict=True):
                 if is_ok:

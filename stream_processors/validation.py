@@ -8,6 +8,7 @@ from typing import Any
 
 from schemas.event import InvalidEvent, parse
 from schemas.reference import Catalogue
+from schemas.signing import SIGNATURE_HEADER, SignaturePolicy
 from stream_processors.envelope import bad_row, ok_row
 
 SOURCE_HEADER = "tahawul-source"
@@ -21,17 +22,28 @@ def source_of(headers: Sequence[tuple[str, bytes]] | None) -> str:
     return ""
 
 
+def header_of(headers: Sequence[tuple[str, bytes]] | None, name: str) -> bytes | None:
+    for key, value in headers or ():
+        if key == name:
+            return value
+    return None
+
+
 def judge(
     records: Iterable[tuple[int, bytes | None, Sequence[tuple[str, bytes]] | None]],
     catalogue: Catalogue,
     now: datetime | None = None,
+    signatures: SignaturePolicy | None = None,
 ) -> list[tuple[int, bool, list[Any]]]:
-    """Verdict per (offset, value, headers), in the order given."""
+    """Verdict per (offset, value, headers), in the order given. With ``signatures``, events
+    of entities that must sign are also rejected when unsigned or mis-signed."""
     current = now or datetime.now(UTC)
     out: list[tuple[int, bool, list[Any]]] = []
     for offset, value, headers in records:
         try:
             event = parse(value, catalogue, current)
+            if signatures is not None and value is not None:
+                signatures.check(event.entity, value, header_of(headers, SIGNATURE_HEADER))
         except InvalidEvent as exc:
             out.append((offset, False, bad_row(offset, exc.code, exc.message, value, source_of(headers))))
         else:

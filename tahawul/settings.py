@@ -79,3 +79,46 @@ class Settings(BaseSettings):
             if url.startswith(scheme):
                 url = url[len(scheme):]
         return url.rstrip("/")
+
+    # --- producers: HTTP gateway, credentials, signing (issue 4) ---
+    credentials_path: Path | None = Field(
+        None,
+        description="TAHAWUL_CREDENTIALS_PATH: SQLite file of gateway API keys (stored hashed). "
+        "Unset: <data dir>/credentials.sqlite. Kept apart from the chDB store, which only one "
+        "process may open.",
+    )
+    gateway_host: str = Field(
+        "127.0.0.1", description="TAHAWUL_GATEWAY_HOST: address `tahawul gateway` listens on."
+    )
+    gateway_port: int = Field(
+        8080, ge=0, le=65535, description="TAHAWUL_GATEWAY_PORT: port `tahawul gateway` listens on."
+    )
+    gateway_max_batch: int = Field(
+        1000, ge=1, le=10_000,
+        description="TAHAWUL_GATEWAY_MAX_BATCH: most events in one POST /v1/transactions.",
+    )
+    gateway_rate: float = Field(
+        500.0, gt=0,
+        description="TAHAWUL_GATEWAY_RATE: events per second each entity may send through the "
+        "gateway on average (token bucket; over it: 429 with Retry-After).",
+    )
+    gateway_burst: int = Field(
+        5000, ge=1,
+        description="TAHAWUL_GATEWAY_BURST: events an entity may send at once above its rate.",
+    )
+    gateway_ack_timeout: float = Field(
+        30.0, gt=0,
+        description="TAHAWUL_GATEWAY_ACK_TIMEOUT: seconds the gateway waits for the broker to "
+        "acknowledge a request's events before answering 503 (safe to retry).",
+    )
+    signing_keyring: Path | None = Field(
+        None,
+        description="TAHAWUL_SIGNING_KEYRING: JSON file of per-entity HMAC signing keys "
+        "(`tahawul credentials signing-key`). Workers verify with it; the gateway, "
+        "`tahawul send` and `simulate --send` sign with it.",
+    )
+    signing_required: str = Field(
+        "",
+        description="TAHAWUL_SIGNING_REQUIRED: comma-separated entity codes whose events a worker "
+        "rejects unless signed with a key of the keyring ('*' = every entity).",
+    )

@@ -1,0 +1,19 @@
+"""The tahawul Python SDK: send contract-v1 events to the pipeline without losing any.
+
+See :mod:`producers.sdk.client` for how, and docs/producers.md for an example.
+"""
+
+from producers.sdk.client import BatchRejected, Producer, ProducerClosed, Rejection
+from producers.sdk.spool import SpoolError, SpoolFull, SpoolLocked
+from schemas.event import InvalidEvent
+
+__all__ = [
+    "BatchRejected",
+    "InvalidEvent",
+    "Producer",
+    "ProducerClosed",
+    "Rejection",
+    "SpoolError",
+    "SpoolFull",
+    "SpoolLocked",
+]

@@ -1,0 +1,310 @@
+"""The Python SDK for integrating teams: validate, spool, deliver to Kafka, report what is pending.
+
+Usable from plain synchronous code::
+
+    from producers.sdk import Producer
+
+    with Producer("kafka-1:9092,kafka-2:9092", spool_dir="/var/lib/myapp/tahawul") as producer:
+        producer.send(event)             # raises InvalidEvent with the pipeline's own message
+        pending = producer.flush(10.0)   # 0 once the broker acknowledged everything
+
+How it keeps every accepted event:
+
+1. ``send``/``send_many`` validate against contract v1 with :func:`schemas.event.parse` (the
+   very function the workers run, so the error codes and messages are the pipeline's);
+2. they append the events to the on-disk spool and fsync it, then return: from here on the
+   event survives a broker outage, a crash or a restart (:mod:`producers.sdk.spool`);
+3. one delivery thread hands spooled events, oldest first, to an idempotent kafka-python
+   producer (``acks=all``, retries, keyed by entity) and marks each acknowledged one;
+4. when delivery fails (broker down longer than ``delivery_timeout``), it drops that
+   producer, waits, and re-delivers every unacknowledged event from the oldest, in order.
+   A re-delivered event that had in fact arrived is counted once by the pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import orjson
+from kafka import KafkaProducer
+
+from producers.sdk.spool import Cursor, Spool, SpoolError
+from schemas.event import InvalidEvent, parse
+from schemas.reference import Catalogue, load_catalogue
+from schemas.signing import SIGNATURE_HEADER, sign
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TOPIC = "tahawul.transactions"
+
+
+class ProducerClosed(RuntimeError):
+    """``send`` after ``close``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why event number ``index`` of a ``send_many`` call breaks the contract."""
+
+    index: int
+    code: str
+    message: str
+
+
+class BatchRejected(InvalidEvent):
+    """Some events of a ``send_many`` call are invalid; none of the call was sent."""
+
+    def __init__(self, rejections: list[Rejection]) -> None:
+        first = rejections[0]
+        super().__init__(
+            first.code,
+            f"{len(rejections)} event(s) break contract v1 and nothing was sent; "
+            f"event {first.index}: {first.message}",
+        )
+        self.rejections = rejections
+
+
+def encode(event: Mapping[str, Any] | bytes, catalogue: Catalogue) -> tuple[bytes, str]:
+    """Validate one event (a dict in contract form, or its JSON bytes); return (payload, entity)."""
+    payload = bytes(event) if isinstance(event, bytes | bytearray) else orjson.dumps(event)
+    parsed = parse(payload, catalogue)
+    return payload, parsed.entity
+
+
+class Producer:
+    """Sends contract-v1 events to the pipeline's Kafka topic, never losing an accepted one.
+
+    ``signing_key``: ``(key_id, key bytes)`` from ``tahawul credentials signing-key``, when
+    the pipeline requires this entity's events to be signed. ``spool_max_bytes`` bounds the
+    spool; a full spool makes ``send`` raise :class:`producers.sdk.spool.SpoolFull`.
+    ``fsync=False`` trades the crash guarantee of each ``send`` for speed (a process crash
+    still loses nothing; a machine crash may lose the last events).
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        spool_dir: str | Path,
+        *,
+        topic: str = DEFAULT_TOPIC,
+        signing_key: tuple[str, bytes] | None = None,
+        spool_max_bytes: int = 1 << 30,
+        spool_segment_bytes: int = 16 << 20,
+        fsync: bool = True,
+        delivery_timeout: float = 30.0,
+        retry_backoff: float = 1.0,
+        max_retry_backoff: float = 30.0,
+        linger_ms: int = 10,
+        client_id: str = "tahawul-sdk",
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self._signing_key = signing_key
+        self._catalogue = load_catalogue()
+        self._spool = Spool(Path(spool_dir), spool_max_bytes, spool_segment_bytes, fsync)
+        self._config: dict[str, Any] = dict(
+            bootstrap_servers=bootstrap,
+            client_id=client_id,
+            acks="all",
+            enable_idempotence=True,
+            retries=2**31 - 1,
+            max_in_flight_requests_per_connection=5,
+            linger_ms=linger_ms,
+            batch_size=256 * 1024,
+            delivery_timeout_ms=int(delivery_timeout * 1000),
+            request_timeout_ms=min(30_000, max(1000, int(delivery_timeout * 1000) - 100)),
+            max_block_ms=int(max(1.0, min(delivery_timeout, 10.0)) * 1000),
+            reconnect_backoff_max_ms=2000,
+        )
+        self._backoff = retry_backoff
+        self._max_backoff = max_retry_backoff
+        self._cond = threading.Condition()
+        self._failed = False
+        self._generation = 0
+        self._stopping = False
+        self._closed = False
+        self.last_error: str | None = None
+        self._thread = threading.Thread(target=self._deliver, name="tahawul-sdk-delivery", daemon=True)
+        self._thread.start()
+
+    # -- public API --------------------------------------------------------------------------
+
+    def send(self, event: Mapping[str, Any] | bytes) -> None:
+        """Validate one event and spool it durably; it is delivered in the background.
+
+        Raises :class:`schemas.event.InvalidEvent` (``.code``, ``.message``) if it breaks the
+        contract, :class:`producers.sdk.spool.SpoolFull` if the spool has no room."""
+        payload, entity = encode(event, self._catalogue)
+        self._append([(entity.encode(), payload)])
+
+    def send_many(self, events: Iterable[Mapping[str, Any] | bytes]) -> int:
+        """Validate all events, then spool them with one fsync; all or nothing.
+
+        Raises :class:`BatchRejected` listing every invalid event (index, code, message)
+        and sends none of them. Returns how many were spooled."""
+        records: list[tuple[bytes, bytes]] = []
+        rejections: list[Rejection] = []
+        for index, event in enumerate(events):
+            try:
+                payload, entity = encode(event, self._catalogue)
+            except InvalidEvent as exc:
+                rejections.append(Rejection(index, exc.code, exc.message))
+            else:
+                records.append((entity.encode(), payload))
+        if rejections:
+            raise BatchRejected(rejections)
+        self._append(records)
+        return len(records)
+
+    @property
+    def pending(self) -> int:
+        """Events accepted by ``send`` that the broker has not acknowledged yet."""
+        return self._spool.pending()
+
+    def flush(self, timeout: float | None = None) -> int:
+        """Wait until the broker acknowledged every spooled event, or ``timeout`` seconds.
+
+        Returns how many are still pending (0: all delivered). Pending events stay in the
+        spool and are delivered later, also after a restart."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            self._cond.notify_all()
+            while self._spool.pending() > 0:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._cond.wait(0.2 if left is None else min(0.2, left))
+        return self._spool.pending()
+
+    def close(self, timeout: float | None = 30.0) -> int:
+        """Flush for up to ``timeout`` seconds, stop, and return how many are still pending
+        (they stay in the spool for the next Producer on the same ``spool_dir``)."""
+        if self._closed:
+            return self._spool.pending()
+        pending = self.flush(timeout)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join()
+        self._closed = True
+        pending = self._spool.pending()
+        self._spool.close()
+        if pending:
+            log.warning("closing with %d events not acknowledged; they stay in %s",
+                        pending, self._spool.directory)
+        return pending
+
+    def __enter__(self) -> Producer:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _append(self, records: list[tuple[bytes, bytes]]) -> None:
+        if self._closed or self._stopping:
+            raise ProducerClosed("this Producer is closed")
+        self._spool.append(records)
+        with self._cond:
+            self._cond.notify_all()
+
+    def _headers(self, value: bytes) -> list[tuple[str, bytes]] | None:
+        if self._signing_key is None:
+            return None
+        key_id, key = self._signing_key
+        return [(SIGNATURE_HEADER, sign(value, key_id, key))]
+
+    def _on_ack(self, seq: int) -> Any:
+        def callback(_meta: Any) -> None:
+            self._spool.ack(seq)
+            with self._cond:
+                self._cond.notify_all()
+        return callback
+
+    def _on_error(self, generation: int) -> Any:
+        def errback(exc: BaseException) -> None:
+            with self._cond:
+                if generation == self._generation and not self._failed:
+                    self._failed = True
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    log.warning("delivery to Kafka failed (%s); events stay in the spool and "
+                                "will be re-sent", self.last_error)
+                self._cond.notify_all()
+        return errback
+
+    def _wait(self, seconds: float) -> None:
+        with self._cond:
+            if not self._stopping:
+                self._cond.wait(seconds)
+
+    def _deliver(self) -> None:
+        producer: KafkaProducer | None = None
+        cursor: Cursor | None = None
+        backoff = self._backoff
+        try:
+            while True:
+                with self._cond:
+                    stopping, failed = self._stopping, self._failed
+                if stopping:
+                    return
+                if failed and producer is not None:
+                    _close_quietly(producer, 0)
+                    producer = None
+                if producer is None:
+                    if failed:
+                        self._wait(backoff)
+                        backoff = min(backoff * 2, self._max_backoff)
+                    try:
+                        producer = KafkaProducer(**self._config)
+                    except Exception as exc:
+                        self.last_error = f"{type(exc).__name__}: {exc}"
+                        log.warning("cannot reach Kafka at %s (%s); retrying", self.bootstrap,
+                                    self.last_error)
+                        with self._cond:
+                            self._failed = True
+                        continue
+                    with self._cond:
+                        self._generation += 1
+                        self._failed = False
+                    cursor = self._spool.start()  # (re)deliver everything unacknowledged, in order
+                assert cursor is not None
+                try:
+                    entries, cursor = self._spool.read(cursor)
+                except SpoolError:
+                    return
+                if not entries:
+                    if self._spool.pending() == 0:
+                        backoff = self._backoff
+                    with self._cond:
+                        if not (self._stopping or self._failed):
+                            self._cond.wait(0.5)
+                    continue
+                generation = self._generation
+                try:
+                    for entry in entries:
+                        future = producer.send(self.topic, value=entry.value, key=entry.key,
+                                               headers=self._headers(entry.value))
+                        future.add_callback(self._on_ack(entry.seq))
+                        future.add_errback(self._on_error(generation))
+                except Exception as exc:
+                    self._on_error(generation)(exc)
+        finally:
+            if producer is not None:
+                _close_quietly(producer, 5)
+
+
+def _close_quietly(producer: KafkaProducer, timeout: float) -> None:
+    """Close a producer whose unacknowledged records are all still in the spool."""
+    try:
+        producer.close(timeout=timeout)
+    except Exception as exc:
+        log.debug("closing the Kafka producer: %s", exc)
