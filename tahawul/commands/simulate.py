@@ -1,25 +1,37 @@
-"""`tahawul simulate`: simulated events and their exact expected counts."""
+"""`tahawul simulate`: simulated events and their exact expected counts.
+
+``--out/--truth`` write a run to files; ``--send`` streams it straight to the broker
+(TAHAWUL_KAFKA_URL) at ``--rate`` events per second for live demos, optionally writing the
+truth of what was sent; Ctrl-C stops it cleanly after flushing what was sent.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from tahawul.commands.common import EXIT_USAGE, positive, rate
+from tahawul.commands.common import EXIT_UNAVAILABLE, EXIT_USAGE, positive, rate
 from tahawul.settings import Settings
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("simulate", help="write simulated events and their exact expected counts")
+    p = sub.add_parser("simulate", help="write simulated events and their exact expected counts, "
+                       "or stream them to the broker (--send)")
     p.add_argument("--profile", default="oman-2025-h1")
     p.add_argument("--scale", type=positive, default=0.01)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--out", type=Path, required=True, help="events, one JSON object per line")
-    p.add_argument("--truth", type=Path, required=True, help="expected counts (CSV)")
+    p.add_argument("--out", type=Path, help="events, one JSON object per line")
+    p.add_argument("--truth", type=Path, help="expected counts (CSV)")
     p.add_argument("--duplicates", type=rate, default=0.0, help="rate of resent events")
     p.add_argument("--invalid", type=rate, default=0.0, help="rate of injected invalid events")
+    p.add_argument("--send", action="store_true",
+                   help="stream the events to TAHAWUL_KAFKA_URL instead of writing --out")
+    p.add_argument("--rate", type=positive, default=None, metavar="EVENTS_PER_S",
+                   help="with --send: events per second (default: as fast as the broker takes them)")
+    p.add_argument("--limit", type=int, default=None, help="with --send: stop after this many events")
     p.set_defaults(handler=simulate)
 
 
@@ -29,8 +41,75 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     if args.profile not in PROFILES:
         print(f"unknown profile {args.profile!r}; known: {', '.join(PROFILES)}", file=sys.stderr)
         return EXIT_USAGE
+    if args.send:
+        if args.out is not None:
+            print("--send streams to the broker; it takes no --out", file=sys.stderr)
+            return EXIT_USAGE
+        return send_simulation(args, settings)
+    if args.out is None or args.truth is None:
+        print("give --out and --truth (or --send)", file=sys.stderr)
+        return EXIT_USAGE
+    if args.rate is not None or args.limit is not None:
+        print("--rate and --limit go with --send", file=sys.stderr)
+        return EXIT_USAGE
     summary = run_simulation(args.profile, args.scale, args.seed, args.out, args.truth,
                              duplicate_rate=args.duplicates, invalid_rate=args.invalid)
     print(f"wrote {summary.lines} lines to {args.out} ({summary.valid} valid, "
           f"{summary.duplicates} duplicates, {summary.invalid} invalid) and truth to {args.truth}")
+    return 0
+
+
+def send_simulation(args: argparse.Namespace, settings: Settings) -> int:
+    from kafka.errors import KafkaError
+
+    from producers.kafka_sender import EventSender, SendFailed, entity_key
+    from producers.simulator import Truth, iter_simulation
+    from schemas.signing import SIGNATURE_HEADER
+    from tahawul.kafka_admin import KafkaUnavailable, ensure_topics
+    from tahawul.keyring import settings_keyring
+
+    bootstrap = settings.kafka_bootstrap()
+    if bootstrap is None:
+        print("TAHAWUL_KAFKA_URL is not set: --send needs the Kafka cluster to send to", file=sys.stderr)
+        return EXIT_USAGE
+    ensure_topics(bootstrap, settings)
+    try:
+        sender = EventSender(bootstrap, settings.topic_transactions, linger_ms=5)
+    except KafkaError as exc:
+        raise KafkaUnavailable(f"cannot reach Kafka at {bootstrap}: {exc}") from None
+    keyring = settings_keyring(settings)
+    truth = Truth()
+    started = time.monotonic()
+    sent = 0
+    stopped = False
+    try:
+        for line in iter_simulation(args.profile, args.scale, args.seed, args.duplicates, args.invalid):
+            if args.limit is not None and sent >= args.limit:
+                break
+            if args.rate is not None:
+                due = started + sent / args.rate  # pacing a live demo, not a test wait
+                delay = due - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            entity = line.entity
+            key = entity.encode() if entity else entity_key(line.data)
+            signature = keyring.sign(entity, line.data) if entity else None
+            sender.send(line.data, key, [(SIGNATURE_HEADER, signature)] if signature else None)
+            truth.add(line)
+            sent += 1
+    except KeyboardInterrupt:
+        stopped = True
+    try:
+        sender.flush()
+    except SendFailed as exc:
+        print(f"Kafka did not acknowledge every event: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    finally:
+        sender.close()
+    elapsed = time.monotonic() - started
+    if args.truth is not None:
+        truth.write_csv(args.truth)
+    print(f"{'stopped after' if stopped else 'sent'} {sent} events in {elapsed:.1f} s "
+          f"({truth.valid} valid, {truth.duplicate} duplicates, {truth.invalid} invalid), "
+          f"all acknowledged by Kafka" + (f"; truth in {args.truth}" if args.truth else ""))
     return 0

@@ -1,0 +1,120 @@
+"""CSV files of transactions (and daily tallies) turned into contract-v1 payloads.
+
+Offices that only keep spreadsheets export one row per transaction, or one row per tally
+(``quantity`` = how many). Columns, by header name, in any order:
+
+==============  ========  ================================================================
+column          required  meaning
+==============  ========  ================================================================
+occurred_at     yes       RFC 3339 with offset, or a date ``YYYY-MM-DD`` (a day's tally:
+                          stamped 12:00 Oman time, so it counts on that day)
+entity          yes       entity code
+service         yes       service code of that entity
+governorate     yes       ISO 3166-2:OM code
+channel         yes       channel code (counter, paper, portal, ...)
+status          no        default ``completed``
+quantity        no        default 1; a tally row carries its count here
+automated       no        true/false (also yes/no, 1/0); default false
+satisfaction    no        1-5, empty when not asked
+event_id        no        a UUID; when empty, one is derived (see below)
+==============  ========  ================================================================
+
+Any other column is refused for the whole file: events carry no other data, personal data
+least of all. Rows without an ``event_id`` get ``uuid5(ROW_NAMESPACE, "<source>\\n<line>")``
+where ``source`` is the file's name (or ``tahawul send --source``): re-sending the same
+file counts nothing twice, and an edited row re-sent under the same name is refused by the
+pipeline as a conflicting reuse of its id rather than counted again.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any, Final
+
+import orjson
+
+from schemas.event import SCHEMA_VERSION, InvalidEvent
+
+ROW_NAMESPACE: Final = uuid.UUID("4f1c8a52-6b0e-5d7a-9a3e-7461686177ff")
+COLUMNS: Final = ("event_id", "occurred_at", "entity", "service", "governorate", "channel",
+                  "status", "quantity", "automated", "satisfaction")
+REQUIRED_COLUMNS: Final = ("occurred_at", "entity", "service", "governorate", "channel")
+TALLY_TIME: Final = "T12:00:00+04:00"
+_DATE_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INT_RE: Final = re.compile(r"^[+-]?\d+$")
+_TRUE: Final = frozenset({"true", "yes", "1", "y", "t"})
+_FALSE: Final = frozenset({"false", "no", "0", "n", "f"})
+
+
+class CsvHeaderError(ValueError):
+    """The header row makes the whole file unusable; nothing of it is sent."""
+
+
+def row_event_id(source: str, line: int) -> str:
+    """The deterministic event_id of a row without one."""
+    return str(uuid.uuid5(ROW_NAMESPACE, f"{source}\n{line}"))
+
+
+def check_header(header: list[str]) -> list[str]:
+    names = [h.strip().lstrip("\ufeff").lower() for h in header]
+    unknown = [n for n in names if n not in COLUMNS]
+    if unknown:
+        raise CsvHeaderError(
+            f"column(s) not in the contract: {', '.join(unknown)[:200]} (allowed: {', '.join(COLUMNS)}; "
+            "events carry no other data, personal data least of all)")
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise CsvHeaderError(f"missing required column(s): {', '.join(missing)}")
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise CsvHeaderError(f"column(s) given twice: {', '.join(duplicated)}")
+    return names
+
+
+def _convert(name: str, text: str) -> Any:
+    """A cell as the JSON value the contract expects; left as text when it is not one, so
+    the contract's own validator reports it with the pipeline's message."""
+    if name in ("quantity", "satisfaction"):
+        return int(text) if _INT_RE.match(text) else text
+    if name == "automated":
+        low = text.lower()
+        return True if low in _TRUE else False if low in _FALSE else text
+    if name == "occurred_at" and _DATE_RE.match(text):
+        return text + TALLY_TIME
+    return text
+
+
+def row_to_event(names: list[str], cells: list[str], source: str, line: int) -> dict[str, Any]:
+    obj: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
+    for name, raw in zip(names, cells, strict=False):
+        text = raw.strip()
+        if text:
+            obj[name] = _convert(name, text)
+    if len(cells) > len(names) and any(c.strip() for c in cells[len(names):]):
+        raise InvalidEvent("extra_cells", f"row has {len(cells)} cells but the header names {len(names)}")
+    obj.setdefault("status", "completed")
+    obj.setdefault("event_id", row_event_id(source, line))
+    return obj
+
+
+def iter_csv(lines: Iterable[str], source: str) -> Iterator[tuple[int, bytes | InvalidEvent]]:
+    """(line number, JSON payload or why the row cannot be one) per data row of a CSV text;
+    blank rows are skipped. The payload still has to pass :func:`schemas.event.parse`.
+
+    Raises :class:`CsvHeaderError` before yielding anything if the header is unusable."""
+    reader = csv.reader(lines)
+    header = next(reader, None)
+    if header is None:
+        raise CsvHeaderError("the file is empty (a header row is required)")
+    names = check_header(header)
+    for cells in reader:
+        if not any(c.strip() for c in cells):
+            continue
+        line = reader.line_num
+        try:
+            yield line, orjson.dumps(row_to_event(names, cells, source, line))
+        except InvalidEvent as exc:
+            yield line, exc

@@ -1,0 +1,112 @@
+"""Sending event files (JSONL or CSV) for `tahawul send`: validate every line, send the valid ones.
+
+Each line is checked with :func:`schemas.event.parse`, the function the workers run, so a
+rejected line is reported here with the pipeline's code and message (and is not sent: it
+would only be rejected again). Valid lines are sent keyed by entity, signed when the
+keyring has a key for the entity. The file is streamed, never held in memory, so its size
+does not matter.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, TextIO
+
+from producers.csv_events import iter_csv
+from schemas.event import InvalidEvent, parse
+from schemas.reference import Catalogue
+from schemas.signing import SIGNATURE_HEADER, Keyring
+
+Format = Literal["jsonl", "csv"]
+Deliver = Callable[[bytes, bytes, list[tuple[str, bytes]] | None], None]
+REPORT_COLUMNS = ("file", "line", "code", "reason")
+
+
+def detect_format(path: Path) -> Format:
+    return "csv" if path.suffix.lower() in (".csv", ".tsv") else "jsonl"
+
+
+@dataclass(slots=True)
+class FileResult:
+    path: Path
+    lines: int = 0
+    sent: int = 0
+    rejected: int = 0
+    codes: dict[str, int] = field(default_factory=dict)
+
+
+class RejectionReport:
+    """The CSV of rejected lines (file, line, code, reason), opened on the first one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self._fh: TextIO | None = None
+        self._writer: csv.DictWriter[str] | None = None
+
+    def add(self, file: str, line: int, code: str, reason: str) -> None:
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = self.path.open("w", newline="", encoding="utf-8")
+            self._writer = csv.DictWriter(self._fh, REPORT_COLUMNS, lineterminator="\n")
+            self._writer.writeheader()
+        self._writer.writerow({"file": file, "line": line, "code": code, "reason": reason})
+        self.count += 1
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+
+def _iter_lines(path: Path, on_bytes: Callable[[int], None]) -> Iterator[tuple[int, bytes]]:
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            on_bytes(len(line))
+            payload = line.rstrip(b"\r\n")
+            if payload.strip():
+                yield number, payload
+
+
+def _iter_text(path: Path, on_bytes: Callable[[int], None]) -> Iterator[str]:
+    with path.open("rb") as fh:
+        for line in fh:
+            on_bytes(len(line))
+            yield line.decode("utf-8", "replace")
+
+
+def iter_file(path: Path, fmt: Format, source: str,
+              on_bytes: Callable[[int], None]) -> Iterator[tuple[int, bytes | InvalidEvent]]:
+    """(line number, payload or why the line cannot become one), streaming."""
+    if fmt == "csv":
+        yield from iter_csv(_iter_text(path, on_bytes), source)
+    else:
+        yield from _iter_lines(path, on_bytes)
+
+
+def send_file(path: Path, fmt: Format, source: str, catalogue: Catalogue, keyring: Keyring,
+              deliver: Deliver | None, report: RejectionReport,
+              on_bytes: Callable[[int], None] = lambda n: None) -> FileResult:
+    """Validate every line of one file; hand each valid payload to ``deliver`` (None: check only)."""
+    result = FileResult(path)
+    now = datetime.now(UTC)
+    for number, item in iter_file(path, fmt, source, on_bytes):
+        result.lines += 1
+        try:
+            if isinstance(item, InvalidEvent):
+                raise item
+            event = parse(item, catalogue, now)
+        except InvalidEvent as exc:
+            result.rejected += 1
+            result.codes[exc.code] = result.codes.get(exc.code, 0) + 1
+            report.add(path.name, number, exc.code, exc.message)
+            continue
+        if deliver is not None:
+            signature = keyring.sign(event.entity, item)
+            headers = None if signature is None else [(SIGNATURE_HEADER, signature)]
+            deliver(item, event.entity.encode(), headers)
+        result.sent += 1
+    return result
