@@ -13,6 +13,8 @@ from importlib import resources
 
 from clickhouse_connect.driver.client import Client
 
+from sinks.clickhouse.reference import sync_reference
+
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 
 
@@ -46,7 +48,8 @@ def available() -> list[Migration]:
 
 
 def migrate(client: Client) -> list[Migration]:
-    """Apply pending migrations; return those applied now."""
+    """Apply pending migrations, then load the reference catalogue if it changed (views
+    join it); return the migrations applied now."""
     client.command(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
         "checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
@@ -71,4 +74,5 @@ def migrate(client: Client) -> list[Migration]:
         client.insert("schema_migrations", [[migration.version, migration.name, migration.checksum]],
                       column_names=["version", "name", "checksum"])
         done.append(migration)
+    sync_reference(client)
     return done
