@@ -1,0 +1,1 @@
+"""The HTTP ingest gateway (`tahawul gateway`) and its per-entity credentials."""

@@ -1,0 +1,331 @@
+"""The HTTP ingest gateway: POST /v1/transactions for systems that cannot speak Kafka.
+
+A request carries one event (a JSON object) or a batch (a JSON array, up to
+TAHAWUL_GATEWAY_MAX_BATCH). In order, the gateway:
+
+1. authenticates the caller's API key (401 when missing, wrong or revoked);
+2. refuses the whole request (403, nothing sent, counted in
+   ``tahawul_gateway_foreign_entity_total``) if any event names another entity than the
+   caller's: one entity's credentials never count transactions for another;
+3. applies the caller's rate limit (429 with Retry-After, nothing sent);
+4. validates every event with the pipeline's own validator (:func:`schemas.event.parse`);
+   fields outside the contract are refused (``unknown_field``), never passed on;
+5. sends the valid, new events keyed by entity (signed when the keyring has the entity's
+   key) and waits until the broker acknowledged every one (503 otherwise: retry as is);
+6. answers per event: ``accepted``, ``duplicate`` (already delivered) or ``rejected`` with
+   the code and reason. 200 when none was rejected, 422 when any was (the others in the
+   request were still accepted; re-sending the corrected batch is safe).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+
+from producers.gateway.credentials import AuthError, CredentialStore
+from producers.gateway.delivery import Delivery, NotAcknowledged, Record
+from producers.gateway.metrics import GatewayMetrics
+from producers.gateway.ratelimit import RateLimiter
+from producers.gateway.seen import SeenIndex
+from schemas.event import MAX_PAYLOAD_BYTES, Event, InvalidEvent, parse
+from schemas.jsonschema import build as event_json_schema
+from schemas.reference import Catalogue
+from schemas.signing import SIGNATURE_HEADER, Keyring
+
+API_VERSION = "1.0.0"
+bearer = HTTPBearer(auto_error=False, description="API key from `tahawul credentials issue ENTITY`.")
+
+
+class EventResult(BaseModel):
+    index: int = Field(description="Position of the event in the request (0 for a single event).")
+    event_id: str | None = Field(None, description="The event's id, when it had a readable one.")
+    status: Literal["accepted", "duplicate", "rejected"] = Field(
+        description="accepted: acknowledged by the broker, will be counted; duplicate: this "
+        "event_id was already delivered with the same content (counted once); rejected: see code.")
+    code: str | None = Field(None, description="Stable error code when rejected (as in the pipeline).")
+    reason: str | None = Field(None, description="What to fix, when rejected.")
+
+
+class IngestResponse(BaseModel):
+    accepted: int
+    duplicate: int
+    rejected: int
+    results: list[EventResult]
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="Stable error code.")
+    message: str = Field(description="What went wrong and what to do.")
+    events: list[int] | None = Field(None, description="Indexes of the offending events, if any.")
+
+
+@dataclass
+class Services:
+    """Everything a running gateway uses; absent when only the OpenAPI document is built."""
+
+    credentials: CredentialStore
+    seen: SeenIndex
+    delivery: Delivery
+    limiter: RateLimiter
+    keyring: Keyring
+    catalogue: Catalogue
+    metrics: GatewayMetrics
+
+
+def max_body_bytes(max_batch: int) -> int:
+    """Largest accepted request body: a full batch of events of the contract's largest size."""
+    return max_batch * MAX_PAYLOAD_BYTES + 1024
+
+
+def _error(status: int, error: str, message: str, events: list[int] | None = None,
+           headers: dict[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"error": error, "message": message}
+    if events is not None:
+        body["events"] = events
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json",
+                    headers=headers)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _raw_body(request: Request) -> bytes:
+    limit = request.app.state.max_body
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _responses() -> dict[int | str, dict[str, Any]]:
+    def err(description: str) -> dict[str, Any]:
+        return {"model": ErrorBody, "description": description}
+
+    return {
+        200: {"model": IngestResponse, "description": "Every event accepted or a duplicate."},
+        400: err("The body is not JSON, not an event or array of events, or an empty array."),
+        401: err("No API key, a wrong one, or a revoked one."),
+        403: err("An event names another entity than the caller's; nothing was sent."),
+        413: err("More events than the batch limit, or a body too large; nothing was sent."),
+        422: {"model": IngestResponse,
+              "description": "Some events were rejected (see results); the others were accepted."},
+        429: err("The entity's rate limit is exceeded; retry after Retry-After seconds. Nothing sent."),
+        503: err("Kafka did not acknowledge the events in time; retry the same request."),
+    }
+
+
+def create_app(services: Services | None, max_batch: int) -> FastAPI:
+    app = FastAPI(
+        title="tahawul ingest gateway",
+        version=API_VERSION,
+        description="Send transaction events (contract v1) to the national counting pipeline "
+        "over HTTPS. See docs/producers.md.",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+    app.state.max_batch = max_batch
+    app.state.max_body = max_body_bytes(max_batch)
+
+    @app.exception_handler(_BodyTooLarge)
+    async def too_large(request: Request, exc: _BodyTooLarge) -> Response:
+        return _error(413, "body_too_large",
+                      f"the request body exceeds {request.app.state.max_body} bytes")
+
+    @app.get("/healthz", summary="Liveness: the process answers.", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Readiness: Kafka reachable and the credential store readable.",
+             tags=["operations"], responses={503: {"description": "Not ready."}})
+    def readyz(request: Request) -> Response:
+        svc: Services = request.app.state.services
+        checks = {"kafka": svc.delivery.ready()}
+        try:
+            svc.credentials.list(entity="")
+            checks["credentials"] = True
+        except Exception:
+            checks["credentials"] = False
+        ready = all(checks.values())
+        return Response(orjson.dumps({"ready": ready, "checks": checks}),
+                        status_code=200 if ready else 503, media_type="application/json")
+
+    @app.get("/metrics", summary="Prometheus metrics.", tags=["operations"],
+             response_class=Response)
+    def metrics(request: Request) -> Response:
+        svc: Services = request.app.state.services
+        return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post(
+        "/v1/transactions",
+        summary="Send one event or a batch of events.",
+        description=(
+            f"Body: one event (JSON object) or an array of 1 to {max_batch} events, each in "
+            "contract v1 (schemas/event-v1.schema.json) with `entity` equal to the caller's. "
+            "Answers after the broker acknowledged every accepted event."),
+        tags=["ingest"],
+        response_model=IngestResponse,
+        responses=_responses(),
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "oneOf": [
+                {"$ref": "#/components/schemas/EventV1"},
+                {"type": "array", "items": {"$ref": "#/components/schemas/EventV1"},
+                 "minItems": 1, "maxItems": max_batch},
+            ]}}}}},
+    )
+    def ingest(
+        request: Request,
+        body: Annotated[bytes, Depends(_raw_body)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Response:
+        svc: Services = request.app.state.services
+        started = time.perf_counter()
+        entity = ""
+        response = _error(500, "internal", "unexpected error")
+        try:
+            try:
+                entity, _key_id = svc.credentials.authenticate(
+                    credentials.credentials if credentials is not None else None)
+            except AuthError as exc:
+                svc.metrics.auth_failures.labels(exc.reason).inc()
+                response = _error(401, "unauthorized", exc.message,
+                                  headers={"WWW-Authenticate": "Bearer"})
+                return response
+            response = _ingest(svc, entity, body, request.app.state.max_batch)
+            return response
+        finally:
+            svc.metrics.requests.labels(str(response.status_code), entity).inc()
+            svc.metrics.latency.observe(time.perf_counter() - started)
+
+    def custom_openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(title=app.title, version=app.version, description=app.description,
+                              routes=app.routes)
+            event_schema = {k: v for k, v in event_json_schema().items() if k not in ("$schema", "$id")}
+            doc.setdefault("components", {}).setdefault("schemas", {})["EventV1"] = event_schema
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = custom_openapi  # type: ignore[method-assign]
+    return app
+
+
+def _ingest(svc: Services, entity: str, body: bytes, max_batch: int) -> Response:
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return _error(400, "not_json", f"the body is not valid JSON: {exc}")
+    if isinstance(decoded, dict):
+        items: list[Any] = [decoded]
+    elif isinstance(decoded, list):
+        items = decoded
+        if not items:
+            return _error(400, "empty_batch", "the array holds no events")
+        if len(items) > max_batch:
+            return _error(413, "batch_too_large",
+                          f"{len(items)} events in one request; the limit is {max_batch}")
+    else:
+        return _error(400, "not_an_event",
+                      "the body must be one event (a JSON object) or an array of events")
+
+    foreign = [i for i, item in enumerate(items)
+               if isinstance(item, dict) and isinstance(item.get("entity"), str) and item["entity"] != entity]
+    if foreign:
+        svc.metrics.foreign_entity.labels(entity).inc()
+        return _error(403, "foreign_entity",
+                      f"this API key sends for {entity} only; {len(foreign)} event(s) name another "
+                      "entity. Nothing of this request was sent.", events=foreign[:100])
+
+    wait = svc.limiter.take(entity, len(items))
+    if wait > 0:
+        svc.metrics.rate_limited.labels(entity).inc()
+        if math.isinf(wait):
+            return _error(429, "rate_limited",
+                          f"a batch of {len(items)} exceeds the burst allowance of {entity}; send smaller "
+                          "batches", headers={"Retry-After": "1"})
+        return _error(429, "rate_limited",
+                      f"{entity} is over its rate limit of {svc.limiter.rate:g} events/s; nothing was sent",
+                      headers={"Retry-After": str(max(1, math.ceil(wait)))})
+
+    results: list[dict[str, Any]] = []
+    valid: list[tuple[int, bytes, Event]] = []
+    for index, item in enumerate(items):
+        payload = orjson.dumps(item)
+        event_id = item.get("event_id") if isinstance(item, dict) else None
+        try:
+            event = parse(payload, svc.catalogue)
+        except InvalidEvent as exc:
+            results.append({"index": index, "event_id": event_id if isinstance(event_id, str) else None,
+                            "status": "rejected", "code": exc.code, "reason": exc.message})
+            continue
+        results.append({"index": index, "event_id": event.event_id, "status": "accepted"})
+        valid.append((index, payload, event))
+
+    known = svc.seen.lookup([e.event_id for _, _, e in valid]) if valid else {}
+    to_send: list[tuple[int, bytes, Event, int]] = []
+    in_request: dict[str, int] = {}
+    for index, payload, event in valid:
+        fingerprint = event.fingerprint()
+        previous = known.get(event.event_id, in_request.get(event.event_id))
+        if previous is None:
+            in_request[event.event_id] = fingerprint
+            to_send.append((index, payload, event, fingerprint))
+        elif previous == fingerprint:
+            results[index]["status"] = "duplicate"
+        else:
+            results[index].update(status="rejected", code="event_id_conflict",
+                                  reason=f"event_id {event.event_id} was already sent with different content")
+
+    if to_send:
+        records: list[Record] = []
+        for _, payload, event, _ in to_send:
+            signature = svc.keyring.sign(event.entity, payload)
+            records.append((payload, event.entity.encode(),
+                            [(SIGNATURE_HEADER, signature)] if signature else None))
+        try:
+            svc.delivery.deliver(records)
+        except NotAcknowledged as exc:
+            svc.metrics.not_acknowledged.inc()
+            return _error(503, "not_acknowledged",
+                          f"Kafka did not acknowledge the events ({exc}); retry the same request: "
+                          "events that did arrive are counted once", headers={"Retry-After": "5"})
+        svc.seen.remember((e.event_id, fp, e.entity) for _, _, e, fp in to_send)
+
+    counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    for r in results:
+        counts[r["status"]] += 1
+        if r["status"] == "rejected":
+            svc.metrics.rejections.labels(r["code"], entity).inc()
+    for outcome, n in counts.items():
+        if n:
+            svc.metrics.events.labels(outcome, entity).inc(n)
+    body = orjson.dumps({**counts, "results": results})
+    return Response(body, status_code=422 if counts["rejected"] else 200, media_type="application/json")
+
+
+def openapi_document(max_batch: int) -> dict[str, Any]:
+    """The OpenAPI document of the gateway (committed as schemas/gateway-openapi.json)."""
+    return create_app(None, max_batch).openapi()
+
+
+def render_openapi(max_batch: int) -> str:
+    return orjson.dumps(openapi_document(max_batch), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+                        ).decode() + "\n"

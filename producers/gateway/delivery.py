@@ -1,0 +1,105 @@
+"""The gateway's way to Kafka: send a request's events and wait for the broker's acknowledgement.
+
+The gateway answers only after ``acks=all`` for every event of the request; if any is not
+acknowledged within the timeout the whole request is answered 503 and may be retried as it
+is (events that did arrive are counted once). After a failure the idempotent producer is
+replaced, so its sequence state never blocks later requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from kafka import KafkaProducer
+
+log = logging.getLogger(__name__)
+
+Record = tuple[bytes, bytes, list[tuple[str, bytes]] | None]  # value, key, headers
+
+
+class NotAcknowledged(RuntimeError):
+    pass
+
+
+class Delivery(Protocol):
+    def deliver(self, records: Sequence[Record]) -> None: ...
+    def ready(self) -> bool: ...
+    def close(self) -> None: ...
+
+
+class KafkaDelivery:
+    def __init__(self, bootstrap: str, topic: str, ack_timeout: float, linger_ms: int = 5) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.ack_timeout = ack_timeout
+        timeout_ms = int(ack_timeout * 1000)
+        self._config: dict[str, Any] = dict(
+            bootstrap_servers=bootstrap,
+            client_id="tahawul-gateway",
+            acks="all",
+            enable_idempotence=True,
+            retries=2**31 - 1,
+            max_in_flight_requests_per_connection=5,
+            linger_ms=linger_ms,
+            batch_size=256 * 1024,
+            delivery_timeout_ms=timeout_ms,
+            request_timeout_ms=max(1000, min(30_000, timeout_ms - linger_ms - 100)),
+            max_block_ms=timeout_ms,
+            reconnect_backoff_max_ms=2000,
+        )
+        self._lock = threading.Lock()
+        self._producer: KafkaProducer | None = KafkaProducer(**self._config)
+        self._healthy = True
+
+    def _current(self) -> KafkaProducer:
+        with self._lock:
+            if self._producer is None:
+                self._producer = KafkaProducer(**self._config)
+            return self._producer
+
+    def _discard(self, producer: KafkaProducer) -> None:
+        with self._lock:
+            if self._producer is producer:
+                self._producer = None
+        try:
+            producer.close(timeout=0)
+        except Exception as exc:
+            log.debug("closing a failed producer: %s", exc)
+
+    def deliver(self, records: Sequence[Record]) -> None:
+        """Send and wait until the broker acknowledged every record; raise NotAcknowledged."""
+        deadline = time.monotonic() + self.ack_timeout
+        try:
+            producer = self._current()
+        except Exception as exc:
+            self._healthy = False
+            raise NotAcknowledged(f"cannot reach Kafka at {self.bootstrap}: {exc}") from None
+        try:
+            futures = [producer.send(self.topic, value=v, key=k, headers=h) for v, k, h in records]
+            for future in futures:
+                future.get(timeout=max(0.1, deadline - time.monotonic()))
+        except Exception as exc:
+            self._healthy = False
+            self._discard(producer)
+            raise NotAcknowledged(f"{type(exc).__name__}: {exc}") from None
+        self._healthy = True
+
+    def ready(self) -> bool:
+        """Connected to the cluster and the last delivery (if any) succeeded."""
+        producer = self._producer
+        if producer is None:
+            return False
+        try:
+            return bool(producer.bootstrap_connected()) and self._healthy
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.close(timeout=5)

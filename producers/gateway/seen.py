@@ -1,0 +1,61 @@
+"""The gateway's memory of events it already delivered, to answer "duplicate" to a retry.
+
+Systems behind flaky networks re-post a request whose answer they never got. The gateway
+records (event_id, content fingerprint) of every event the broker acknowledged; a later
+copy with the same content is answered ``duplicate`` and not sent again, one with other
+content is ``rejected`` (``event_id_conflict``), as the counting writer would do.
+
+This is a courtesy, not what makes counts exact: the counting writer deduplicates by
+event_id whatever reaches Kafka (docs/exactly-once.md). So a crash between the broker's
+acknowledgement and the insert here, or a gateway on another host with its own file, at
+worst forwards a copy that is then counted once. Entries older than the retention are
+pruned at start-up.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+
+class SeenIndex:
+    def __init__(self, path: Path, retention_days: int = 45) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, timeout=10.0, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY, fingerprint INTEGER NOT NULL, "
+            "entity TEXT NOT NULL, accepted_at TEXT NOT NULL) WITHOUT ROWID")
+        cutoff = (datetime.now(UTC) - timedelta(days=retention_days)).isoformat()
+        with self._lock, self._conn:
+            self._conn.execute("DELETE FROM seen WHERE accepted_at < ?", (cutoff,))
+
+    def lookup(self, event_ids: Sequence[str]) -> dict[str, int]:
+        """event_id -> fingerprint of those already delivered."""
+        found: dict[str, int] = {}
+        with self._lock:
+            for start in range(0, len(event_ids), 500):
+                chunk = event_ids[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for eid, fp in self._conn.execute(
+                        f"SELECT event_id, fingerprint FROM seen WHERE event_id IN ({marks})", chunk):
+                    found[eid] = int(fp)
+        return found
+
+    def remember(self, events: Iterable[tuple[str, int, str]]) -> None:
+        """Record (event_id, fingerprint, entity) of events the broker acknowledged."""
+        now = datetime.now(UTC).isoformat()
+        with self._lock, self._conn:
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO seen (event_id, fingerprint, entity, accepted_at) VALUES (?, ?, ?, ?)",
+                [(eid, fp, entity, now) for eid, fp, entity in events])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

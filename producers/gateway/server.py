@@ -1,0 +1,56 @@
+"""Running the gateway: wire its services from the settings and serve with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import uvicorn
+from kafka.errors import KafkaError
+
+from producers.gateway.app import Services, create_app
+from producers.gateway.credentials import CredentialStore, credentials_path
+from producers.gateway.delivery import KafkaDelivery
+from producers.gateway.metrics import GatewayMetrics
+from producers.gateway.ratelimit import RateLimiter
+from producers.gateway.seen import SeenIndex
+from schemas.reference import load_catalogue
+from tahawul.kafka_admin import KafkaUnavailable, ensure_topics
+from tahawul.keyring import settings_keyring
+from tahawul.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_services(settings: Settings, bootstrap: str) -> Services:
+    ensure_topics(bootstrap, settings)
+    try:
+        delivery = KafkaDelivery(bootstrap, settings.topic_transactions, settings.gateway_ack_timeout)
+    except KafkaError as exc:
+        raise KafkaUnavailable(f"cannot reach Kafka at {bootstrap}: {exc}") from None
+    if settings.gateway_burst < settings.gateway_max_batch:
+        log.warning("TAHAWUL_GATEWAY_BURST (%d) is below TAHAWUL_GATEWAY_MAX_BATCH (%d): full "
+                    "batches will always be refused", settings.gateway_burst, settings.gateway_max_batch)
+    return Services(
+        credentials=CredentialStore(credentials_path(settings.data_dir, settings.credentials_path)),
+        seen=SeenIndex(settings.data_dir / "gateway-seen.sqlite"),
+        delivery=delivery,
+        limiter=RateLimiter(settings.gateway_rate, settings.gateway_burst),
+        keyring=settings_keyring(settings),
+        catalogue=load_catalogue(),
+        metrics=GatewayMetrics(),
+    )
+
+
+def serve(settings: Settings, bootstrap: str, host: str, port: int) -> int:
+    services = build_services(settings, bootstrap)
+    app = create_app(services, settings.gateway_max_batch)
+    print(f"gateway on http://{host}:{port} -> {bootstrap} topic {settings.topic_transactions}",
+          file=sys.stderr, flush=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(),
+                    access_log=False, timeout_graceful_shutdown=10)
+    finally:
+        services.delivery.close()
+        services.seen.close()
+    return 0

@@ -1,0 +1,200 @@
+"""The gateway's HTTP behaviour with an in-memory delivery (the broker path is covered by
+tests/integration/test_gateway.py): auth, spoofing, limits, per-event results, OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from producers.gateway.app import Services, create_app, render_openapi
+from producers.gateway.credentials import CredentialStore
+from producers.gateway.delivery import NotAcknowledged, Record
+from producers.gateway.metrics import GatewayMetrics
+from producers.gateway.ratelimit import RateLimiter
+from producers.gateway.seen import SeenIndex
+from schemas.reference import load_catalogue
+from schemas.signing import SIGNATURE_HEADER, Keyring, SignaturePolicy
+from tahawul.settings import Settings
+from tests.unit.factories import event
+
+REPO = Path(__file__).resolve().parents[2]
+MOH = {"entity": "MOH", "service": "MOH-PREARRIVAL-MED"}
+
+
+class MemoryDelivery:
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        self.fail = False
+
+    def deliver(self, records: Sequence[Record]) -> None:
+        if self.fail:
+            raise NotAcknowledged("broker down")
+        self.records.extend(records)
+
+    def ready(self) -> bool:
+        return not self.fail
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def gw(tmp_path: Path) -> Iterator[tuple[TestClient, Services, MemoryDelivery, dict[str, str]]]:
+    delivery = MemoryDelivery()
+    services = Services(
+        credentials=CredentialStore(tmp_path / "credentials.sqlite"),
+        seen=SeenIndex(tmp_path / "seen.sqlite"),
+        delivery=delivery,
+        limiter=RateLimiter(rate=1000.0, burst=50),
+        keyring=Keyring({"ROP": {"k1": b"r" * 32}}),
+        catalogue=load_catalogue(),
+        metrics=GatewayMetrics(),
+    )
+    keys = {e: services.credentials.issue(e)[1] for e in ("ROP", "MOH")}
+    with TestClient(create_app(services, max_batch=20)) as client:
+        yield client, services, delivery, keys
+    services.seen.close()
+
+
+def post(client: TestClient, body: Any, key: str | None) -> Any:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    content = body if isinstance(body, bytes) else orjson.dumps(body)
+    return client.post("/v1/transactions", content=content, headers=headers)
+
+
+def metric(client: TestClient, line_start: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(line_start + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_a_batch_is_sent_keyed_signed_and_answered_per_event(gw: Any) -> None:
+    client, _, delivery, keys = gw
+    events = [event() for _ in range(3)]
+    r = post(client, events, keys["ROP"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["accepted"], body["duplicate"], body["rejected"]) == (3, 0, 0)
+    assert [x["event_id"] for x in body["results"]] == [e["event_id"] for e in events]
+    assert [orjson.loads(v) for v, _, _ in delivery.records] == events
+    assert {k for _, k, _ in delivery.records} == {b"ROP"}
+    policy = SignaturePolicy(Keyring({"ROP": {"k1": b"r" * 32}}), frozenset({"ROP"}))
+    for value, _, headers in delivery.records:  # signed with ROP's key, as a worker checks
+        policy.check("ROP", value, dict(headers or [])[SIGNATURE_HEADER])
+    # A single event (an object) works too; the retry of the batch is all duplicates.
+    assert post(client, event(), keys["ROP"]).json()["accepted"] == 1
+    again = post(client, events, keys["ROP"]).json()
+    assert (again["accepted"], again["duplicate"]) == (0, 3)
+    assert len(delivery.records) == 4
+    assert metric(client, 'tahawul_gateway_events_total{entity="ROP",outcome="duplicate"}') == 3
+
+
+def test_invalid_events_are_rejected_with_the_pipeline_codes_and_the_rest_sent(gw: Any) -> None:
+    client, _, delivery, keys = gw
+    good = event()
+    same_id_other_content = event(event_id=good["event_id"], quantity=2)
+    body = [good, event(national_id="12345678"), event(service="NOPE"), "x", same_id_other_content]
+    r = post(client, body, keys["ROP"])
+    assert r.status_code == 422
+    results = r.json()["results"]
+    assert [(x["status"], x.get("code")) for x in results] == [
+        ("accepted", None), ("rejected", "unknown_field"), ("rejected", "unknown_service"),
+        ("rejected", "not_an_object"), ("rejected", "event_id_conflict")]
+    assert "national_id" in results[1]["reason"] and "personal data" in results[1]["reason"]
+    assert [orjson.loads(v) for v, _, _ in delivery.records] == [good]  # no extra field passed on
+    assert metric(client, 'tahawul_gateway_rejections_total{code="unknown_field",entity="ROP"}') == 1
+
+
+@pytest.mark.parametrize(("auth", "reason"), [
+    (None, "missing"),
+    ("thw_0123456789abcdef_" + "A" * 43, "unknown"),
+    ("not-a-key", "malformed"),
+])
+def test_without_a_valid_key_401(gw: Any, auth: str | None, reason: str) -> None:
+    client, _, delivery, _ = gw
+    r = post(client, event(), auth)
+    assert r.status_code == 401
+    assert r.json()["error"] == "unauthorized"
+    assert r.headers["www-authenticate"] == "Bearer"
+    assert delivery.records == []
+    assert metric(client, f'tahawul_gateway_auth_failures_total{{reason="{reason}"}}') == 1
+
+
+def test_a_revoked_key_is_refused_at_once(gw: Any) -> None:
+    client, services, delivery, keys = gw
+    assert post(client, event(), keys["ROP"]).status_code == 200
+    key_id = keys["ROP"].split("_")[1]
+    assert services.credentials.revoke(key_id)
+    r = post(client, event(), keys["ROP"])
+    assert r.status_code == 401 and "revoked" in r.json()["message"]
+    assert len(delivery.records) == 1
+    assert not services.credentials.revoke(key_id)
+
+
+def test_an_event_of_another_entity_refuses_the_whole_request(gw: Any) -> None:
+    client, _, delivery, keys = gw
+    r = post(client, [event(), event(**MOH), event()], keys["ROP"])
+    assert r.status_code == 403
+    assert r.json() == {"error": "foreign_entity", "events": [1], "message": (
+        "this API key sends for ROP only; 1 event(s) name another entity. Nothing of this request was sent.")}
+    assert delivery.records == []
+    assert metric(client, 'tahawul_gateway_foreign_entity_total{entity="ROP"}') == 1
+    assert metric(client, 'tahawul_gateway_requests_total{entity="ROP",status="403"}') == 1
+    assert post(client, event(**MOH), keys["MOH"]).status_code == 200
+
+
+def test_bad_requests_get_clear_4xx(gw: Any) -> None:
+    client, _, delivery, keys = gw
+    key = keys["ROP"]
+    cases = [
+        (b"{not json", 400, "not_json"),
+        (b"[]", 400, "empty_batch"),
+        (b"42", 400, "not_an_event"),
+        (orjson.dumps([event() for _ in range(21)]), 413, "batch_too_large"),
+        (b"[" + b" " * (20 * 16384 + 2000) + b"]", 413, "body_too_large"),
+    ]
+    for body, status, error in cases:
+        r = post(client, body, key)
+        assert (r.status_code, r.json()["error"]) == (status, error), body[:40]
+    assert delivery.records == []
+
+
+def test_rate_limit_per_entity_refuses_whole_requests(gw: Any) -> None:
+    client, services, delivery, keys = gw
+    services.limiter = RateLimiter(rate=0.001, burst=30)
+    assert post(client, [event() for _ in range(20)], keys["ROP"]).status_code == 200
+    r = post(client, [event() for _ in range(20)], keys["ROP"])
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+    assert post(client, [event(**MOH) for _ in range(20)], keys["MOH"]).status_code == 200
+    assert len(delivery.records) == 40
+
+
+def test_broker_not_acknowledging_is_503_and_nothing_remembered(gw: Any) -> None:
+    client, _, delivery, keys = gw
+    events = [event(), event()]
+    delivery.fail = True
+    r = post(client, events, keys["ROP"])
+    assert r.status_code == 503 and r.json()["error"] == "not_acknowledged"
+    assert client.get("/readyz").status_code == 503
+    delivery.fail = False
+    assert post(client, events, keys["ROP"]).json()["accepted"] == 2  # the retry is not a "duplicate"
+    assert client.get("/readyz").json() == {"ready": True, "checks": {"kafka": True, "credentials": True}}
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_committed_openapi_document_is_what_the_app_generates() -> None:
+    default_batch = Settings.model_fields["gateway_max_batch"].default
+    committed = (REPO / "schemas" / "gateway-openapi.json").read_text(encoding="utf-8")
+    assert committed == render_openapi(default_batch), (
+        "regenerate: tahawul gateway --write-openapi schemas/gateway-openapi.json")
+    doc = orjson.loads(committed)
+    body = doc["paths"]["/v1/transactions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["oneOf"][1]["maxItems"] == default_batch
+    assert doc["components"]["schemas"]["EventV1"]["additionalProperties"] is False
+    assert "HTTPBearer" in doc["components"]["securitySchemes"]
