@@ -63,6 +63,16 @@ class Settings(BaseSettings):
         "(heartbeat is a quarter of it); the first assignment arrives after about half of it.",
     )
     log_level: str = Field("WARNING", description="TAHAWUL_LOG_LEVEL: logging level.")
+    clickhouse_cluster: str | None = Field(
+        None,
+        description="TAHAWUL_CLICKHOUSE_CLUSTER: name of a ClickHouse cluster (remote_servers) to "
+        "migrate ON CLUSTER with Replicated tables; unset for chDB or a single server.",
+    )
+    export_min_cell: int = Field(
+        10, ge=1,
+        description="TAHAWUL_EXPORT_MIN_CELL: `tahawul export` suppresses counts from 1 to one "
+        "below this (and the ratios built on them) so that no small cell can identify a person.",
+    )
 
     def clickhouse_dsn(self) -> str:
         """The store's DSN, defaulting to the embedded chDB directory under the data dir."""

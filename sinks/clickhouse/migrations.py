@@ -47,14 +47,17 @@ def available() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-def migrate(client: Client) -> list[Migration]:
+def migrate(client: Client, cluster: str | None = None) -> list[Migration]:
     """Apply pending migrations, then load the reference catalogue if it changed (views
-    join it); return the migrations applied now."""
-    client.command(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
-        "checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
-        "ENGINE = MergeTree ORDER BY version"
-    )
+    join it); return the migrations applied now. With ``cluster``, each statement runs in
+    its ON CLUSTER / Replicated form (sinks/clickhouse/ddl.py); checksums stay those of
+    the files, so a store migrated either way is recognised as up to date."""
+    from sinks.clickhouse.ddl import bookkeeping_table, for_cluster
+
+    def form(statement: str) -> str:
+        return statement if cluster is None else for_cluster(statement, cluster)
+
+    client.command(form(bookkeeping_table()))
     applied = {
         row[0]: (row[1], row[2])
         for row in client.query("SELECT version, name, checksum FROM schema_migrations").result_rows
@@ -70,7 +73,7 @@ def migrate(client: Client) -> list[Migration]:
                 )
             continue
         for statement in migration.statements():
-            client.command(statement)
+            client.command(form(statement))
         client.insert("schema_migrations", [[migration.version, migration.name, migration.checksum]],
                       column_names=["version", "name", "checksum"])
         done.append(migration)

@@ -34,12 +34,19 @@ def run_sql(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from sinks.clickhouse.access import apply_access
     from sinks.clickhouse.connection import connect, redact
     from sinks.clickhouse.migrations import migrate as apply
 
     dsn = settings.clickhouse_dsn()
-    applied = apply(connect(dsn))
+    client = connect(dsn)
+    applied = apply(client, settings.clickhouse_cluster)
     for m in applied:
         print(f"applied {m.version:03d}_{m.name}")
     print(f"{redact(dsn)}: schema up to date ({len(applied)} applied now)")
+    access = apply_access(client, dsn, settings.clickhouse_cluster)
+    if access is None:
+        print("embedded store: server-side access SQL (auditor roles, row policies, quotas) skipped")
+    else:
+        print(f"access control applied ({access} statements: auditor roles, row policies, quotas)")
     return 0

@@ -1,0 +1,925 @@
+-- tahawul schema for a single node. Generated from sinks/clickhouse/migrations by
+-- `tahawul ddl`; do not edit. `tahawul db migrate` applies the same statements
+-- and records them in schema_migrations.
+
+CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version;
+
+-- 001_core
+CREATE TABLE IF NOT EXISTS events
+(
+    event_id      UUID,
+    occurred_at   DateTime64(3, 'UTC'),
+    entity        LowCardinality(String),
+    service       LowCardinality(String),
+    governorate   LowCardinality(String),
+    channel       LowCardinality(String),
+    mode          LowCardinality(String),
+    status        LowCardinality(String),
+    quantity      UInt32,
+    automated     Bool,
+    satisfaction  Nullable(UInt8),
+    fingerprint   UInt64,
+    src_cluster   LowCardinality(String),
+    src_topic     LowCardinality(String),
+    src_partition UInt32,
+    src_offset    UInt64,
+    ingested_at   DateTime64(3, 'UTC')
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(occurred_at, 'Asia/Muscat')
+ORDER BY (governorate, entity, service, occurred_at);
+
+CREATE TABLE IF NOT EXISTS rejected
+(
+    rejected_at   DateTime64(3, 'UTC'),
+    reason_code   LowCardinality(String),
+    reason        String,
+    payload       String,
+    payload_bytes UInt32,
+    source        String,
+    event_id      Nullable(UUID),
+    src_cluster   LowCardinality(String),
+    src_topic     LowCardinality(String),
+    src_partition UInt32,
+    src_offset    UInt64
+)
+ENGINE = MergeTree
+ORDER BY (reason_code, rejected_at);
+
+CREATE TABLE IF NOT EXISTS duplicates
+(
+    event_id      UUID,
+    seen_at       DateTime64(3, 'UTC'),
+    src_cluster   LowCardinality(String),
+    src_topic     LowCardinality(String),
+    src_partition UInt32,
+    src_offset    UInt64
+)
+ENGINE = MergeTree
+ORDER BY (event_id, seen_at);
+
+CREATE TABLE IF NOT EXISTS counts_minute
+(
+    minute        DateTime('UTC'),
+    governorate   LowCardinality(String),
+    entity        LowCardinality(String),
+    service       LowCardinality(String),
+    channel       LowCardinality(String),
+    mode          LowCardinality(String),
+    status        LowCardinality(String),
+    transactions  UInt64,
+    events        UInt64,
+    src_cluster   LowCardinality(String),
+    src_topic     LowCardinality(String),
+    src_partition UInt32,
+    src_offset    UInt64
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(minute, 'Asia/Muscat')
+ORDER BY (governorate, entity, service, channel, status, minute);
+
+CREATE TABLE IF NOT EXISTS ingest_progress
+(
+    src_cluster   LowCardinality(String),
+    src_topic     LowCardinality(String),
+    src_partition UInt32,
+    last_offset   UInt64,
+    committed_at  DateTime64(3, 'UTC')
+)
+ENGINE = MergeTree
+ORDER BY (src_cluster, src_topic, src_partition, last_offset);
+
+CREATE VIEW IF NOT EXISTS v_counts_daily AS
+SELECT
+    toDate(minute, 'Asia/Muscat') AS day,
+    governorate,
+    entity,
+    service,
+    channel,
+    mode,
+    sum(transactions) AS transactions
+FROM counts_minute
+WHERE status = 'completed'
+GROUP BY day, governorate, entity, service, channel, mode;
+
+-- 002_reference
+CREATE TABLE IF NOT EXISTS ref_governorates
+(
+    code       LowCardinality(String),
+    name_en    String,
+    name_ar    String,
+    centre_en  String,
+    centre_lat Float64,
+    centre_lon Float64
+)
+ENGINE = MergeTree
+ORDER BY code;
+
+CREATE TABLE IF NOT EXISTS ref_channels
+(
+    code    LowCardinality(String),
+    mode    LowCardinality(String),
+    name_en String,
+    name_ar String
+)
+ENGINE = MergeTree
+ORDER BY code;
+
+CREATE TABLE IF NOT EXISTS ref_entities
+(
+    code        LowCardinality(String),
+    name_en     String,
+    name_ar     String,
+    governorate Nullable(String)
+)
+ENGINE = MergeTree
+ORDER BY code;
+
+CREATE TABLE IF NOT EXISTS ref_services
+(
+    code    LowCardinality(String),
+    entity  LowCardinality(String),
+    name_en String,
+    name_ar String
+)
+ENGINE = MergeTree
+ORDER BY (entity, code);
+
+CREATE TABLE IF NOT EXISTS ref_loads
+(
+    checksum  String,
+    loaded_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = MergeTree
+ORDER BY loaded_at;
+
+CREATE VIEW IF NOT EXISTS v_entity_governorates AS
+SELECT e.code AS entity, g.code AS governorate
+FROM ref_entities AS e
+CROSS JOIN ref_governorates AS g
+WHERE e.governorate IS NULL OR e.governorate = g.code;
+
+-- 003_unit_costs
+CREATE TABLE IF NOT EXISTS unit_costs
+(
+    service        LowCardinality(String),
+    channel        LowCardinality(String),
+    effective_from Date,
+    cost_omr       Decimal(12, 3),
+    recorded_at    DateTime64(3, 'UTC') DEFAULT now64(3),
+    recorded_by    String DEFAULT '',
+    note           String DEFAULT ''
+)
+ENGINE = MergeTree
+ORDER BY (service, channel, effective_from, recorded_at);
+
+CREATE VIEW IF NOT EXISTS v_unit_costs AS
+SELECT
+    service,
+    channel,
+    effective_from,
+    argMax(cost_omr, recorded_at) AS cost_omr,
+    max(recorded_at) AS latest_recorded_at
+FROM unit_costs
+GROUP BY service, channel, effective_from;
+
+-- 004_events_rollup
+ALTER TABLE events MODIFY SETTING lightweight_mutation_projection_mode = 'rebuild';
+
+ALTER TABLE events ADD PROJECTION IF NOT EXISTS p_daily
+(
+    SELECT
+        toDate(occurred_at, 'Asia/Muscat') AS day,
+        governorate,
+        entity,
+        service,
+        channel,
+        mode,
+        status,
+        sum(quantity),
+        count(),
+        sumIf(quantity, automated),
+        sum(isNotNull(satisfaction)),
+        sum(satisfaction)
+    GROUP BY day, governorate, entity, service, channel, mode, status
+);
+
+ALTER TABLE events MATERIALIZE PROJECTION p_daily;
+
+ALTER TABLE events ADD INDEX IF NOT EXISTS idx_ingested_at ingested_at TYPE minmax GRANULARITY 1;
+
+ALTER TABLE events MATERIALIZE INDEX idx_ingested_at;
+
+-- 005_transactions
+CREATE VIEW IF NOT EXISTS v_transactions_hourly AS
+SELECT
+    toStartOfHour(occurred_at, 'Asia/Muscat') AS period,
+    governorate,
+    entity,
+    service,
+    channel,
+    mode,
+    sum(quantity) AS transactions,
+    count() AS events
+FROM events
+WHERE status = 'completed'
+GROUP BY period, governorate, entity, service, channel, mode;
+
+CREATE VIEW IF NOT EXISTS v_transactions_daily AS
+SELECT
+    toDate(occurred_at, 'Asia/Muscat') AS period,
+    governorate,
+    entity,
+    service,
+    channel,
+    mode,
+    sum(quantity) AS transactions,
+    count() AS events
+FROM events
+WHERE status = 'completed'
+GROUP BY period, governorate, entity, service, channel, mode;
+
+CREATE VIEW IF NOT EXISTS v_transactions_weekly AS
+SELECT
+    toStartOfWeek(toDate(occurred_at, 'Asia/Muscat'), 0) AS period,
+    governorate,
+    entity,
+    service,
+    channel,
+    mode,
+    sum(quantity) AS transactions,
+    count() AS events
+FROM events
+WHERE status = 'completed'
+GROUP BY period, governorate, entity, service, channel, mode;
+
+CREATE VIEW IF NOT EXISTS v_transactions_monthly AS
+SELECT
+    toStartOfMonth(toDate(occurred_at, 'Asia/Muscat')) AS period,
+    governorate,
+    entity,
+    service,
+    channel,
+    mode,
+    sum(quantity) AS transactions,
+    count() AS events
+FROM events
+WHERE status = 'completed'
+GROUP BY period, governorate, entity, service, channel, mode;
+
+CREATE VIEW IF NOT EXISTS v_transactions_quarterly AS
+SELECT
+    toStartOfQuarter(toDate(occurred_at, 'Asia/Muscat')) AS period,
+    governorate,
+    entity,
+    service,
+    channel,
+    mode,
+    sum(quantity) AS transactions,
+    count() AS events
+FROM events
+WHERE status = 'completed'
+GROUP BY period, governorate, entity, service, channel, mode;
+
+CREATE VIEW IF NOT EXISTS v_transactions_yearly AS
+SELECT
+    toStartOfYear(toDate(occurred_at, 'Asia/Muscat')) AS period,
+    governorate,
+    entity,
+    service,
+    channel,
+    mode,
+    sum(quantity) AS transactions,
+    count() AS events
+FROM events
+WHERE status = 'completed'
+GROUP BY period, governorate, entity, service, channel, mode;
+
+-- 006_indicators
+CREATE VIEW IF NOT EXISTS v_digital_takeup_daily AS
+SELECT
+    period,
+    governorate,
+    entity,
+    service,
+    sumIf(transactions, mode = 'digital') AS completed_digital,
+    sum(transactions) AS completed_all,
+    completed_digital / completed_all AS digital_takeup
+FROM
+(
+    SELECT toDate(occurred_at, 'Asia/Muscat') AS period, governorate, entity, service, mode, sum(quantity) AS transactions
+    FROM events
+    WHERE status = 'completed'
+    GROUP BY period, governorate, entity, service, mode
+)
+GROUP BY period, governorate, entity, service;
+
+CREATE VIEW IF NOT EXISTS v_digital_takeup_weekly AS
+SELECT
+    period,
+    governorate,
+    entity,
+    service,
+    sumIf(transactions, mode = 'digital') AS completed_digital,
+    sum(transactions) AS completed_all,
+    completed_digital / completed_all AS digital_takeup
+FROM
+(
+    SELECT toStartOfWeek(toDate(occurred_at, 'Asia/Muscat'), 0) AS period, governorate, entity, service, mode, sum(quantity) AS transactions
+    FROM events
+    WHERE status = 'completed'
+    GROUP BY period, governorate, entity, service, mode
+)
+GROUP BY period, governorate, entity, service;
+
+CREATE VIEW IF NOT EXISTS v_digital_takeup_monthly AS
+SELECT
+    period,
+    governorate,
+    entity,
+    service,
+    sumIf(transactions, mode = 'digital') AS completed_digital,
+    sum(transactions) AS completed_all,
+    completed_digital / completed_all AS digital_takeup
+FROM
+(
+    SELECT toStartOfMonth(toDate(occurred_at, 'Asia/Muscat')) AS period, governorate, entity, service, mode, sum(quantity) AS transactions
+    FROM events
+    WHERE status = 'completed'
+    GROUP BY period, governorate, entity, service, mode
+)
+GROUP BY period, governorate, entity, service;
+
+CREATE VIEW IF NOT EXISTS v_digital_takeup_quarterly AS
+SELECT
+    period,
+    governorate,
+    entity,
+    service,
+    sumIf(transactions, mode = 'digital') AS completed_digital,
+    sum(transactions) AS completed_all,
+    completed_digital / completed_all AS digital_takeup
+FROM
+(
+    SELECT toStartOfQuarter(toDate(occurred_at, 'Asia/Muscat')) AS period, governorate, entity, service, mode, sum(quantity) AS transactions
+    FROM events
+    WHERE status = 'completed'
+    GROUP BY period, governorate, entity, service, mode
+)
+GROUP BY period, governorate, entity, service;
+
+CREATE VIEW IF NOT EXISTS v_digital_takeup_yearly AS
+SELECT
+    period,
+    governorate,
+    entity,
+    service,
+    sumIf(transactions, mode = 'digital') AS completed_digital,
+    sum(transactions) AS completed_all,
+    completed_digital / completed_all AS digital_takeup
+FROM
+(
+    SELECT toStartOfYear(toDate(occurred_at, 'Asia/Muscat')) AS period, governorate, entity, service, mode, sum(quantity) AS transactions
+    FROM events
+    WHERE status = 'completed'
+    GROUP BY period, governorate, entity, service, mode
+)
+GROUP BY period, governorate, entity, service;
+
+CREATE VIEW IF NOT EXISTS v_digital_takeup_governorate_daily AS
+SELECT
+    period,
+    governorate,
+    sumIf(transactions, mode = 'digital') AS completed_digital,
+    sum(transactions) AS completed_all,
+    completed_digital / completed_all AS digital_takeup
+FROM
+(
+    SELECT toDate(occurred_at, 'Asia/Muscat') AS period, governorate, mode, sum(quantity) AS transactions
+    FROM events
+    WHERE status = 'completed'
+    GROUP BY period, governorate, mode
+)
+GROUP BY period, governorate;
+
+CREATE VIEW IF NOT EXISTS v_digital_takeup_governorate_weekly AS
+SELECT
+    period,
+    governorate,
+    sumIf(transactions, mode = 'digital') AS completed_digital,
+    sum(transactions) AS completed_all,
+    completed_digital / completed_all AS digital_takeup
+FROM
+(
+    SELECT toStartOfWeek(toDate(occurred_at, 'Asia/Muscat'), 0) AS period, governorate, mode, sum(quantity) AS transactions
+    FROM events
+    WHERE status = 'completed'
+    GROUP BY period, governorate, mode
+)
+GROUP BY period, governorate;
+
+CREATE VIEW IF NOT EXISTS v_digital_takeup_governorate_monthly AS
+SELECT
+    period,
+    governorate,
+    sumIf(transactions, mode = 'digital') AS completed_digital,
+    sum(transactions) AS completed_all,
+    completed_digital / completed_all AS digital_takeup
+FROM
+(
+    SELECT toStartOfMonth(toDate(occurred_at, 'Asia/Muscat')) AS period, governorate, mode, sum(quantity) AS transactions
+    FROM events
+    WHERE status = 'completed'
+    GROUP BY period, governorate, mode
+)
+GROUP BY period, governorate;
+
+CREATE VIEW IF NOT EXISTS v_digital_takeup_governorate_quarterly AS
+SELECT
+    period,
+    governorate,
+    sumIf(transactions, mode = 'digital') AS completed_digital,
+    sum(transactions) AS completed_all,
+    completed_digital / completed_all AS digital_takeup
+FROM
+(
+    SELECT toStartOfQuarter(toDate(occurred_at, 'Asia/Muscat')) AS period, governorate, mode, sum(quantity) AS transactions
+    FROM events
+    WHERE status = 'completed'
+    GROUP BY period, governorate, mode
+)
+GROUP BY period, governorate;
+
+CREATE VIEW IF NOT EXISTS v_digital_takeup_governorate_yearly AS
+SELECT
+    period,
+    governorate,
+    sumIf(transactions, mode = 'digital') AS completed_digital,
+    sum(transactions) AS completed_all,
+    completed_digital / completed_all AS digital_takeup
+FROM
+(
+    SELECT toStartOfYear(toDate(occurred_at, 'Asia/Muscat')) AS period, governorate, mode, sum(quantity) AS transactions
+    FROM events
+    WHERE status = 'completed'
+    GROUP BY period, governorate, mode
+)
+GROUP BY period, governorate;
+
+CREATE VIEW IF NOT EXISTS v_completion_rate_monthly AS
+SELECT
+    period,
+    entity,
+    service,
+    channel,
+    mode,
+    sumIf(transactions, status = 'completed') AS completed,
+    sumIf(transactions, status = 'abandoned') AS abandoned,
+    sumIf(transactions, status = 'rejected') AS rejected,
+    sumIf(transactions, status = 'submitted') AS submitted,
+    if(completed + abandoned + rejected = 0, NULL, completed / (completed + abandoned + rejected))
+        AS completion_rate
+FROM
+(
+    SELECT toStartOfMonth(toDate(occurred_at, 'Asia/Muscat')) AS period, entity, service, channel, mode, status, sum(quantity) AS transactions
+    FROM events
+    GROUP BY period, entity, service, channel, mode, status
+)
+GROUP BY period, entity, service, channel, mode;
+
+CREATE VIEW IF NOT EXISTS v_completion_rate_yearly AS
+SELECT
+    period,
+    entity,
+    service,
+    channel,
+    mode,
+    sumIf(transactions, status = 'completed') AS completed,
+    sumIf(transactions, status = 'abandoned') AS abandoned,
+    sumIf(transactions, status = 'rejected') AS rejected,
+    sumIf(transactions, status = 'submitted') AS submitted,
+    if(completed + abandoned + rejected = 0, NULL, completed / (completed + abandoned + rejected))
+        AS completion_rate
+FROM
+(
+    SELECT toStartOfYear(toDate(occurred_at, 'Asia/Muscat')) AS period, entity, service, channel, mode, status, sum(quantity) AS transactions
+    FROM events
+    GROUP BY period, entity, service, channel, mode, status
+)
+GROUP BY period, entity, service, channel, mode;
+
+CREATE VIEW IF NOT EXISTS v_automated_share_monthly AS
+SELECT
+    period,
+    governorate,
+    entity,
+    service,
+    sum(automated) AS completed_automated,
+    sum(transactions) AS completed,
+    completed_automated / completed AS automated_share
+FROM
+(
+    SELECT toStartOfMonth(toDate(occurred_at, 'Asia/Muscat')) AS period, governorate, entity, service, sumIf(quantity, automated) AS automated,
+           sum(quantity) AS transactions
+    FROM events
+    WHERE status = 'completed'
+    GROUP BY period, governorate, entity, service
+)
+GROUP BY period, governorate, entity, service;
+
+CREATE VIEW IF NOT EXISTS v_automated_share_yearly AS
+SELECT
+    period,
+    governorate,
+    entity,
+    service,
+    sum(automated) AS completed_automated,
+    sum(transactions) AS completed,
+    completed_automated / completed AS automated_share
+FROM
+(
+    SELECT toStartOfYear(toDate(occurred_at, 'Asia/Muscat')) AS period, governorate, entity, service, sumIf(quantity, automated) AS automated,
+           sum(quantity) AS transactions
+    FROM events
+    WHERE status = 'completed'
+    GROUP BY period, governorate, entity, service
+)
+GROUP BY period, governorate, entity, service;
+
+CREATE VIEW IF NOT EXISTS v_satisfaction_monthly AS
+SELECT
+    period,
+    entity,
+    service,
+    mode,
+    sum(n) AS responses,
+    sum(score) / responses AS average_score,
+    (average_score - 1) / 4 * 100 AS satisfaction_pct
+FROM
+(
+    SELECT toStartOfMonth(toDate(occurred_at, 'Asia/Muscat')) AS period, entity, service, mode, sum(isNotNull(satisfaction)) AS n, sum(satisfaction) AS score
+    FROM events
+    GROUP BY period, entity, service, mode
+)
+GROUP BY period, entity, service, mode
+HAVING responses > 0;
+
+CREATE VIEW IF NOT EXISTS v_satisfaction_national_monthly AS
+SELECT
+    period,
+    mode,
+    sum(n) AS responses,
+    sum(score) / responses AS average_score,
+    (average_score - 1) / 4 * 100 AS satisfaction_pct
+FROM
+(
+    SELECT toStartOfMonth(toDate(occurred_at, 'Asia/Muscat')) AS period, mode, sum(isNotNull(satisfaction)) AS n, sum(satisfaction) AS score
+    FROM events
+    GROUP BY period, mode
+)
+GROUP BY period, mode
+HAVING responses > 0;
+
+CREATE VIEW IF NOT EXISTS v_satisfaction_yearly AS
+SELECT
+    period,
+    entity,
+    service,
+    mode,
+    sum(n) AS responses,
+    sum(score) / responses AS average_score,
+    (average_score - 1) / 4 * 100 AS satisfaction_pct
+FROM
+(
+    SELECT toStartOfYear(toDate(occurred_at, 'Asia/Muscat')) AS period, entity, service, mode, sum(isNotNull(satisfaction)) AS n, sum(satisfaction) AS score
+    FROM events
+    GROUP BY period, entity, service, mode
+)
+GROUP BY period, entity, service, mode
+HAVING responses > 0;
+
+CREATE VIEW IF NOT EXISTS v_satisfaction_national_yearly AS
+SELECT
+    period,
+    mode,
+    sum(n) AS responses,
+    sum(score) / responses AS average_score,
+    (average_score - 1) / 4 * 100 AS satisfaction_pct
+FROM
+(
+    SELECT toStartOfYear(toDate(occurred_at, 'Asia/Muscat')) AS period, mode, sum(isNotNull(satisfaction)) AS n, sum(satisfaction) AS score
+    FROM events
+    GROUP BY period, mode
+)
+GROUP BY period, mode
+HAVING responses > 0;
+
+CREATE VIEW IF NOT EXISTS v_service_indicators_monthly AS
+SELECT
+    s.period AS period,
+    s.entity AS entity,
+    s.service AS service,
+    r.name_en AS service_name_en,
+    r.name_ar AS service_name_ar,
+    s.completed AS transactions,
+    s.completed_digital AS completed_digital,
+    if(s.completed = 0, NULL, s.completed_digital / s.completed) AS digital_takeup,
+    if(s.closed = 0, NULL, s.completed / s.closed) AS completion_rate,
+    if(s.completed = 0, NULL, s.completed_automated / s.completed) AS automated_share,
+    s.responses AS responses,
+    if(s.responses = 0, NULL, (s.score / s.responses - 1) / 4 * 100) AS satisfaction_pct
+FROM
+(
+    SELECT
+        period, entity, service,
+        sumIf(transactions, status = 'completed') AS completed,
+        sumIf(transactions, status = 'completed' AND mode = 'digital') AS completed_digital,
+        sumIf(transactions, status IN ('completed', 'abandoned', 'rejected')) AS closed,
+        sumIf(automated, status = 'completed') AS completed_automated,
+        sum(n) AS responses,
+        sum(score_sum) AS score
+    FROM
+    (
+        SELECT toStartOfMonth(toDate(occurred_at, 'Asia/Muscat')) AS period, entity, service, mode, status, sum(quantity) AS transactions,
+               sumIf(quantity, automated) AS automated, sum(isNotNull(satisfaction)) AS n,
+               sum(satisfaction) AS score_sum
+        FROM events
+        GROUP BY period, entity, service, mode, status
+    )
+    GROUP BY period, entity, service
+) AS s
+LEFT JOIN ref_services AS r ON r.code = s.service;
+
+CREATE VIEW IF NOT EXISTS v_service_indicators_yearly AS
+SELECT
+    s.period AS period,
+    s.entity AS entity,
+    s.service AS service,
+    r.name_en AS service_name_en,
+    r.name_ar AS service_name_ar,
+    s.completed AS transactions,
+    s.completed_digital AS completed_digital,
+    if(s.completed = 0, NULL, s.completed_digital / s.completed) AS digital_takeup,
+    if(s.closed = 0, NULL, s.completed / s.closed) AS completion_rate,
+    if(s.completed = 0, NULL, s.completed_automated / s.completed) AS automated_share,
+    s.responses AS responses,
+    if(s.responses = 0, NULL, (s.score / s.responses - 1) / 4 * 100) AS satisfaction_pct
+FROM
+(
+    SELECT
+        period, entity, service,
+        sumIf(transactions, status = 'completed') AS completed,
+        sumIf(transactions, status = 'completed' AND mode = 'digital') AS completed_digital,
+        sumIf(transactions, status IN ('completed', 'abandoned', 'rejected')) AS closed,
+        sumIf(automated, status = 'completed') AS completed_automated,
+        sum(n) AS responses,
+        sum(score_sum) AS score
+    FROM
+    (
+        SELECT toStartOfYear(toDate(occurred_at, 'Asia/Muscat')) AS period, entity, service, mode, status, sum(quantity) AS transactions,
+               sumIf(quantity, automated) AS automated, sum(isNotNull(satisfaction)) AS n,
+               sum(satisfaction) AS score_sum
+        FROM events
+        GROUP BY period, entity, service, mode, status
+    )
+    GROUP BY period, entity, service
+) AS s
+LEFT JOIN ref_services AS r ON r.code = s.service;
+
+-- 007_costs_and_catalogue
+CREATE VIEW IF NOT EXISTS v_costed_transactions_daily AS
+SELECT
+    d.period AS period,
+    d.service AS service,
+    d.channel AS channel,
+    d.mode AS mode,
+    d.completed AS completed,
+    c.known AS known,
+    c.cost_omr AS unit_cost_omr,
+    d.completed * c.cost_omr AS cost
+FROM
+(
+    SELECT toDate(occurred_at, 'Asia/Muscat') AS period, service, channel, mode, sum(quantity) AS completed
+    FROM events
+    WHERE status = 'completed'
+    GROUP BY period, service, channel, mode
+) AS d
+ASOF LEFT JOIN
+(
+    SELECT service, channel, effective_from, cost_omr, toUInt8(1) AS known FROM v_unit_costs
+) AS c
+ON d.service = c.service AND d.channel = c.channel AND d.period >= c.effective_from;
+
+CREATE VIEW IF NOT EXISTS v_cost_per_transaction_monthly AS
+SELECT
+    toStartOfMonth(period) AS period,
+    channel,
+    mode,
+    sum(completed) AS transactions,
+    sumIf(completed, known = 1) AS costed_transactions,
+    sum(cost) AS total_cost_omr,
+    if(costed_transactions = 0, NULL, round(toFloat64(total_cost_omr) / costed_transactions, 3))
+        AS cost_per_transaction_omr
+FROM v_costed_transactions_daily
+GROUP BY period, channel, mode;
+
+CREATE VIEW IF NOT EXISTS v_cost_per_transaction_yearly AS
+SELECT
+    toStartOfYear(period) AS period,
+    channel,
+    mode,
+    sum(completed) AS transactions,
+    sumIf(completed, known = 1) AS costed_transactions,
+    sum(cost) AS total_cost_omr,
+    if(costed_transactions = 0, NULL, round(toFloat64(total_cost_omr) / costed_transactions, 3))
+        AS cost_per_transaction_omr
+FROM v_costed_transactions_daily
+GROUP BY period, channel, mode;
+
+CREATE VIEW IF NOT EXISTS v_services_digitised_monthly AS
+WITH used AS
+(
+    SELECT toStartOfMonth(toDate(occurred_at, 'Asia/Muscat')) AS period, governorate, entity, service, mode,
+           sum(quantity) AS transactions
+    FROM events
+    WHERE status = 'completed'
+    GROUP BY period, governorate, entity, service, mode
+)
+SELECT
+    p.period AS period,
+    eg.governorate AS governorate,
+    eg.entity AS entity,
+    c.services AS catalogue_services,
+    d.services_digitised AS services_digitised,
+    d.services_digitised / c.services AS share_digitised
+FROM (SELECT DISTINCT period FROM used) AS p
+CROSS JOIN v_entity_governorates AS eg
+INNER JOIN (SELECT entity, count() AS services FROM ref_services GROUP BY entity) AS c ON c.entity = eg.entity
+LEFT JOIN
+(
+    SELECT period, governorate, entity, uniqExact(service) AS services_digitised
+    FROM used WHERE mode = 'digital' GROUP BY period, governorate, entity
+) AS d ON d.period = p.period AND d.governorate = eg.governorate AND d.entity = eg.entity;
+
+CREATE VIEW IF NOT EXISTS v_services_digitised_yearly AS
+WITH used AS
+(
+    SELECT toStartOfYear(toDate(occurred_at, 'Asia/Muscat')) AS period, governorate, entity, service, mode,
+           sum(quantity) AS transactions
+    FROM events
+    WHERE status = 'completed'
+    GROUP BY period, governorate, entity, service, mode
+)
+SELECT
+    p.period AS period,
+    eg.governorate AS governorate,
+    eg.entity AS entity,
+    c.services AS catalogue_services,
+    d.services_digitised AS services_digitised,
+    d.services_digitised / c.services AS share_digitised
+FROM (SELECT DISTINCT period FROM used) AS p
+CROSS JOIN v_entity_governorates AS eg
+INNER JOIN (SELECT entity, count() AS services FROM ref_services GROUP BY entity) AS c ON c.entity = eg.entity
+LEFT JOIN
+(
+    SELECT period, governorate, entity, uniqExact(service) AS services_digitised
+    FROM used WHERE mode = 'digital' GROUP BY period, governorate, entity
+) AS d ON d.period = p.period AND d.governorate = eg.governorate AND d.entity = eg.entity;
+
+CREATE VIEW IF NOT EXISTS v_services_digitised_between AS
+WITH used AS
+(
+    SELECT governorate, entity, service, sum(quantity) AS transactions
+    FROM events
+    WHERE status = 'completed' AND mode = 'digital'
+      AND toDate(occurred_at, 'Asia/Muscat') BETWEEN {first_day:Date} AND {last_day:Date}
+    GROUP BY governorate, entity, service
+)
+SELECT
+    eg.governorate AS governorate,
+    eg.entity AS entity,
+    c.services AS catalogue_services,
+    d.services_digitised AS services_digitised,
+    d.services_digitised / c.services AS share_digitised
+FROM v_entity_governorates AS eg
+INNER JOIN (SELECT entity, count() AS services FROM ref_services GROUP BY entity) AS c ON c.entity = eg.entity
+LEFT JOIN
+(
+    SELECT governorate, entity, uniqExact(service) AS services_digitised FROM used GROUP BY governorate, entity
+) AS d ON d.governorate = eg.governorate AND d.entity = eg.entity;
+
+-- 008_coverage_and_late_data
+CREATE VIEW IF NOT EXISTS v_coverage_services AS
+SELECT
+    s.entity AS entity,
+    s.code AS service,
+    s.name_en AS service_name_en,
+    a.last_reported_at AS last_reported_at,
+    a.events_last_hour AS events_last_hour,
+    a.events_last_day AS events_last_day,
+    a.baseline_hour_events / 28 AS usual_events_per_hour,
+    a.baseline_day_events / 28 AS usual_events_per_day,
+    multiIf(
+        a.events_last_day = 0 AND usual_events_per_day >= 1, 'silent_day',
+        a.events_last_hour = 0 AND usual_events_per_hour >= 1, 'silent_hour',
+        a.events_last_hour > 0, 'reporting',
+        a.events_last_day > 0, 'reported_today',
+        'idle'
+    ) AS status
+FROM ref_services AS s
+LEFT JOIN
+(
+    SELECT
+        service,
+        toNullable(max(ingested_at)) AS last_reported_at,
+        countIf(age < 3600) AS events_last_hour,
+        countIf(age < 86400) AS events_last_day,
+        countIf(age >= 86400 AND age % 86400 < 3600) AS baseline_hour_events,
+        countIf(age >= 86400) AS baseline_day_events
+    FROM
+    (
+        SELECT service, ingested_at, toUnixTimestamp(now()) - toUnixTimestamp(ingested_at) AS age
+        FROM events
+        WHERE ingested_at > now() - INTERVAL 29 DAY
+    )
+    WHERE age >= 0 AND age < 29 * 86400
+    GROUP BY service
+) AS a ON a.service = s.code;
+
+CREATE VIEW IF NOT EXISTS v_coverage_entities AS
+SELECT
+    e.code AS entity,
+    e.name_en AS entity_name_en,
+    a.last_reported_at AS last_reported_at,
+    a.services_last_day AS services_reporting_last_day,
+    a.events_last_hour AS events_last_hour,
+    a.events_last_day AS events_last_day,
+    a.baseline_hour_events / 28 AS usual_events_per_hour,
+    a.baseline_day_events / 28 AS usual_events_per_day,
+    multiIf(
+        a.events_last_day = 0 AND usual_events_per_day >= 1, 'silent_day',
+        a.events_last_hour = 0 AND usual_events_per_hour >= 1, 'silent_hour',
+        a.events_last_hour > 0, 'reporting',
+        a.events_last_day > 0, 'reported_today',
+        'idle'
+    ) AS status
+FROM ref_entities AS e
+LEFT JOIN
+(
+    SELECT
+        entity,
+        toNullable(max(ingested_at)) AS last_reported_at,
+        uniqExactIf(service, age < 86400) AS services_last_day,
+        countIf(age < 3600) AS events_last_hour,
+        countIf(age < 86400) AS events_last_day,
+        countIf(age >= 86400 AND age % 86400 < 3600) AS baseline_hour_events,
+        countIf(age >= 86400) AS baseline_day_events
+    FROM
+    (
+        SELECT entity, service, ingested_at, toUnixTimestamp(now()) - toUnixTimestamp(ingested_at) AS age
+        FROM events
+        WHERE ingested_at > now() - INTERVAL 29 DAY
+    )
+    WHERE age >= 0 AND age < 29 * 86400
+    GROUP BY entity
+) AS a ON a.entity = e.code;
+
+CREATE VIEW IF NOT EXISTS v_restatements AS
+SELECT
+    toDate(occurred_at, 'Asia/Muscat') AS period,
+    governorate,
+    entity,
+    service,
+    channel,
+    mode,
+    toStartOfHour(toDateTime(ingested_at, 'Asia/Muscat')) AS restated_at,
+    sum(quantity) AS transactions_added,
+    count() AS events_added
+FROM events
+WHERE status = 'completed'
+  AND ingested_at >= toDateTime(toDate(occurred_at, 'Asia/Muscat') + 1, 'Asia/Muscat') + INTERVAL 1 HOUR
+GROUP BY period, governorate, entity, service, channel, mode, restated_at;
+
+CREATE VIEW IF NOT EXISTS v_restatement_summary AS
+SELECT
+    period,
+    governorate,
+    sumIf(quantity, NOT late) AS first_shown_transactions,
+    sumIf(quantity, late) AS restated_transactions,
+    sum(quantity) AS current_transactions,
+    uniqExactIf(arrival_hour, late) AS restatements,
+    maxIf(ingested_at, late) AS last_restated_at
+FROM
+(
+    SELECT
+        toDate(occurred_at, 'Asia/Muscat') AS period,
+        governorate,
+        quantity,
+        ingested_at,
+        toStartOfHour(toDateTime(ingested_at, 'Asia/Muscat')) AS arrival_hour,
+        ingested_at >= toDateTime(toDate(occurred_at, 'Asia/Muscat') + 1, 'Asia/Muscat') + INTERVAL 1 HOUR AS late
+    FROM events
+    WHERE status = 'completed'
+)
+GROUP BY period, governorate
+HAVING restated_transactions > 0;
