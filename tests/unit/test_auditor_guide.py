@@ -42,5 +42,6 @@ def test_every_example_query_runs_and_answers_as_documented(store: Store) -> Non
     assert [r[:6] for r in restated] == [(date(2025, 4, 2), "OM-BS", 2, 2, 4, 2)]
     assert silent == []  # every event in the example store is months old: nothing is usual now
     assert reconcile == []
-    store.client.command("DELETE FROM counts_minute WHERE service = 'ROP-VEH-FIRST-REG' AND channel = 'counter'")
+    store.client.command("DELETE FROM counts_minute WHERE service = 'ROP-VEH-FIRST-REG' "
+                         "AND channel = 'counter'")
     assert query(store.client, sql[-1]) == [(date(2025, 2, 1), "OM-MA", 8, 1)]  # a difference shows
