@@ -9,6 +9,7 @@ replaced, so its sequence state never blocks later requests.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -53,6 +54,7 @@ class KafkaDelivery:
         )
         self._lock = threading.Lock()
         self._producer: KafkaProducer | None = KafkaProducer(**self._config)
+        self._producer.partitions_for(topic)  # metadata now, not on the first request
         self._healthy = True
 
     def _current(self) -> KafkaProducer:
@@ -89,14 +91,20 @@ class KafkaDelivery:
         self._healthy = True
 
     def ready(self) -> bool:
-        """Connected to the cluster and the last delivery (if any) succeeded."""
-        producer = self._producer
-        if producer is None:
-            return False
-        try:
-            return bool(producer.bootstrap_connected()) and self._healthy
-        except Exception:
-            return False
+        """The last delivery (if any) succeeded and a bootstrap broker accepts connections."""
+        if not self._healthy and self._producer is None:
+            try:
+                self._current()
+            except Exception:
+                return False
+        for host_port in self.bootstrap.split(","):
+            host, _, port = host_port.strip().rpartition(":")
+            try:
+                with socket.create_connection((host.strip("[]"), int(port)), timeout=1.0):
+                    return True
+            except (OSError, ValueError):
+                continue
+        return False
 
     def close(self) -> None:
         with self._lock:
