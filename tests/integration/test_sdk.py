@@ -1,0 +1,202 @@
+"""The Python SDK against real brokers and the real pipeline: its spool keeps every accepted
+event through a broker outage and a SIGKILL of the producing process; signed events are
+counted and unsigned or forged ones rejected when the entity must sign."""
+
+from __future__ import annotations
+
+import base64
+import os
+import select
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+
+from producers.kafka_sender import EventSender
+from producers.sdk import Producer
+from schemas.signing import SIGNATURE_HEADER, sign
+from sinks.clickhouse.connection import connect
+from tahawul.broker import EmbeddedBroker, free_port
+from tahawul.kafka_admin import ensure_topics
+from tahawul.settings import Settings
+from tests.integration.conftest import REPO, CounterThread
+from tests.integration.producer_support import (
+    counter_on,
+    event_days,
+    expected_daily,
+    published,
+    scalar,
+    start_worker,
+    stop,
+    tahawul,
+    wait_outcomes,
+)
+
+pytestmark = pytest.mark.integration
+MOH = {"entity": "MOH", "service": "MOH-PREARRIVAL-MED", "governorate": "OM-MA"}
+
+
+class Driver:
+    """tests/integration/sdk_driver.py as a separate producing process."""
+
+    def __init__(self, bootstrap: str, spool: Path, topic: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.sdk_driver", "--bootstrap", bootstrap,
+             "--spool", str(spool), "--topic", topic],
+            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True, env={k: v for k, v in os.environ.items() if not k.startswith("TAHAWUL_")})
+        self.first = self.read(60)
+
+    def read(self, timeout: float) -> str:
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        assert ready, f"the producer process did not answer within {timeout} s"
+        return self.proc.stdout.readline().strip()
+
+    def ask(self, command: str, timeout: float = 90) -> str:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self.read(timeout)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def jsonl(path: Path, events: list[dict[str, object]]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    return path
+
+
+def test_spool_survives_broker_outage_and_producer_restart(tmp_path: Path) -> None:
+    port = free_port()
+    tag = uuid.uuid4().hex[:8]
+    settings = Settings(
+        data_dir=tmp_path / "data", kafka_url=f"kafka://127.0.0.1:{port}",
+        topic_transactions=f"tx-{tag}", topic_validated=f"validated-{tag}", topic_dead_letter=f"dlq-{tag}",
+        worker_group=f"worker-{tag}", counter_group=f"counter-{tag}", session_timeout=3.0,
+        batch_max=1000, batch_within=0.2, _env_file=None,  # type: ignore[call-arg]
+    )
+    a, b, c = event_days(300), event_days(200, channel="paper"), event_days(100, **MOH)
+    files = {n: jsonl(tmp_path / f"{n}.jsonl", evs) for n, evs in (("a", a), ("b", b), ("c", c))}
+    spool = tmp_path / "spool"
+    client = connect(settings.clickhouse_dsn())
+    first = EmbeddedBroker(tmp_path / "broker-1.log", port=port).start()
+    worker = start_worker(settings, tmp_path / "worker-1.log")
+    ct: CounterThread | None = None
+    second: EmbeddedBroker | None = None
+    try:
+        ensure_topics(first.bootstrap, settings)
+        ct = counter_on(settings, client)
+        producer = Driver(first.bootstrap, spool, settings.topic_transactions)
+        assert producer.first == "ready pending 0"
+        assert producer.ask(f"send {files['a']}") == "spooled 300"
+        assert producer.ask("flush 60") == "pending 0"
+        wait_outcomes(ct, 300, 0, 0, 120)
+        ct.halt()
+        stop(worker)
+
+        # The broker dies. The producer still accepts events: they wait in its spool...
+        first.kill()
+        assert producer.ask(f"send {files['b']}") == "spooled 200"
+        assert producer.ask("flush 3") == "pending 200"
+        # ...and the producing process itself is killed before the broker is back.
+        producer.kill()
+
+        second = EmbeddedBroker(tmp_path / "broker-2.log", port=port).start()  # a new cluster
+        ensure_topics(second.bootstrap, settings)
+        worker = start_worker(settings, tmp_path / "worker-2.log")
+        ct = counter_on(settings, client)
+        restarted = Driver(second.bootstrap, spool, settings.topic_transactions)
+        assert restarted.first == "ready pending 200"  # found again on disk
+        assert restarted.ask(f"send {files['c']}") == "spooled 100"
+        assert restarted.ask("flush 60") == "pending 0"
+        assert restarted.ask("close") == "pending 0"
+        wait_outcomes(ct, 300, 0, 0, 120)  # b and c; a was acknowledged and never re-sent
+        assert published(client) == expected_daily([*a, *b, *c])
+        assert scalar(client, "SELECT count() FROM events") == 600
+        assert scalar(client, "SELECT count() FROM duplicates") == 0
+    finally:
+        if ct is not None:
+            ct.stop.set()
+            ct.thread.join(30)
+        stop(worker)
+        for broker in (first, second):
+            if broker is not None:
+                broker.stop()
+        client.close()
+
+
+def test_in_process_producer_rides_out_an_outage(tmp_path: Path) -> None:
+    """Without a restart: flush reports what is pending and the same Producer delivers it
+    once the broker is back."""
+    port = free_port()
+    settings = Settings(kafka_url=f"kafka://127.0.0.1:{port}", _env_file=None)  # type: ignore[call-arg]
+    broker = EmbeddedBroker(tmp_path / "b1.log", port=port).start()
+    ensure_topics(broker.bootstrap, settings)
+    producer = Producer(broker.bootstrap, tmp_path / "spool", delivery_timeout=2.0, retry_backoff=0.2,
+                        max_retry_backoff=0.5)
+    try:
+        producer.send_many(event_days(50))
+        assert producer.flush(60) == 0
+        broker.kill()
+        for ev in event_days(30):
+            producer.send(ev)
+        assert producer.flush(2) == 30
+        assert producer.pending == 30
+        broker = EmbeddedBroker(tmp_path / "b2.log", port=port).start()
+        ensure_topics(broker.bootstrap, settings)
+        assert producer.flush(60) == 0
+        assert producer.close() == 0
+        from kafka import KafkaConsumer
+
+        consumer = KafkaConsumer(settings.topic_transactions, bootstrap_servers=broker.bootstrap,
+                                 auto_offset_reset="earliest", consumer_timeout_ms=3000)
+        received = [orjson.loads(r.value) for r in consumer]
+        consumer.close()
+        assert len(received) == 30 and {r["entity"] for r in received} == {"ROP"}
+    finally:
+        producer.close(0)
+        broker.stop()
+
+
+def test_entity_that_must_sign_gets_unsigned_and_forged_events_rejected(
+    settings: Settings, start_counter: Callable[[], CounterThread], tmp_path: Path
+) -> None:
+    keyring = tmp_path / "keyring.json"
+    made = tahawul(settings, "credentials", "signing-key", "ROP", TAHAWUL_SIGNING_KEYRING=str(keyring))
+    assert made.returncode == 0, made.stderr
+    key_id, _, encoded = made.stdout.strip().partition(":")
+    assert key_id == "k1"
+    worker = start_worker(settings, tmp_path / "worker.log", TAHAWUL_SIGNING_KEYRING=str(keyring),
+                          TAHAWUL_SIGNING_REQUIRED="ROP")
+    try:
+        ct = start_counter()
+        signed = event_days(50)
+        with Producer(settings.kafka_bootstrap() or "", tmp_path / "spool", topic=settings.topic_transactions,
+                      signing_key=(key_id, base64.b64decode(encoded))) as producer:
+            producer.send_many(signed)
+            assert producer.flush(60) == 0
+        sender = EventSender(settings.kafka_bootstrap() or "", settings.topic_transactions)
+        for ev in event_days(5):  # unsigned
+            sender.send(orjson.dumps(ev), b"ROP")
+        for ev in event_days(3):  # signed with a key that is not ROP's
+            data = orjson.dumps(ev)
+            sender.send(data, b"ROP", [(SIGNATURE_HEADER, sign(data, key_id, b"x" * 32))])
+        moh = event_days(7, **MOH)  # MOH need not sign
+        for ev in moh:
+            sender.send(orjson.dumps(ev), b"MOH")
+        sender.flush()
+        sender.close()
+        wait_outcomes(ct, counted=57, duplicates=0, rejected=8, timeout=120)
+        reasons = dict(ct.store.client.query(
+            "SELECT reason_code, count() FROM rejected GROUP BY reason_code").result_rows)
+        assert reasons == {"signature_missing": 5, "signature_invalid": 3}
+        assert published(ct.store.client) == expected_daily([*signed, *moh])
+    finally:
+        stop(worker)
