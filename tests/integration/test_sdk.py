@@ -194,8 +194,8 @@ def test_entity_that_must_sign_gets_unsigned_and_forged_events_rejected(
         sender.flush()
         sender.close()
         wait_outcomes(ct, counted=57, duplicates=0, rejected=8, timeout=120)
-        reasons = dict(ct.store.client.query(
-            "SELECT reason_code, count() FROM rejected GROUP BY reason_code").result_rows)
+        reasons = {str(code): int(n) for code, n in ct.store.client.query(
+            "SELECT reason_code, count() FROM rejected GROUP BY reason_code").result_rows}
         assert reasons == {"signature_missing": 5, "signature_invalid": 3}
         assert published(ct.store.client) == expected_daily([*signed, *moh])
     finally:
