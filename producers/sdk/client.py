@@ -122,6 +122,7 @@ class Producer:
             request_timeout_ms=min(30_000, max(1000, int(delivery_timeout * 1000) - 100)),
             max_block_ms=int(max(1.0, min(delivery_timeout, 10.0)) * 1000),
             reconnect_backoff_max_ms=2000,
+            bootstrap_timeout_ms=5000,
         )
         self._backoff = retry_backoff
         self._max_backoff = max_retry_backoff
@@ -192,7 +193,9 @@ class Producer:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        self._thread.join()
+        self._thread.join(15.0)  # at most one connection attempt (bootstrap_timeout_ms) away
+        if self._thread.is_alive():
+            log.warning("the delivery thread is still connecting; closing the spool anyway")
         self._closed = True
         pending = self._spool.pending()
         self._spool.close()
