@@ -76,7 +76,7 @@ def test_send_files_counts_exactly_reports_rejections_and_resending_counts_nothi
     assert counter_total == sum(q for _, ch, q in TALLIES if ch == "counter") + sum(
         int(e["quantity"]) for e in events if e["channel"] == "counter")  # type: ignore[call-overload]
 
-    # The same files again, even renamed paths in another folder: nothing is counted twice.
+    # The same files again: nothing is counted twice (all 505 are duplicates).
     again = tahawul(settings, "send", str(jsonl), str(tally), "--report", str(report), "--no-progress")
     assert again.returncode == 1
     wait_outcomes(ct, counted=505, duplicates=505, rejected=0, timeout=120)
