@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import orjson
 from kafka import KafkaProducer
+
+from producers.acks import stored
 
 
 def entity_key(payload: bytes) -> bytes | None:
@@ -31,9 +34,11 @@ class SendFailed(RuntimeError):
 
 
 class EventSender:
-    def __init__(self, bootstrap: str, topic: str, linger_ms: int = 20) -> None:
+    def __init__(self, bootstrap: str, topic: str, linger_ms: int = 20,
+                 producer: Any | None = None) -> None:
+        """``producer`` replaces the kafka-python producer (unit tests of the ack rules)."""
         self.topic = topic
-        self._producer = KafkaProducer(
+        self._producer = producer or KafkaProducer(
             bootstrap_servers=bootstrap,
             acks="all",
             enable_idempotence=True,
@@ -45,10 +50,17 @@ class EventSender:
         self._lock = threading.Lock()
         self.acked: dict[int, int] = {}  # partition -> highest acknowledged offset
         self.acked_count = 0
+        self.unconfirmed = 0  # acknowledgements without an offset, each sent again
         self.errors: list[str] = []
+        self._resend: list[tuple[bytes, bytes | None, Sequence[tuple[str, bytes]] | None]] = []
 
-    def _ok(self, meta: Any) -> None:
+    def _ok(self, record: tuple[bytes, bytes | None, Sequence[tuple[str, bytes]] | None],
+            meta: Any) -> None:
         with self._lock:
+            if not stored(meta):
+                self.unconfirmed += 1
+                self._resend.append(record)
+                return
             self.acked_count += 1
             if meta.offset > self.acked.get(meta.partition, -1):
                 self.acked[meta.partition] = meta.offset
@@ -61,12 +73,20 @@ class EventSender:
              headers: Sequence[tuple[str, bytes]] | None = None) -> None:
         future = self._producer.send(self.topic, value=value, key=key,
                                      headers=list(headers) if headers else None)
-        future.add_callback(self._ok)
+        future.add_callback(partial(self._ok, (value, key, headers)))
         future.add_errback(self._err)
 
     def flush(self, timeout: float | None = None) -> None:
-        """Block until every record sent so far is acknowledged or failed."""
-        self._producer.flush(timeout)
+        """Block until every record sent so far is stored (resending those acknowledged
+        without an offset, see producers.acks) or failed."""
+        while True:
+            self._producer.flush(timeout)
+            with self._lock:
+                again, self._resend = self._resend, []
+            if not again:
+                break
+            for value, key, headers in again:
+                self.send(value, key, headers)
         if self.errors:
             raise SendFailed(f"{len(self.errors)} records were not acknowledged: {self.errors[0]}")
 

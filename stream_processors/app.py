@@ -29,6 +29,43 @@ from tahawul.settings import Settings
 log = logging.getLogger(__name__)
 
 
+Message = tuple[str, bytes | None, bytes | None, int | None, list[tuple[str, bytes]] | None]
+
+
+async def deliver_all(app: faust.App, messages: list[Message], max_delay: float = 5.0) -> None:
+    """Send and wait until the broker acknowledged every message, resending what failed.
+
+    This never gives up. Raising out of the batch would be worse than waiting: Faust's
+    ``take_events`` acks a batch's records when its loop body exits, even by an exception,
+    so their offsets would be committed without their verdicts ever reaching the counter.
+    (Seen when the broker was killed mid-run: the records of the failed batch were lost.)
+    """
+    delay = 0.2
+    pending = messages
+    while pending:
+        failed: list[Message] = []
+        futures = []
+        for message in pending:
+            topic, key, value, partition, headers = message
+            try:
+                futures.append((message, await app.producer.send(topic, key, value, partition,
+                                                                 None, headers)))
+            except Exception as exc:
+                log.warning("send to %s failed: %s", message[0], exc)
+                failed.append(message)
+        for message, future in futures:
+            try:
+                await future
+            except Exception as exc:
+                log.warning("send to %s not acknowledged: %s", message[0], exc)
+                failed.append(message)
+        if failed:
+            log.warning("%d messages not acknowledged; resending in %.1f s", len(failed), delay)
+            await asyncio.sleep(delay)
+            delay = min(max_delay, delay * 2)
+        pending = failed
+
+
 def create_app(settings: Settings) -> faust.App:
     bootstrap = settings.kafka_bootstrap()
     if bootstrap is None:
@@ -64,11 +101,10 @@ def create_app(settings: Settings) -> faust.App:
         for ev in events:
             msg = ev.message
             by_partition[msg.partition].append((msg.offset, msg.value, msg.headers))
-        producer = app.producer
         for partition, records in by_partition.items():
             records.sort(key=lambda r: r[0])
             verdicts = judge(records, catalogue, signatures=signatures)
-            pending = []
+            dead_letters: list[Message] = []
             for (offset, value, _headers), (_, is_ok, row) in zip(records, verdicts, strict=True):
                 if is_ok:
                     continue
@@ -78,14 +114,12 @@ def create_app(settings: Settings) -> faust.App:
                     ("tahawul-source-partition", str(partition).encode()),
                     ("tahawul-source-offset", str(offset).encode()),
                 ]
-                pending.append(await producer.send(
-                    settings.topic_dead_letter, None, value, None, None, headers))
+                dead_letters.append((settings.topic_dead_letter, None, value, None, headers))
+            await deliver_all(app, dead_letters)
+            # Envelopes of one partition must land in offset order: one at a time.
             for envelope in split(settings.topic_transactions, partition, verdicts):
-                await producer.send_and_wait(
-                    settings.topic_validated, str(partition).encode(), envelope.encode(),
-                    partition, None, None)
-            if pending:
-                await asyncio.gather(*pending)
+                await deliver_all(app, [(settings.topic_validated, str(partition).encode(),
+                                         envelope.encode(), partition, None)])
 
     @app.agent(source, name="validate")
     async def validate(stream: faust.StreamT) -> None:

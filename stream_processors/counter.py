@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from kafka import KafkaConsumer
+from kafka.errors import KafkaError
 
+from sinks.clickhouse.connection import connect, redact
 from sinks.clickhouse.store import SourceKey, Store, WriteBatch
 from stream_processors import metrics
 from stream_processors.envelope import Envelope, decode_payload
@@ -161,6 +163,27 @@ def write_with_retry(store: Store, batch: WriteBatch, stop: threading.Event,
             delay = min(max_delay, delay * 2)
 
 
+def open_store(dsn: str, cluster: str, stop: threading.Event, max_delay: float = 10.0) -> Store | None:
+    """Open, migrate and recover the store, retrying with backoff while it is unreachable
+    (None if asked to stop first). Nothing is consumed before this succeeds, so an outage
+    at start-up delays counting and loses nothing."""
+    delay = 0.5
+    while True:
+        try:
+            store = Store(connect(dsn), cluster)
+            store.migrate()
+            store.recover()
+            metrics.STORE_UP.set(1)
+            return store
+        except Exception as exc:
+            metrics.STORE_UP.set(0)
+            metrics.STORE_OPEN_ERRORS.inc()
+            log.error("store %s unavailable, retrying in %.1f s: %s", redact(dsn), delay, exc)
+            if stop.wait(delay):
+                return None
+            delay = min(max_delay, delay * 2)
+
+
 def run_counter(
     settings: Settings,
     store: Store,
@@ -184,7 +207,15 @@ def run_counter(
     )
     try:
         while not stop.is_set():
-            polled = consumer.poll(timeout_ms=200)
+            try:
+                polled = consumer.poll(timeout_ms=200)
+            except KafkaError as exc:
+                # The broker is away (restarting, network): wait and poll again. Nothing
+                # was applied for these records yet, so nothing can be lost or doubled.
+                metrics.BROKER_ERRORS.inc()
+                log.warning("polling %s failed, retrying: %s", settings.topic_validated, exc)
+                stop.wait(1.0)
+                continue
             envelopes = [Envelope.decode(rec.value) for recs in polled.values() for rec in recs]
             if not envelopes:
                 continue
@@ -192,7 +223,13 @@ def run_counter(
             if not write_with_retry(store, prepared.batch, stop):
                 break
             counter.commit(prepared)
-            consumer.commit()
+            try:
+                consumer.commit()
+            except KafkaError as exc:
+                # Only a hint for where to resume: the store's progress is the truth, and
+                # anything re-read is skipped by offset. Typical after a long store outage
+                # made the group drop this consumer; the next poll rejoins.
+                log.warning("could not commit counter offsets (%s); re-reads will be skipped", exc)
             stats = prepared.stats
             metrics.EVENTS.labels("counted").inc(stats.valid)
             metrics.EVENTS.labels("duplicate").inc(stats.duplicates)

@@ -18,3 +18,11 @@ OFFSET_GAPS = Counter(
     "tahawul_counter_offset_gaps_total",
     "Times the counter saw source offsets jump past ones it never received.",
 )
+STORE_OPEN_ERRORS = Counter(
+    "tahawul_store_open_errors_total",
+    "Failed attempts to open, migrate or recover the store at start-up (each is retried).",
+)
+BROKER_ERRORS = Counter(
+    "tahawul_counter_broker_errors_total",
+    "Failed polls of the validated topic by the counting writer (each is retried).",
+)

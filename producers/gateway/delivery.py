@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 from kafka import KafkaProducer
 
+from producers.acks import UnconfirmedWrite, stored
+
 log = logging.getLogger(__name__)
 
 Record = tuple[bytes, bytes, list[tuple[str, bytes]] | None]  # value, key, headers
@@ -83,7 +85,9 @@ class KafkaDelivery:
         try:
             futures = [producer.send(self.topic, value=v, key=k, headers=h) for v, k, h in records]
             for future in futures:
-                future.get(timeout=max(0.1, deadline - time.monotonic()))
+                meta = future.get(timeout=max(0.1, deadline - time.monotonic()))
+                if not stored(meta):  # acknowledged without an offset (producers.acks)
+                    raise UnconfirmedWrite("the broker acknowledged a record without an offset")
         except Exception as exc:
             self._healthy = False
             self._discard(producer)

@@ -35,6 +35,7 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
+from producers.acks import UnconfirmedWrite, stored
 from producers.sdk.spool import Cursor, Spool, SpoolError
 from schemas.event import InvalidEvent, parse
 from schemas.reference import Catalogue, load_catalogue
@@ -226,8 +227,11 @@ class Producer:
         key_id, key = self._signing_key
         return [(SIGNATURE_HEADER, sign(value, key_id, key))]
 
-    def _on_ack(self, seq: int) -> Any:
-        def callback(_meta: Any) -> None:
+    def _on_ack(self, seq: int, generation: int) -> Any:
+        def callback(meta: Any) -> None:
+            if not stored(meta):  # acknowledged without an offset: not proof (producers.acks)
+                self._on_error(generation)(UnconfirmedWrite(f"spool entry {seq}"))
+                return
             self._spool.ack(seq)
             with self._cond:
                 self._cond.notify_all()
@@ -296,7 +300,7 @@ class Producer:
                     for entry in entries:
                         future = producer.send(self.topic, value=entry.value, key=entry.key,
                                                headers=self._headers(entry.value))
-                        future.add_callback(self._on_ack(entry.seq))
+                        future.add_callback(self._on_ack(entry.seq, generation))
                         future.add_errback(self._on_error(generation))
                 except Exception as exc:
                     self._on_error(generation)(exc)

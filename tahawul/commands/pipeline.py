@@ -77,8 +77,7 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_counter(args: argparse.Namespace, settings: Settings) -> int:
-    from sinks.clickhouse.connection import connect
-    from sinks.clickhouse.store import Store
+    from stream_processors.counter import open_store
     from stream_processors.counter import run_counter as counting_loop
     from tahawul.kafka_admin import cluster_id, ensure_topics
 
@@ -86,11 +85,10 @@ def run_counter(args: argparse.Namespace, settings: Settings) -> int:
     if bootstrap is None:
         return EXIT_USAGE
     ensure_topics(bootstrap, settings)
-    store = Store(connect(settings.clickhouse_dsn()), cluster_id(bootstrap))
-    store.migrate()
-    store.recover()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    counting_loop(settings, store, stop)
+    store = open_store(settings.clickhouse_dsn(), cluster_id(bootstrap), stop)
+    if store is not None:
+        counting_loop(settings, store, stop)
     return 0

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
@@ -138,21 +138,26 @@ class CounterThread:
 
 
 @pytest.fixture
-def start_counter(settings: Settings) -> Iterator[Callable[[], CounterThread]]:
+def start_counter(settings: Settings) -> Iterator[Callable[..., CounterThread]]:
     """The counting writer in this process, on the test's own chDB store."""
     started: list[CounterThread] = []
     clients: list[Client] = []
 
-    def start() -> CounterThread:
+    def start(wrap: Callable[[Client], Any] | None = None, using: Settings | None = None
+              ) -> CounterThread:
+        """``wrap`` puts something between the writer and ClickHouse (fault injection);
+        ``using`` replaces the test's settings (another broker, same store)."""
+        s = using or settings
         # Opened on first use: a test may first run a counter process on the same store.
         if not clients:
             clients.append(connect(settings.clickhouse_dsn()))
-        store = Store(clients[0], cluster_id(settings.kafka_bootstrap() or ""))
+        client = wrap(clients[0]) if wrap else clients[0]
+        store = Store(client, cluster_id(s.kafka_bootstrap() or ""))
         store.migrate()
         store.recover()
         run = Run()
         stop = threading.Event()
-        thread = threading.Thread(target=run_counter, args=(settings, store, stop, run.on_batch),
+        thread = threading.Thread(target=run_counter, args=(s, store, stop, run.on_batch),
                                   daemon=True)
         thread.start()
         ct = CounterThread(store, run, stop, thread)

@@ -1,0 +1,67 @@
+"""Shared steps of the integration tests: feed a simulated run, wait, compare with truth."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from producers.kafka_sender import EventSender
+from producers.simulator import Truth, iter_simulation
+from sinks.clickhouse.reconcile import reconcile
+from tahawul.settings import Settings
+from tests.integration.conftest import CounterThread, wait_for
+
+
+def feed(settings: Settings, scale: float, seed: int, dup: float = 0.02, bad: float = 0.02,
+         on_sent: Callable[[int], None] | None = None) -> tuple[Truth, dict[int, int]]:
+    """Send a simulated run; return its truth and the highest acked offset per partition."""
+    truth = Truth()
+    sender = EventSender(settings.kafka_bootstrap() or "", settings.topic_transactions)
+    try:
+        for n, line in enumerate(iter_simulation("oman-2025-h1", scale, seed, dup, bad), start=1):
+            sender.send(line.data, line.entity.encode() if line.entity else None)
+            truth.add(line)
+            if on_sent is not None:
+                on_sent(n)
+        sender.flush()
+        return truth, dict(sender.acked)
+    finally:
+        sender.close()
+
+
+def published(ct: CounterThread) -> dict[tuple[str, ...], int]:
+    rows = ct.store.client.query(
+        "SELECT toString(day), governorate, entity, service, channel, mode, transactions "
+        "FROM v_counts_daily WHERE transactions > 0"
+    ).result_rows
+    return {tuple(r[:6]): int(r[6]) for r in rows}
+
+
+def expected(truth: Truth) -> dict[tuple[str, ...], int]:
+    return {(r[0].isoformat(), *r[1:6]): int(r[6]) for r in truth.rows()}
+
+
+def wait_applied(ct: CounterThread, settings: Settings, acked: dict[int, int], timeout: float) -> None:
+    ct.run.acked = acked
+    ct.run.feed_done = True
+    wait_for(lambda: ct.run.caught_up(settings.topic_transactions), timeout,
+             "the counter to apply every acknowledged record")
+
+
+def scalar(ct: CounterThread, sql: str) -> int:
+    return int(ct.store.client.query(sql).result_rows[0][0])
+
+
+
+def assert_exact(ct: CounterThread, truth: Truth) -> None:
+    """v_counts_daily equals the truth cell for cell, and reconciliation finds no drift."""
+    got, want = published(ct), expected(truth)
+    if got != want:
+        lost = sum(n - got.get(k, 0) for k, n in want.items() if n > got.get(k, 0))
+        extra = sum(n - want.get(k, 0) for k, n in got.items() if n > want.get(k, 0))
+        raise AssertionError(f"published counts differ from truth: {lost} transactions missing, "
+                             f"{extra} extra, in {sum(got.get(k) != v for k, v in want.items())} "
+                             f"cells (events stored {scalar(ct, 'SELECT count() FROM events')}, "
+                             f"valid sent {truth.valid})")
+    assert scalar(ct, "SELECT count() FROM events") == truth.valid
+    result = reconcile(ct.store.client)
+    assert not result.drift, result
