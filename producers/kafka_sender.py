@@ -17,6 +17,7 @@ import orjson
 from kafka import KafkaProducer
 
 from producers.acks import stored
+from schemas.headers import ORIGINAL_BYTES_HEADER
 
 
 def entity_key(payload: bytes) -> bytes | None:
@@ -27,6 +28,13 @@ def entity_key(payload: bytes) -> bytes | None:
         return None
     entity = obj.get("entity") if isinstance(obj, dict) else None
     return entity.encode() if isinstance(entity, str) else None
+
+
+# Payloads above this are cut before sending (the event limit is 16 KiB, so such a payload is
+# invalid anyway): Kafka refuses records over its request size, and the bad input must still
+# reach the dead-letter path. The original size travels in a header.
+MAX_RECORD_BYTES = 1024 * 1024
+KEPT_BYTES = 64 * 1024
 
 
 class SendFailed(RuntimeError):
@@ -46,6 +54,7 @@ class EventSender:
             retries=2**31 - 1,
             max_in_flight_requests_per_connection=5,
             batch_size=256 * 1024,
+            max_request_size=2 * MAX_RECORD_BYTES,
         )
         self._lock = threading.Lock()
         self.acked: dict[int, int] = {}  # partition -> highest acknowledged offset
@@ -71,9 +80,13 @@ class EventSender:
 
     def send(self, value: bytes, key: bytes | None = None,
              headers: Sequence[tuple[str, bytes]] | None = None) -> None:
+        sent_headers = list(headers) if headers else []
+        if len(value) > MAX_RECORD_BYTES:
+            sent_headers.append((ORIGINAL_BYTES_HEADER, str(len(value)).encode()))
+            value = value[:KEPT_BYTES]
         future = self._producer.send(self.topic, value=value, key=key,
-                                     headers=list(headers) if headers else None)
-        future.add_callback(partial(self._ok, (value, key, headers)))
+                                     headers=sent_headers or None)
+        future.add_callback(partial(self._ok, (value, key, sent_headers or None)))
         future.add_errback(self._err)
 
     def flush(self, timeout: float | None = None) -> None:

@@ -6,12 +6,11 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.event import InvalidEvent, parse
+from schemas.event import MAX_PAYLOAD_BYTES, InvalidEvent, parse
+from schemas.headers import ORIGINAL_BYTES_HEADER, SOURCE_HEADER
 from schemas.reference import Catalogue
 from schemas.signing import SIGNATURE_HEADER, SignaturePolicy
 from stream_processors.envelope import bad_row, ok_row
-
-SOURCE_HEADER = "tahawul-source"
 
 
 def source_of(headers: Sequence[tuple[str, bytes]] | None) -> str:
@@ -41,6 +40,10 @@ def judge(
     out: list[tuple[int, bool, list[Any]]] = []
     for offset, value, headers in records:
         try:
+            cut = header_of(headers, ORIGINAL_BYTES_HEADER)
+            if cut is not None:
+                raise InvalidEvent("too_large", f"payload is {cut.decode(errors='replace')[:20]} bytes; "
+                                   f"the limit is {MAX_PAYLOAD_BYTES}")
             event = parse(value, catalogue, current)
             if signatures is not None and value is not None:
                 signatures.check(event.entity, value, header_of(headers, SIGNATURE_HEADER))

@@ -23,11 +23,11 @@ from typing import IO, TextIO
 from producers.files import iter_jsonl
 from producers.kafka_sender import EventSender, entity_key
 from schemas.event import InvalidEvent, parse
+from schemas.headers import SOURCE_HEADER
 from schemas.reference import load_catalogue
 from sinks.clickhouse.connection import connect
 from sinks.clickhouse.store import Store
 from stream_processors.counter import Counter, Prepared, run_counter
-from stream_processors.validation import SOURCE_HEADER
 from tahawul.broker import EmbeddedBroker
 from tahawul.console import LiveView, totals_table
 from tahawul.kafka_admin import cluster_id, ensure_topics
