@@ -21,6 +21,7 @@ import faust
 from faust.types import EventT
 
 from schemas.reference import load_catalogue
+from stream_processors import metrics
 from stream_processors.envelope import split
 from stream_processors.validation import judge
 from tahawul.keyring import signature_policy
@@ -104,6 +105,8 @@ def create_app(settings: Settings) -> faust.App:
         for partition, records in by_partition.items():
             records.sort(key=lambda r: r[0])
             verdicts = judge(records, catalogue, signatures=signatures)
+            metrics.observe_worker_batch(app, settings.worker_group, settings.topic_transactions,
+                                         partition, verdicts)  # issue 6: Prometheus
             dead_letters: list[Message] = []
             for (offset, value, _headers), (_, is_ok, row) in zip(records, verdicts, strict=True):
                 if is_ok:

@@ -223,6 +223,10 @@ def run_counter(
             if not write_with_retry(store, prepared.batch, stop):
                 break
             counter.commit(prepared)
+            batch = prepared.batch  # issue 6: Prometheus (rows, freshness, per-entity, lag)
+            metrics.observe_written(batch.events, len(batch.counts), len(batch.duplicates),
+                                    len(batch.rejected))
+            metrics.observe_kafka_lag(consumer, settings.counter_group)
             try:
                 consumer.commit()
             except KafkaError as exc:

@@ -1,5 +1,10 @@
 """Prometheus metrics of the processing stages (names follow Prometheus conventions)."""
 
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
@@ -26,3 +31,120 @@ BROKER_ERRORS = Counter(
     "tahawul_counter_broker_errors_total",
     "Failed polls of the validated topic by the counting writer (each is retried).",
 )
+
+# --- issue 6: pipeline health for Prometheus and the Grafana pipeline dashboard ----------
+# The validating worker (one series set per worker process; sum them in queries).
+WORKER_CONSUMED = Counter(
+    "tahawul_worker_events_consumed_total",
+    "Records the validating worker took from the transactions topic (re-deliveries included).",
+)
+WORKER_VALID = Counter(
+    "tahawul_worker_events_valid_total", "Records the validating worker judged valid.",
+)
+WORKER_REJECTED = Counter(
+    "tahawul_worker_events_rejected_total",
+    "Records the validating worker rejected (sent to the dead-letter topic), by reason code.",
+    ["reason"],
+)
+CONSUMER_LAG = Gauge(
+    "tahawul_consumer_lag_records",
+    "Records behind the partition's high watermark when this process last read it.",
+    ["group", "topic", "partition"],
+)
+# The counting writer.
+ROWS_WRITTEN = Counter(
+    "tahawul_counter_rows_written_total",
+    "Rows the counting writer stored, by table (counts_minute rows are the aggregates).",
+    ["table"],
+)
+ENTITY_EVENTS = Counter(
+    "tahawul_counter_entity_events_total",
+    "Events counted (stored once) per entity: a silent entity shows as a flat line.",
+    ["entity"],
+)
+FRESHNESS_SECONDS = Histogram(
+    "tahawul_event_freshness_seconds",
+    "End-to-end freshness: time of the store write minus the event's occurred_at.",
+    buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 6 * 3600, 86400, 7 * 86400),
+)
+LAST_WRITE = Gauge(
+    "tahawul_counter_last_write_timestamp_seconds",
+    "Unix time of the counting writer's last successful batch write.",
+)
+
+
+def observe_verdicts(verdicts: Iterable[tuple[int, bool, Sequence[Any]]]) -> None:
+    """Count one partition's judged records (``judge`` output: offset, ok, row; a rejected
+    row carries its reason code second)."""
+    valid = 0
+    for _offset, is_ok, row in verdicts:
+        WORKER_CONSUMED.inc()
+        if is_ok:
+            valid += 1
+        else:
+            WORKER_REJECTED.labels(str(row[1])).inc()
+    WORKER_VALID.inc(valid)
+
+
+def observe_lag(group: str, topic: str, partition: int, highwater: int | None, next_offset: int) -> None:
+    """Set the lag of one partition; an unknown high watermark leaves the gauge as it was.
+    Clamped at 0: some brokers report a watermark below what was already read."""
+    if highwater is not None:
+        CONSUMER_LAG.labels(group, topic, str(partition)).set(max(0, highwater - next_offset))
+
+
+def observe_written(events: Sequence[Sequence[Any]], aggregates: int, duplicates: int, rejected: int,
+                    now: datetime | None = None) -> None:
+    """After a confirmed store write: rows per table, events per entity, and freshness.
+    ``events`` are rows in EVENT_COLUMNS order (occurred_at second, entity third)."""
+    now = now or datetime.now(UTC)
+    per_entity: dict[str, int] = defaultdict(int)
+    for row in events:
+        per_entity[row[2]] += 1
+        FRESHNESS_SECONDS.observe(max(0.0, (now - row[1]).total_seconds()))
+    for entity, n in per_entity.items():
+        ENTITY_EVENTS.labels(entity).inc(n)
+    for table, n in (("events", len(events)), ("counts_minute", aggregates),
+                     ("duplicates", duplicates), ("rejected", rejected)):
+        ROWS_WRITTEN.labels(table).inc(n)
+    LAST_WRITE.set(now.timestamp())
+
+
+def _forget_unassigned(group: str, topic: str, assigned: set[int]) -> None:
+    """Drop lag series of partitions this process no longer owns (after a rebalance), so a
+    stale value cannot hold an alert up."""
+    for labels in list(CONSUMER_LAG._metrics):  # prometheus_client keeps children by label tuple
+        if labels[0] == group and labels[1] == topic and int(labels[2]) not in assigned:
+            CONSUMER_LAG.remove(*labels)
+
+
+def observe_worker_batch(app: Any, group: str, topic: str, partition: int,
+                         verdicts: Sequence[tuple[int, bool, Sequence[Any]]]) -> None:
+    """Everything the validating worker reports about one partition's batch: outcomes and
+    the partition's lag (from the Faust consumer's last fetch)."""
+    observe_verdicts(verdicts)
+    if not verdicts:
+        return
+    from faust.types import TP
+
+    try:
+        highwater = app.consumer.highwater(TP(topic, partition))
+        assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == topic}
+    except Exception:  # no fetch yet, or a rebalance under way: report next time
+        return
+    observe_lag(group, topic, partition, highwater if isinstance(highwater, int) else None,
+                verdicts[-1][0] + 1)
+    _forget_unassigned(group, topic, assigned | {partition})
+
+
+def observe_kafka_lag(consumer: Any, group: str) -> None:
+    """Lag of every partition a kafka-python consumer owns (the counting writer's)."""
+    try:
+        assigned = consumer.assignment()
+        for tp in assigned:
+            observe_lag(group, tp.topic, tp.partition, consumer.highwater(tp),
+                        consumer.position(tp, timeout_ms=1000))
+    except Exception:  # the broker is away; the writer logs that itself
+        return
+    for topic in {tp.topic for tp in assigned}:
+        _forget_unassigned(group, topic, {tp.partition for tp in assigned if tp.topic == topic})

@@ -132,3 +132,16 @@ class Settings(BaseSettings):
         description="TAHAWUL_SIGNING_REQUIRED: comma-separated entity codes whose events a worker "
         "rejects unless signed with a key of the keyring ('*' = every entity).",
     )
+
+    # --- operations: Prometheus metrics endpoint (issue 6) ---
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535,
+        description="TAHAWUL_METRICS_PORT: port on which `tahawul worker`, `tahawul counter` and "
+        "`tahawul up` serve Prometheus /metrics (0 = any free port). Unset: no endpoint. Two "
+        "processes on one host need two ports; `tahawul up` gives its worker the next port.",
+    )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="TAHAWUL_METRICS_HOST: address the /metrics endpoint listens on (0.0.0.0 in "
+        "containers, so that Prometheus can reach it).",
+    )

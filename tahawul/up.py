@@ -31,6 +31,7 @@ from stream_processors.counter import Counter, Prepared, run_counter
 from tahawul.broker import EmbeddedBroker
 from tahawul.console import LiveView, totals_table
 from tahawul.kafka_admin import cluster_id, ensure_topics
+from tahawul.metrics_server import serve_metrics
 from tahawul.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,8 @@ def _feed(sender: EventSender, feed: Feed, run: Run) -> None:
 
 def start_worker(settings: Settings, log_file: IO[bytes]) -> subprocess.Popen[bytes]:
     env = {**os.environ, "TAHAWUL_KAFKA_URL": settings.kafka_url or ""}
+    if settings.metrics_port is not None:  # the worker's /metrics: the port after ours
+        env["TAHAWUL_METRICS_PORT"] = str(settings.metrics_port + 1 if settings.metrics_port else 0)
     return subprocess.Popen([sys.executable, "-m", "tahawul", "worker"], env=env,
                             stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
@@ -121,6 +124,7 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
        out: TextIO = sys.stdout) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     client = connect(settings.clickhouse_dsn())
+    serve_metrics(settings)  # the counting writer runs in this process
     broker: EmbeddedBroker | None = None
     if settings.kafka_bootstrap() is None:
         broker = EmbeddedBroker(settings.data_dir / "broker.log").start()

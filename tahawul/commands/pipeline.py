@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tahawul.commands.common import EXIT_USAGE, positive, rate
+from tahawul.metrics_server import serve_metrics
 from tahawul.settings import Settings
 
 
@@ -72,6 +73,7 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     if bootstrap is None:
         return EXIT_USAGE
     ensure_topics(bootstrap, settings)
+    serve_metrics(settings)
     faust_worker(settings)
     return 0
 
@@ -85,6 +87,7 @@ def run_counter(args: argparse.Namespace, settings: Settings) -> int:
     if bootstrap is None:
         return EXIT_USAGE
     ensure_topics(bootstrap, settings)
+    serve_metrics(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
