@@ -11,6 +11,7 @@ import csv
 import random
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -79,10 +80,14 @@ def test_worker_sigkilled_repeatedly_still_exact(
             kills += 1
             proc = workers.start()
 
+    started = time.monotonic()
     truth, acked = feed(settings, 0.18, 12, on_sent=maybe_kill)
+    fed = time.monotonic()
     assert truth.lines >= 200_000
     assert kills == 5
     wait_applied(ct, settings, acked, 600)
+    print(f"\n{truth.lines} events, {kills} worker SIGKILLs: sent in {fed - started:.1f} s, "
+          f"all applied {time.monotonic() - fed:.1f} s after the last was acknowledged")
     assert_exact(ct, truth)
     assert scalar(ct, "SELECT count() FROM rejected") == truth.invalid
 
