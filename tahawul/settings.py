@@ -145,3 +145,13 @@ class Settings(BaseSettings):
         description="TAHAWUL_METRICS_HOST: address the /metrics endpoint listens on (0.0.0.0 in "
         "containers, so that Prometheus can reach it).",
     )
+    grafana_token: SecretStr | None = Field(
+        None,
+        description="TAHAWUL_GRAFANA_TOKEN: service-account token `tahawul grafana publish` uses "
+        "when --token is not given (keeps it out of the process list).",
+    )
+    grafana_clickhouse_password: SecretStr | None = Field(
+        None,
+        description="TAHAWUL_GRAFANA_CLICKHOUSE_PASSWORD: password of the read-only ClickHouse user "
+        "the published Grafana datasource connects as (the provisioning file reads the same variable).",
+    )

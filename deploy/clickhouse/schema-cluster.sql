@@ -924,6 +924,31 @@ FROM
 GROUP BY period, governorate
 HAVING restated_transactions > 0;
 
+-- 010_operations
+CREATE VIEW IF NOT EXISTS v_rejections_hourly ON CLUSTER 'tahawul' AS
+SELECT
+    toStartOfHour(r.rejected_at, 'Asia/Muscat') AS period,
+    r.reason_code AS reason_code,
+    multiIf(
+        r.claimed IN (SELECT code FROM ref_entities), r.claimed,
+        c.entity != '', c.entity,
+        'unknown'
+    ) AS entity,
+    count() AS rejections
+FROM
+(
+    SELECT rejected_at, reason_code, event_id, JSONExtractString(payload, 'entity') AS claimed
+    FROM rejected
+) AS r
+LEFT JOIN
+(
+    SELECT event_id, any(entity) AS entity
+    FROM events
+    WHERE event_id IN (SELECT assumeNotNull(event_id) FROM rejected WHERE event_id IS NOT NULL)
+    GROUP BY event_id
+) AS c ON c.event_id = r.event_id
+GROUP BY period, reason_code, entity;
+
 -- Read fan-out over the replicas (BI tools may read these on any node).
 CREATE TABLE IF NOT EXISTS events_all ON CLUSTER 'tahawul' AS events ENGINE = Distributed('tahawul', 'tahawul', 'events');
 

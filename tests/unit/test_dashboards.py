@@ -1,0 +1,198 @@
+"""Dashboards as code: the committed files are what the code builds, every panel queries
+named views only, and every panel's SQL, with Grafana's macros and variables expanded as
+Grafana would, runs against a store filled by the simulator and returns the columns the
+panel reads (issue 6)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver.client import Client
+from prometheus_client import REGISTRY
+
+import stream_processors.metrics  # noqa: F401  (registers the pipeline metrics)
+from producers.gateway.metrics import GatewayMetrics
+from sinks.clickhouse.access import published_views
+from sinks.clickhouse.connection import connect
+from sinks.clickhouse.store import Store
+from tahawul.grafana.macros import QueryContext, expand_macros, render, substitute_variables
+from tahawul.grafana.model import Dashboard, Panel
+from tahawul.grafana.provisioning import dashboards, rendered
+from tests.unit.simulated_store import fill
+
+ROOT = Path(__file__).resolve().parents[2]
+MCT = timezone(timedelta(hours=4))
+VARIABLES = {"governorate": "OM-BS", "entity": "ROP", "service": "ROP-VEH-FIRST-REG"}
+H1 = QueryContext(datetime(2025, 1, 1, tzinfo=MCT), datetime(2025, 6, 30, 23, 59, 59, tzinfo=MCT),
+                  86400, VARIABLES)
+SILENT = "MOH"  # made silent for two days below, so the coverage panels have something to show
+PANELS = [(d, p) for d in dashboards() for p in d.panels]
+SQL_PANELS = [(d, p) for d, p in PANELS if p.sql is not None]
+
+
+def panel_id(item: tuple[Dashboard, Panel]) -> str:
+    d, p = item
+    return f"{d.uid}#{p.json['id']}"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
+    c = connect(f"chdb://{tmp_path_factory.mktemp('dashboards') / 'store'}")
+    try:
+        store = Store(c, "simulated")
+        store.migrate()
+        fill(store)
+        # One entity's systems stopped two days ago: its arrivals move back two days.
+        c.command(f"ALTER TABLE events UPDATE ingested_at = ingested_at - INTERVAL 2 DAY "
+                  f"WHERE entity = '{SILENT}' SETTINGS mutations_sync = 2")
+        yield c
+    finally:
+        c.close()
+
+
+def context_for(dashboard: Dashboard) -> QueryContext:
+    if "coverage" in dashboard.uid:  # arrival-time panels: the last week, as by default
+        now = datetime.now(UTC)
+        return QueryContext(now - timedelta(days=7), now + timedelta(minutes=1), 3600, VARIABLES)
+    return H1
+
+
+def test_committed_files_are_what_the_code_builds() -> None:
+    for rel, text in rendered().items():
+        path = ROOT / "grafana" / rel
+        assert path.is_file(), f"missing {path}: run `tahawul grafana build`"
+        assert path.read_text("utf-8") == text, f"{path} is stale: run `tahawul grafana build`"
+    committed = {str(p.relative_to(ROOT / "grafana")) for p in (ROOT / "grafana").rglob("*")
+                 if p.is_file() and p.suffix in (".json", ".yaml")}
+    assert committed == set(rendered()), "files in grafana/ that the code no longer builds"
+
+
+def test_one_set_per_language_with_the_same_panels() -> None:
+    by_lang: dict[str, list[Dashboard]] = {}
+    for d in dashboards():
+        by_lang.setdefault(d.lang, []).append(d)
+    assert sorted(by_lang) == ["ar", "en"]
+    for en, ar in zip(by_lang["en"], by_lang["ar"], strict=True):
+        assert len(en.panels) == len(ar.panels)
+        assert en.title != ar.title and re.search("[\u0600-\u06ff]", ar.title)
+        for pe, pa in zip(en.panels, ar.panels, strict=True):
+            assert pe.columns == pa.columns
+            assert re.search("[\u0600-\u06ff]", pa.json["title"]), pa.json["title"]
+    ids = [d.uid for d in dashboards()]
+    assert len(ids) == len(set(ids)) and all(len(uid) <= 40 for uid in ids)
+
+
+_SOURCE = re.compile(r"\b(?:FROM|JOIN)\s+([A-Za-z_][\w.]*)", re.I)
+
+
+@pytest.mark.parametrize("item", SQL_PANELS, ids=panel_id)
+def test_panels_query_named_views_only(item: tuple[Dashboard, Panel]) -> None:
+    """Named views of the migrations, or the reference catalogue for names and map centres."""
+    _, panel = item
+    assert panel.sql is not None
+    sources = set(_SOURCE.findall(panel.sql))
+    allowed = set(published_views())
+    assert sources, panel.sql
+    for source in sources:
+        assert source in allowed or source.startswith("ref_"), f"{source} is not a named view"
+    assert any(s.startswith("v_") for s in sources)
+
+
+@pytest.mark.parametrize("item", SQL_PANELS, ids=panel_id)
+def test_every_panel_returns_rows_with_its_columns(client: Client, item: tuple[Dashboard, Panel]) -> None:
+    dashboard, panel = item
+    assert panel.sql is not None
+    sql = render(panel.sql, context_for(dashboard))
+    assert "$" not in sql, "an unexpanded variable or macro"
+    result = client.query(sql)
+    assert result.result_rows, f"{panel.json['title']}: no rows"
+    assert tuple(result.column_names) == panel.columns
+    if panel.json["type"] == "timeseries":
+        assert all(isinstance(row[0], datetime) for row in result.result_rows)
+    if panel.json["type"] == "geomap":
+        rows = {r[0]: r for r in result.result_rows}
+        assert len(rows) == 11 and all(0 <= r[5] <= 1 for r in rows.values())
+
+
+def test_variables_offer_their_defaults(client: Client) -> None:
+    for d in dashboards():
+        for var in d.variables:
+            rows = client.query(render(var["query"], H1)).result_rows
+            assert var["current"]["value"] in [r[0] for r in rows]
+            assert all(len(r) == 2 and r[1] for r in rows)  # value, then the text shown
+
+
+def _one(client: Client, sql: str) -> object:
+    return client.query(sql).result_rows[0][0]
+
+
+def test_panels_agree_with_the_raw_events(client: Client) -> None:
+    """The overview's numbers are the events' numbers, and the drill-downs agree with it."""
+    overview = {p.json["title"]: p for p in dashboards()[0].panels}
+    ytd = _one(client, render(overview["Digital transactions, year to date"].sql or "", H1))
+    raw = _one(client, "SELECT sum(quantity) FROM events WHERE status = 'completed' AND mode = 'digital' "
+                       "AND toDate(occurred_at, 'Asia/Muscat') BETWEEN '2025-01-01' AND '2025-06-30'")
+    assert ytd == raw and raw > 0
+    today = _one(client, render(overview["Digital transactions today"].sql or "", H1))
+    assert today == _one(client, "SELECT sum(quantity) FROM events WHERE status = 'completed' "
+                                 "AND mode = 'digital' AND toDate(occurred_at, 'Asia/Muscat') = '2025-06-30'")
+    map_rows = client.query(render(overview["Digital take-up by governorate"].sql or "", H1)).result_rows
+    north_batinah = next(r for r in map_rows if r[0] == "North Al Batinah")
+    governorate = {p.json["title"]: p for p in dashboards()[1].panels}
+    assert _one(client, render(governorate["Digital transactions"].sql or "", H1)) == north_batinah[3]
+    assert sum(r[3] for r in map_rows) == raw
+
+
+def test_coverage_shows_the_silent_entity(client: Client) -> None:
+    coverage = next(d for d in dashboards() if d.uid == "tahawul-coverage-en")
+    panels = {p.json["title"]: p for p in coverage.panels}
+    ctx = context_for(coverage)
+    assert _one(client, render(panels["Silent entities"].sql or "", ctx)) == 1
+    first = client.query(render(panels["Entities by reporting status"].sql or "", ctx)).result_rows[0]
+    assert first[:2] == ("Ministry of Health", "silent_day")
+    rejected = client.query(render(panels["Rejected events by reason"].sql or "", ctx)).result_rows
+    assert sum(r[1] for r in rejected) == _one(client, "SELECT count() FROM rejected")
+
+
+def test_macros_expand_as_the_plugin_does() -> None:
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    ctx = QueryContext(start, start + timedelta(days=1), 3600, {"g": "O'Brien"})
+    assert expand_macros("WHERE $__timeFilter(t)", ctx) == \
+        "WHERE t >= toDateTime(1735689600) AND t <= toDateTime(1735776000)"
+    assert expand_macros("$__timeFilter_ms(t)", ctx) == \
+        "t >= fromUnixTimestamp64Milli(1735689600000) AND t <= fromUnixTimestamp64Milli(1735776000000)"
+    assert expand_macros("$__timeInterval(toDate(x, 'UTC'))", ctx) == \
+        "toStartOfInterval(toDateTime(toDate(x, 'UTC')), INTERVAL 3600 second)"
+    assert expand_macros("$__dateFilter(d)", ctx) == "d >= toDate('2025-01-01') AND d <= toDate('2025-01-02')"
+    assert expand_macros("$__fromTime, $__toTime_ms, $__interval_s", ctx) == \
+        "toDateTime(1735689600), fromUnixTimestamp64Milli(1735776000000), 3600"
+    assert substitute_variables("g = ${g:sqlstring} AND $g AND ${g} AND $__fromTime", {"g": "O'Brien"}) == \
+        "g = 'O''Brien' AND O'Brien AND O'Brien AND $__fromTime"
+    with pytest.raises(ValueError, match="unknown macro"):
+        expand_macros("$__nope(x)", ctx)
+
+
+def test_prometheus_panels_use_metrics_the_processes_export() -> None:
+    known = {m.name for m in REGISTRY.collect()} | {m.name for m in GatewayMetrics().registry.collect()}
+    used = {name for _, p in PANELS for expr in p.exprs for name in re.findall(r"tahawul_\w+", expr)}
+    assert used
+    for name in used:
+        base = re.sub(r"_(bucket|total)$", "", name)
+        assert base in known, f"{name}: no process exports it"
+    pipeline = next(d for d in dashboards() if d.uid == "tahawul-pipeline-en").to_json()
+    uids = {t["datasource"]["uid"] for p in pipeline["panels"] for t in p["targets"]}
+    assert uids == {"tahawul-prometheus"}
+
+
+def test_dashboard_json_targets_the_clickhouse_plugin() -> None:
+    data = json.loads((ROOT / "grafana/dashboards/en/tahawul-overview-en.json").read_text("utf-8"))
+    for panel in data["panels"]:
+        for target in panel["targets"]:
+            assert target["datasource"] == {"type": "grafana-clickhouse-datasource",
+                                            "uid": "tahawul-clickhouse"}
+            assert target["editorType"] == "sql" and target["format"] in (0, 1) and target["rawSql"]
