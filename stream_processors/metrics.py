@@ -93,18 +93,29 @@ def observe_lag(group: str, topic: str, partition: int, highwater: int | None, n
         CONSUMER_LAG.labels(group, topic, str(partition)).set(max(0, highwater - next_offset))
 
 
-def observe_written(events: Sequence[Sequence[Any]], aggregates: int, duplicates: int, rejected: int,
+def _arrivals(events: Any) -> Iterable[tuple[float, str]]:
+    """(occurred_at as Unix seconds, entity) of a batch's new events, from either shape the
+    store's WriteBatch has had: rows in EVENT_COLUMNS order (occurred_at a datetime second,
+    entity third), or envelope rows under ``.rows`` (occurred_ms third, entity fourth)."""
+    if hasattr(events, "rows"):
+        return ((row[2] / 1000, row[3]) for row in events.rows)
+    return ((row[1].timestamp(), row[2]) for row in events)
+
+
+def observe_written(events: Any, aggregates: int, duplicates: int, rejected: int,
                     now: datetime | None = None) -> None:
-    """After a confirmed store write: rows per table, events per entity, and freshness.
-    ``events`` are rows in EVENT_COLUMNS order (occurred_at second, entity third)."""
+    """After a confirmed store write: rows per table, events per entity, and freshness."""
     now = now or datetime.now(UTC)
+    now_s = now.timestamp()
     per_entity: dict[str, int] = defaultdict(int)
-    for row in events:
-        per_entity[row[2]] += 1
-        FRESHNESS_SECONDS.observe(max(0.0, (now - row[1]).total_seconds()))
+    written = 0
+    for occurred_s, entity in _arrivals(events):
+        per_entity[entity] += 1
+        written += 1
+        FRESHNESS_SECONDS.observe(max(0.0, now_s - occurred_s))
     for entity, n in per_entity.items():
         ENTITY_EVENTS.labels(entity).inc(n)
-    for table, n in (("events", len(events)), ("counts_minute", aggregates),
+    for table, n in (("events", written), ("counts_minute", aggregates),
                      ("duplicates", duplicates), ("rejected", rejected)):
         ROWS_WRITTEN.labels(table).inc(n)
     LAST_WRITE.set(now.timestamp())

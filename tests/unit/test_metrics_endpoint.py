@@ -76,6 +76,11 @@ def test_written_batch_counts_rows_entities_and_freshness() -> None:
     assert value("tahawul_event_freshness_seconds_bucket", le="3600.0") - under_1h == 1
     assert value("tahawul_counter_rows_written_total", table="counts_minute") - aggregates == 4
     assert value("tahawul_counter_last_write_timestamp_seconds") == now.timestamp()
+    # The same from envelope rows (offset, event_id, occurred_ms, entity, ...).
+    envelope_rows = SimpleNamespace(rows=[(7, "id", int(now.timestamp() * 1000) - 1500, entity)])
+    metrics.observe_written(envelope_rows, aggregates=1, duplicates=0, rejected=0, now=now)
+    assert value("tahawul_counter_entity_events_total", entity=entity) == 3
+    assert value("tahawul_event_freshness_seconds_bucket", le="5.0") - under_5s == 2
 
 
 def test_lag_is_clamped_and_forgotten_when_a_partition_moves_away() -> None:
