@@ -25,7 +25,7 @@ MAINLAND = [
     (55.80, 24.00), (55.95, 24.60),
 ]
 MUSANDAM = [(56.08, 26.05), (56.20, 26.38), (56.40, 26.35), (56.45, 26.00), (56.35, 25.65), (56.15, 25.62)]
-LON0, LON1, LAT0, LAT1 = 51.6, 60.2, 16.2, 26.6
+LON0, LON1, LAT0, LAT1 = 51.6, 61.2, 16.2, 26.6
 
 
 def takeup_colour(share: float) -> str:
@@ -128,6 +128,7 @@ def takeup_map(governorates: Sequence[tuple[str, float, float, int, int, float]]
             for shape in (MAINLAND, MUSANDAM)]
     top = max((g[4] for g in governorates), default=1) or 1
     direction = ' direction="rtl"' if rtl else ""
+    labels: list[tuple[float, float, str, str, float, float]] = []
     for name, lat, lon, digital, total, share in sorted(governorates, key=lambda g: -g[4]):
         x, y = xy(lon, lat)
         r = 7 + 23 * math.sqrt(total / top)
@@ -135,11 +136,32 @@ def takeup_map(governorates: Sequence[tuple[str, float, float, int, int, float]]
                     f'fill="{takeup_colour(share)}" fill-opacity="0.85" stroke="#333" stroke-width="0.8">'
                     f'<title>{escape(name)}: {share * 100:.1f}% ({number(digital)} / {number(total)})</title>'
                     f'</circle>')
-        body.append(f'<text x="{x:.1f}" y="{y - r - 4:.1f}" text-anchor="middle" class="map-label"'
-                    f'{direction}>'
-                    f'{escape(name)} {share * 100:.0f}%</text>')
+        west = lon < 56.6 or lon > 59.0  # left of the circle in the west and at the eastern tip
+        labels.append((x - r - 4 if west else x + r + 4, y + 4, "end" if west else "start",
+                       f"{name} {share * 100:.0f}%", x, y))
+    body += _place_labels(labels, direction)
     for i, share in enumerate((0.0, 0.25, 0.5, 0.75, 1.0)):  # colour key
         body.append(f'<rect x="{12 + i * 34}" y="{height - 30}" width="34" height="12" '
                     f'fill="{takeup_colour(share)}"/>'
                     f'<text x="{12 + i * 34}" y="{height - 8}" class="small">{share * 100:.0f}%</text>')
     return _svg(width, height, body, title)
+
+
+def _place_labels(labels: list[tuple[float, float, str, str, float, float]], direction: str) -> list[str]:
+    """Labels beside their circles, moved down when they would overlap one already placed
+    (widths estimated from the text length: good enough for eleven names); a moved label
+    gets a leader line to its circle's centre."""
+    placed: list[tuple[float, float, float, float]] = []
+    out = []
+    for x, y0, anchor, text, cx, cy in sorted(labels, key=lambda item: item[1]):
+        w, y = 6.3 * len(text), y0
+        left = x - w if anchor == "end" else x
+        while any(left < r and left + w > lft and y - 11 < b and y + 2 > t for lft, t, r, b in placed):
+            y += 13
+        placed.append((left, y - 11, left + w, y + 2))
+        if y != y0:
+            out.append(f'<line x1="{x:.1f}" y1="{y - 4:.1f}" x2="{cx:.1f}" y2="{cy:.1f}" '
+                       f'stroke="#55625e" stroke-width="0.7"/>')
+        out.append(f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" class="map-label"{direction}>'
+                   f'{escape(text)}</text>')
+    return out
