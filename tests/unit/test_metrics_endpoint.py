@@ -98,3 +98,18 @@ def test_lag_is_clamped_and_forgotten_when_a_partition_moves_away() -> None:
     assert REGISTRY.get_sample_value("tahawul_consumer_lag_records",
                                      {"group": group, "topic": topic, "partition": "0"}) is None
     assert value("tahawul_consumer_lag_records", group=group, topic=topic, partition="1") == 10
+
+
+def test_up_gives_its_worker_the_next_metrics_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`tahawul up` serves the counting writer's metrics itself; its worker subprocess must
+    not try the same port (it inherits the environment)."""
+    import tahawul.up
+
+    seen: list[dict[str, str]] = []
+    monkeypatch.setattr(tahawul.up.subprocess, "Popen", lambda *a, env, **kw: seen.append(env))
+    monkeypatch.setenv("TAHAWUL_METRICS_PORT", "9500")
+    tahawul.up.start_worker(settings(metrics_port=9500, kafka_url="kafka://b:9092"), None)  # type: ignore[arg-type]
+    monkeypatch.delenv("TAHAWUL_METRICS_PORT")
+    tahawul.up.start_worker(settings(kafka_url="kafka://b:9092"), None)  # type: ignore[arg-type]
+    assert seen[0]["TAHAWUL_METRICS_PORT"] == "9501"
+    assert "TAHAWUL_METRICS_PORT" not in seen[1]  # no endpoint for up: none for its worker
