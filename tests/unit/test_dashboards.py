@@ -196,3 +196,13 @@ def test_dashboard_json_targets_the_clickhouse_plugin() -> None:
             assert target["datasource"] == {"type": "grafana-clickhouse-datasource",
                                             "uid": "tahawul-clickhouse"}
             assert target["editorType"] == "sql" and target["format"] in (0, 1) and target["rawSql"]
+
+
+def test_build_check_reports_stale_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tahawul.cli import main
+
+    assert main(["grafana", "build", "--check", "--root", str(ROOT / "grafana")]) == 0
+    assert main(["grafana", "build", "--check", "--root", str(tmp_path)]) == 1
+    assert "out of date" in capsys.readouterr().err
+    assert main(["grafana", "build", "--root", str(tmp_path)]) == 0
+    assert main(["grafana", "build", "--check", "--root", str(tmp_path)]) == 0
