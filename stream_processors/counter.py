@@ -19,8 +19,9 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from typing import Any
 
+import numpy as np
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
@@ -28,6 +29,7 @@ from sinks.clickhouse.connection import connect, redact
 from sinks.clickhouse.store import SourceKey, Store, WriteBatch
 from stream_processors import metrics
 from stream_processors.envelope import Envelope, decode_payload
+from stream_processors.seen import SeenIndex, uuid_halves
 from tahawul.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,12 +48,9 @@ class BatchStats:
 @dataclass(slots=True)
 class Prepared:
     batch: WriteBatch
-    seen: dict[str, int]
+    # (hi, lo, fingerprint) of the events this batch counts for the first time
+    new_ids: tuple[np.ndarray, np.ndarray, np.ndarray]
     stats: BatchStats
-
-
-def _ms_to_dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 class Counter:
@@ -59,17 +58,24 @@ class Counter:
         self.store = store
         self.cluster = store.cluster
         self.progress: dict[SourceKey, int] = store.progress()
-        self.seen: dict[str, int] = store.seen_fingerprints()
+        self.seen = SeenIndex()
+        self.seen.add(*store.seen_arrays())
 
     def prepare(self, envelopes: Iterable[Envelope]) -> Prepared:
-        """Compute the write for these envelopes without changing any state."""
-        now = datetime.now(UTC)
+        """Compute the write for these envelopes without changing any state.
+
+        The work is done per batch, not per event, where it can be: one vectorised lookup
+        of all ids in the index, rows kept as the envelope's lists (columns are made once,
+        at insert), and one dict operation per event for its minute bucket."""
+        now_ms = int(time.time() * 1000)
         batch = WriteBatch()
         stats = BatchStats()
-        new_seen: dict[str, int] = {}
         progress = batch.progress
-        counts: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
         cluster = self.cluster
+        rejected = batch.rejected
+        # Pass 1: what is beyond progress, in envelope order.
+        candidates: list[list[Any]] = []
+        segments: list[tuple[str, int, int]] = []  # (topic, partition, end in candidates)
         for env in envelopes:
             key = (env.topic, env.partition)
             done = progress.get(key, self.progress.get(key, -1))
@@ -80,59 +86,84 @@ class Counter:
                 log.error("offsets %d..%d of %s[%d] never reached the counter; counting on",
                           done + 1, env.first_offset - 1, env.topic, env.partition)
                 metrics.OFFSET_GAPS.inc()
-            tag = (cluster, env.topic, env.partition)
-            for row in env.ok:
-                offset = row[0]
-                if offset <= done:
-                    stats.skipped += 1
-                    continue
-                event_id, fingerprint = row[1], row[12]
-                previous = new_seen.get(event_id)
-                if previous is None:
-                    previous = self.seen.get(event_id)
-                if previous is None:
-                    new_seen[event_id] = fingerprint
-                    stats.valid += 1
-                    (_, _, occurred_ms, entity, service, governorate, channel, mode, status,
-                     quantity, automated, satisfaction, _) = row
-                    batch.events.append((
-                        event_id, _ms_to_dt(occurred_ms), entity, service, governorate, channel,
-                        mode, status, quantity, automated, satisfaction, fingerprint,
-                        *tag, offset, now,
-                    ))
-                    cell = counts[(env.topic, env.partition, occurred_ms // 60_000, governorate,
-                                   entity, service, channel, mode, status)]
-                    cell[0] += quantity
-                    cell[1] += 1
-                    if status == "completed":
-                        stats.completed[(governorate, mode)] += quantity
-                elif previous == fingerprint:
-                    stats.duplicates += 1
-                    batch.duplicates.append((event_id, now, *tag, offset))
-                else:
-                    stats.rejected += 1
-                    batch.rejected.append((
-                        now, "event_id_conflict",
-                        f"event_id {event_id} was already counted with different content",
-                        b"", 0, "", event_id, *tag, offset,
-                    ))
+            if env.first_offset > done:
+                candidates.extend(env.ok)
+            else:  # overlaps what is applied: an envelope re-cut after a worker restart
+                for row in env.ok:
+                    if row[0] <= done:
+                        stats.skipped += 1
+                    else:
+                        candidates.append(row)
+            segments.append((env.topic, env.partition, len(candidates)))
             for row in env.bad:
                 offset = row[0]
                 if offset <= done:
                     stats.skipped += 1
                     continue
                 stats.rejected += 1
-                batch.rejected.append((now, row[1], row[2], decode_payload(row), row[4], row[5],
-                                       None, *tag, offset))
+                rejected.append((now_ms, row[1], row[2], decode_payload(row), row[4], row[5],
+                                 None, cluster, env.topic, env.partition, offset))
             progress[key] = env.last_offset
-        for (topic, partition, minute, *group), (transactions, events) in counts.items():
-            batch.counts.append((_ms_to_dt(minute * 60_000), *group, transactions, events,
-                                 cluster, topic, partition, progress[(topic, partition)]))
-        return Prepared(batch, new_seen, stats)
+        # Pass 2: one lookup of every candidate id in the index of counted events.
+        hi, lo = uuid_halves([row[1] for row in candidates])
+        found, previous_fps = self.seen.lookup(hi, lo)
+        found_l = found.tolist()
+        previous_l = previous_fps.tolist()
+        # Pass 3: in order, first sight counts, a resend is a duplicate, a reuse a conflict.
+        events = batch.events
+        events.ingested_ms = now_ms
+        new_rows = events.rows
+        new_at: list[int] = []
+        new_seen: dict[str, int] = {}
+        duplicates = batch.duplicates
+        counts: dict[tuple[Any, ...], list[int]] = {}
+        start = 0
+        for topic, partition, end in segments:
+            before = len(new_rows)
+            for i in range(start, end):
+                row = candidates[i]
+                event_id = row[1]
+                fingerprint = row[12]
+                previous = previous_l[i] if found_l[i] else new_seen.get(event_id)
+                if previous is None:
+                    new_seen[event_id] = fingerprint
+                    new_at.append(i)
+                    new_rows.append(row)
+                    # (minute, governorate, entity, service, channel, mode, status)
+                    cell_key = (topic, partition, row[2] // 60_000, row[5], row[3], row[4],
+                                row[6], row[7], row[8])
+                    cell = counts.get(cell_key)
+                    if cell is None:
+                        counts[cell_key] = [row[9], 1]
+                    else:
+                        cell[0] += row[9]
+                        cell[1] += 1
+                elif previous == fingerprint:
+                    duplicates.append((event_id, now_ms, cluster, topic, partition, row[0]))
+                else:
+                    stats.rejected += 1
+                    rejected.append((
+                        now_ms, "event_id_conflict",
+                        f"event_id {event_id} was already counted with different content",
+                        b"", 0, "", event_id, cluster, topic, partition, row[0],
+                    ))
+            events.sources.append((topic, partition, len(new_rows) - before))
+            start = end
+        stats.valid = len(new_rows)
+        stats.duplicates = len(duplicates)
+        for (topic, partition, minute, governorate, entity, service, channel, mode, status), \
+                (transactions, n) in counts.items():
+            batch.counts.append((minute * 60, governorate, entity, service, channel, mode, status,
+                                 transactions, n, cluster, topic, partition, progress[(topic, partition)]))
+            if status == "completed":
+                stats.completed[(governorate, mode)] += transactions
+        at = np.array(new_at, dtype=np.intp)
+        fingerprints = np.array([candidates[i][12] for i in new_at], dtype=np.uint64)
+        return Prepared(batch, (hi[at], lo[at], fingerprints), stats)
 
     def commit(self, prepared: Prepared) -> None:
         """Adopt the state of a batch the store has confirmed."""
-        self.seen.update(prepared.seen)
+        self.seen.add(*prepared.new_ids)
         self.progress.update(prepared.batch.progress)
 
 

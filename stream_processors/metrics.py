@@ -1,10 +1,12 @@
 """Prometheus metrics of the processing stages (names follow Prometheus conventions)."""
 
-from collections import defaultdict
+import collections
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
@@ -75,15 +77,19 @@ LAST_WRITE = Gauge(
 
 def observe_verdicts(verdicts: Iterable[tuple[int, bool, Sequence[Any]]]) -> None:
     """Count one partition's judged records (``judge`` output: offset, ok, row; a rejected
-    row carries its reason code second)."""
-    valid = 0
+    row carries its reason code second). One increment per batch and reason, not per
+    record: a metric update costs about a microsecond, a verdict a few."""
+    consumed = 0
+    reasons: dict[str, int] = {}
     for _offset, is_ok, row in verdicts:
-        WORKER_CONSUMED.inc()
-        if is_ok:
-            valid += 1
-        else:
-            WORKER_REJECTED.labels(str(row[1])).inc()
-    WORKER_VALID.inc(valid)
+        consumed += 1
+        if not is_ok:
+            code = str(row[1])
+            reasons[code] = reasons.get(code, 0) + 1
+    WORKER_CONSUMED.inc(consumed)
+    WORKER_VALID.inc(consumed - sum(reasons.values()))
+    for code, n in reasons.items():
+        WORKER_REJECTED.labels(code).inc(n)
 
 
 def observe_lag(group: str, topic: str, partition: int, highwater: int | None, next_offset: int) -> None:
@@ -93,32 +99,58 @@ def observe_lag(group: str, topic: str, partition: int, highwater: int | None, n
         CONSUMER_LAG.labels(group, topic, str(partition)).set(max(0, highwater - next_offset))
 
 
-def _arrivals(events: Any) -> Iterable[tuple[float, str]]:
-    """(occurred_at as Unix seconds, entity) of a batch's new events, from either shape the
-    store's WriteBatch has had: rows in EVENT_COLUMNS order (occurred_at a datetime second,
-    entity third), or envelope rows under ``.rows`` (occurred_ms third, entity fourth)."""
-    if hasattr(events, "rows"):
-        return ((row[2] / 1000, row[3]) for row in events.rows)
-    return ((row[1].timestamp(), row[2]) for row in events)
-
-
 def observe_written(events: Any, aggregates: int, duplicates: int, rejected: int,
                     now: datetime | None = None) -> None:
-    """After a confirmed store write: rows per table, events per entity, and freshness."""
+    """After a confirmed store write: rows per table, events per entity, and freshness.
+    ``events`` is either shape the store's WriteBatch has had: rows in EVENT_COLUMNS order
+    (occurred_at a datetime second, entity third), or envelope rows under ``.rows``
+    (occurred_ms third, entity fourth)."""
     now = now or datetime.now(UTC)
-    now_s = now.timestamp()
-    per_entity: dict[str, int] = defaultdict(int)
-    written = 0
-    for occurred_s, entity in _arrivals(events):
-        per_entity[entity] += 1
-        written += 1
-        FRESHNESS_SECONDS.observe(max(0.0, now_s - occurred_s))
-    for entity, n in per_entity.items():
+    if hasattr(events, "rows"):
+        entities = [row[3] for row in events.rows]
+        occurred_ms = [row[2] for row in events.rows]
+    else:
+        entities = [row[2] for row in events]
+        occurred_ms = [int(row[1].timestamp() * 1000) for row in events]
+    observe_stored(entities, occurred_ms, aggregates, duplicates, rejected, now.timestamp())
+
+
+def observe_stored(entities: Sequence[str], occurred_ms: Sequence[int], aggregates: int,
+                   duplicates: int, rejected: int, now_s: float | None = None) -> None:
+    """:func:`observe_written` by columns: the entity and occurred_at (milliseconds since the
+    epoch) of each stored event. Batch operations only (a per-event histogram observe costs
+    about a microsecond, a third of what the writer spends on an event)."""
+    now_s = time.time() if now_s is None else now_s
+    for entity, n in collections.Counter(entities).items():
         ENTITY_EVENTS.labels(entity).inc(n)
-    for table, n in (("events", written), ("counts_minute", aggregates),
+    if len(occurred_ms):
+        ages = np.maximum(0.0, now_s - np.asarray(occurred_ms, dtype=np.int64) / 1000.0)
+        observe_many(FRESHNESS_SECONDS, ages)
+    for table, n in (("events", len(entities)), ("counts_minute", aggregates),
                      ("duplicates", duplicates), ("rejected", rejected)):
         ROWS_WRITTEN.labels(table).inc(n)
-    LAST_WRITE.set(now.timestamp())
+    LAST_WRITE.set(now_s)
+
+
+def observe_many(histogram: Histogram, values: np.ndarray) -> None:
+    """``histogram.observe(v)`` for every value, in one step per bucket: each value counts in
+    the first bucket whose upper bound is at least the value, as prometheus-client does."""
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None:  # another prometheus-client layout
+        for v in values.tolist():
+            histogram.observe(v)
+        return
+    check = getattr(histogram, "_raise_if_not_observable", None)
+    if check is not None:
+        check()
+    per_bucket = np.bincount(np.searchsorted(np.asarray(bounds, dtype=float), values, side="left"),
+                             minlength=len(bounds))
+    for i, n in enumerate(per_bucket.tolist()):
+        if n:
+            buckets[i].inc(n)
+    total.inc(float(values.sum()))
 
 
 def _forget_unassigned(group: str, topic: str, assigned: set[int]) -> None:

@@ -45,10 +45,40 @@ SourceKey = tuple[str, int]  # (topic, partition) within one cluster
 
 
 @dataclass(slots=True)
-class WriteBatch:
-    """Rows for one write, in the column orders above, plus the progress it completes."""
+class EventRows:
+    """New events of a batch, as the counting writer received them: the envelope rows
+    (``stream_processors.envelope.OK_FIELDS``: offset, event_id, occurred_ms, entity, ...,
+    fingerprint) and, per source partition, how many consecutive rows came from it. Turned
+    into columns only when written, so no per-event tuple is built."""
 
-    events: list[Sequence[Any]] = field(default_factory=list)
+    rows: list[Sequence[Any]] = field(default_factory=list)
+    sources: list[tuple[str, int, int]] = field(default_factory=list)  # (topic, partition, rows)
+    ingested_ms: int = 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def columns(self, cluster: str) -> list[Sequence[Any]]:
+        """Columns in EVENT_COLUMNS order (times as milliseconds since the epoch)."""
+        (offsets, event_ids, occurred, entities, services, governorates, channels, modes,
+         statuses, quantities, automated, satisfaction, fingerprints) = zip(*self.rows, strict=True)
+        topics: list[str] = []
+        partitions: list[int] = []
+        for topic, partition, n in self.sources:
+            topics += [topic] * n
+            partitions += [partition] * n
+        n = len(self.rows)
+        return [event_ids, occurred, entities, services, governorates, channels, modes, statuses,
+                quantities, automated, satisfaction, fingerprints, [cluster] * n, topics, partitions,
+                offsets, [self.ingested_ms] * n]
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    """Rows for one write, plus the progress it completes: new events as :class:`EventRows`,
+    the other tables as rows in the column orders above."""
+
+    events: EventRows = field(default_factory=EventRows)
     rejected: list[Sequence[Any]] = field(default_factory=list)
     duplicates: list[Sequence[Any]] = field(default_factory=list)
     counts: list[Sequence[Any]] = field(default_factory=list)
@@ -74,10 +104,16 @@ class Store:
         ).result_rows
         return {(topic, int(part)): int(off) for topic, part, off in rows}
 
-    def seen_fingerprints(self) -> dict[str, int]:
-        """event_id -> content fingerprint of every event counted so far (all clusters)."""
-        result = self.client.query("SELECT toString(event_id), fingerprint FROM events")
-        return {eid: int(fp) for eid, fp in result.result_rows}
+    def seen_arrays(self) -> tuple[Any, Any, Any]:
+        """(hi, lo, fingerprint) uint64 numpy arrays of every event counted so far (all
+        clusters): the event_id's 128 bits in two halves. Read as Arrow, no Python object
+        per event, so millions of events load in seconds."""
+        table = self.client.query_arrow(
+            "SELECT toUInt64(bitShiftRight(toUInt128(event_id), 64)) AS hi, "
+            "toUInt64(bitAnd(toUInt128(event_id), toUInt128('18446744073709551615'))) AS lo, "
+            "fingerprint FROM events")
+        hi, lo, fp = (table.column(i).to_numpy().astype("uint64") for i in range(3))
+        return hi, lo, fp
 
     def recover(self) -> int:
         """Delete rows of unfinished batches (beyond recorded progress); return rows deleted."""
@@ -110,8 +146,10 @@ class Store:
 
     def write(self, batch: WriteBatch) -> None:
         """Insert a batch, progress last. On error the caller must :meth:`recover` first."""
+        if batch.events:
+            self.client.insert("events", batch.events.columns(self.cluster),
+                               column_names=list(EVENT_COLUMNS), column_oriented=True)
         for table, columns, rows in (
-            ("events", EVENT_COLUMNS, batch.events),
             ("rejected", REJECTED_COLUMNS, batch.rejected),
             ("duplicates", DUPLICATE_COLUMNS, batch.duplicates),
             ("counts_minute", COUNT_COLUMNS, batch.counts),

@@ -1,0 +1,138 @@
+"""The counting writer's index of counted events: event_id -> content fingerprint, compactly.
+
+Every event ever counted must be recognisable (docs/exactly-once.md), so the index holds one
+entry per counted event for the life of the store. A Python ``dict[str, int]`` costs about
+170 bytes an entry (a 36-character string, a boxed int and the hash slot); at national
+volume, 27 million events a year, that is 4.6 GB a year. Here an entry is three unsigned
+64-bit integers in numpy arrays (24 bytes):
+
+- the UUID as two halves ``hi`` and ``lo`` (the 128 bits of the canonical form, exactly, so
+  two ids are equal exactly when both halves are);
+- the 63-bit fingerprint.
+
+Entries live in a few sorted runs ("levels", a log-structured merge): each committed batch
+becomes a new run and runs of similar size are merged, so there are O(log n) of them and
+each entry is moved O(log n) times. A run is sorted by ``key = hi XOR (lo * K)``, a mix of
+both halves, so that ids with a shared prefix or suffix (sequential or hand-made ids) still
+spread evenly; ``(key, lo)`` determines ``hi``, so matching ``key`` and ``lo`` is matching
+the id. A lookup sorts the batch's keys and binary-searches each run (``searchsorted``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd, so lo -> lo * K is a bijection mod 2**64
+_NIBBLE = np.full(256, 255, dtype=np.uint8)
+for _i, _c in enumerate(b"0123456789abcdef"):
+    _NIBBLE[_c] = _i
+for _i, _c in enumerate(b"ABCDEF", start=10):
+    _NIBBLE[_c] = _i
+# Positions of the 32 hex digits in the 36-character canonical form 8-4-4-4-12.
+_HEX_AT = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
+_SHIFTS = np.arange(60, -1, -4, dtype=np.uint64)
+
+Run = list[np.ndarray]  # [key, lo, fingerprint], sorted by key
+
+
+def uuid_halves(ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(hi, lo) uint64 arrays of canonical UUID strings (8-4-4-4-12 hex digits, any case)."""
+    if not ids:
+        empty = np.empty(0, dtype=np.uint64)
+        return empty, empty.copy()
+    raw = np.frombuffer("".join(ids).encode("ascii"), dtype=np.uint8)
+    if raw.size != 36 * len(ids):
+        raise ValueError("event ids must be canonical UUIDs of 36 characters")
+    nibbles = _NIBBLE[raw.reshape(len(ids), 36)[:, _HEX_AT]]
+    if (nibbles == 255).any():
+        raise ValueError("event ids must be canonical UUIDs (hex digits)")
+    nibbles = nibbles.astype(np.uint64)
+    hi = np.bitwise_or.reduce(nibbles[:, :16] << _SHIFTS, axis=1)
+    lo = np.bitwise_or.reduce(nibbles[:, 16:] << _SHIFTS, axis=1)
+    return hi, lo
+
+
+def _key(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return hi ^ (lo * _MIX)
+
+
+class SeenIndex:
+    """event_id -> fingerprint of every counted event; 24 bytes an entry."""
+
+    def __init__(self) -> None:
+        self._runs: list[Run] = []
+
+    def __len__(self) -> int:
+        return sum(len(run[0]) for run in self._runs)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for run in self._runs for a in run)
+
+    def lookup(self, hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(found, fingerprint) per queried id; fingerprint is 0 where not found."""
+        n = len(hi)
+        found = np.zeros(n, dtype=bool)
+        fingerprints = np.zeros(n, dtype=np.uint64)
+        if n == 0 or not self._runs:
+            return found, fingerprints
+        keys = _key(hi, lo)
+        order = np.argsort(keys, kind="stable")
+        keys, los = keys[order], lo[order]  # sorted queries: searchsorted walks each run once
+        for run_keys, run_lo, run_fp in self._runs:
+            at = np.searchsorted(run_keys, keys)
+            inside = at < len(run_keys)
+            clipped = np.where(inside, at, 0)
+            same_key = inside & (run_keys[clipped] == keys)
+            hit = same_key & (run_lo[clipped] == los)
+            found[order[hit]] = True
+            fingerprints[order[hit]] = run_fp[clipped[hit]]
+            # Two ids with one key (about 1 in 2**64 pairs): look at the rest of the key's run.
+            for q in np.flatnonzero(same_key & ~hit).tolist():
+                j = int(clipped[q]) + 1
+                while j < len(run_keys) and run_keys[j] == keys[q]:
+                    if run_lo[j] == los[q]:
+                        found[order[q]] = True
+                        fingerprints[order[q]] = run_fp[j]
+                        break
+                    j += 1
+        return found, fingerprints
+
+    def add(self, hi: np.ndarray, lo: np.ndarray, fingerprints: np.ndarray) -> None:
+        """Add ids that are not in the index yet (the writer adds each id once)."""
+        if len(hi) == 0:
+            return
+        keys = _key(hi, lo)
+        order = np.argsort(keys, kind="stable")
+        self._runs.append([keys[order], lo[order], fingerprints.astype(np.uint64)[order]])
+        # Binary-counter merging: never two runs where the older is not larger.
+        while len(self._runs) > 1 and len(self._runs[-2][0]) <= len(self._runs[-1][0]):
+            newer = self._runs.pop()
+            self._runs[-1] = _merge(self._runs[-1], newer)
+
+    def get(self, event_id: str) -> int | None:
+        """The fingerprint of one id, or None (for tests and tools; batches use lookup)."""
+        hi, lo = uuid_halves([event_id])
+        found, fps = self.lookup(hi, lo)
+        return int(fps[0]) if found[0] else None
+
+    def __contains__(self, event_id: object) -> bool:
+        return isinstance(event_id, str) and self.get(event_id) is not None
+
+
+def _merge(a: Run, b: Run) -> Run:
+    """Merge sorted run b into sorted run a in O(len(a) + len(b) log len(a)). One array at a
+    time, releasing each old one as its merged copy is made: the peak is one extra array."""
+    at = np.searchsorted(a[0], b[0], side="right") + np.arange(len(b[0]))
+    size = len(a[0]) + len(b[0])
+    from_a = np.ones(size, dtype=bool)
+    from_a[at] = False
+    for i in range(len(a)):
+        out = np.empty(size, dtype=np.uint64)
+        out[at] = b[i]
+        out[from_a] = a[i]
+        a[i] = out
+    return a
