@@ -45,17 +45,17 @@ class Outage:
             self.refused += 1
             raise ConnectionRefusedError("injected outage: ClickHouse refuses connections")
 
-    def insert(self, *args: Any, **kwargs: Any) -> Any:
-        self._gate()
-        return self._client.insert(*args, **kwargs)
+    def __getattr__(self, name: str) -> Any:
+        """Every client call (query, insert, command, query_arrow, ...) goes through the gate."""
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
 
-    def command(self, *args: Any, **kwargs: Any) -> Any:
-        self._gate()
-        return self._client.command(*args, **kwargs)
+        def gated(*args: Any, **kwargs: Any) -> Any:
+            self._gate()
+            return attr(*args, **kwargs)
 
-    def query(self, *args: Any, **kwargs: Any) -> Any:
-        self._gate()
-        return self._client.query(*args, **kwargs)
+        return gated
 
 
 def metric(name: str) -> float:
