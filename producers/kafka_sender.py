@@ -17,6 +17,7 @@ import orjson
 from kafka import KafkaProducer
 
 from producers.acks import stored
+from producers.batching import Batcher, Sign
 from schemas.headers import ORIGINAL_BYTES_HEADER
 
 
@@ -43,9 +44,16 @@ class SendFailed(RuntimeError):
 
 class EventSender:
     def __init__(self, bootstrap: str, topic: str, linger_ms: int = 20,
-                 producer: Any | None = None) -> None:
-        """``producer`` replaces the kafka-python producer (unit tests of the ack rules)."""
+                 producer: Any | None = None, batch_events: int = 0,
+                 sign: Sign | None = None) -> None:
+        """``producer`` replaces the kafka-python producer (unit tests of the ack rules).
+
+        ``batch_events`` > 0: events given to :meth:`add` travel in batched records of up to
+        that many events of one key (schemas/batch.py), signed with ``sign`` if given;
+        :meth:`send` always sends one record as given."""
         self.topic = topic
+        self._batcher = Batcher(self.send, max_events=batch_events, sign=sign) if batch_events else None
+        self.records_sent = 0
         self._producer = producer or KafkaProducer(
             bootstrap_servers=bootstrap,
             acks="all",
@@ -78,8 +86,21 @@ class EventSender:
         with self._lock:
             self.errors.append(str(exc))
 
+    def add(self, value: bytes, key: bytes | None = None) -> None:
+        """Send one event, in a batched record with others of its key when batching is on."""
+        if self._batcher is None:
+            self.send(value, key)
+        else:
+            self._batcher.add(value, key)
+
+    def send_batches(self) -> None:
+        """Send the events :meth:`add` holds back for batching now, without waiting."""
+        if self._batcher is not None:
+            self._batcher.flush()
+
     def send(self, value: bytes, key: bytes | None = None,
              headers: Sequence[tuple[str, bytes]] | None = None) -> None:
+        self.records_sent += 1
         sent_headers = list(headers) if headers else []
         if len(value) > MAX_RECORD_BYTES:
             sent_headers.append((ORIGINAL_BYTES_HEADER, str(len(value)).encode()))
@@ -91,7 +112,8 @@ class EventSender:
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until every record sent so far is stored (resending those acknowledged
-        without an offset, see producers.acks) or failed."""
+        without an offset, see producers.acks) or failed. Pending batches are sent first."""
+        self.send_batches()
         while True:
             self._producer.flush(timeout)
             with self._lock:
@@ -99,6 +121,7 @@ class EventSender:
             if not again:
                 break
             for value, key, headers in again:
+                self.records_sent -= 1  # the same record again
                 self.send(value, key, headers)
         if self.errors:
             raise SendFailed(f"{len(self.errors)} records were not acknowledged: {self.errors[0]}")

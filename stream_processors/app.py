@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -23,7 +24,7 @@ from faust.types import EventT
 from schemas.reference import load_catalogue
 from stream_processors import metrics
 from stream_processors.envelope import split
-from stream_processors.validation import judge
+from stream_processors.validation import DeadLetter, Verdict, judge_record
 from tahawul.keyring import signature_policy
 from tahawul.settings import Settings
 
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 
 
 Message = tuple[str, bytes | None, bytes | None, int | None, list[tuple[str, bytes]] | None]
+# Events judged before their envelopes are sent (a batch of batched records can hold a
+# million): bounds the verdicts held in memory, and lets the broker work while we judge.
+CHUNK_EVENTS = 10_000
 
 
 async def deliver_all(app: faust.App, messages: list[Message], max_delay: float = 5.0) -> None:
@@ -67,11 +71,19 @@ async def deliver_all(app: faust.App, messages: list[Message], max_delay: float 
         pending = failed
 
 
+async def deliver_in_order(app: faust.App, messages: list[Message]) -> None:
+    """Deliver messages one after the other, each acknowledged before the next is sent."""
+    for message in messages:
+        await deliver_all(app, [message])
+
+
 def create_app(settings: Settings) -> faust.App:
     bootstrap = settings.kafka_bootstrap()
     if bootstrap is None:
         raise ValueError("TAHAWUL_KAFKA_URL is not set: the worker needs a Kafka cluster")
     brokers = ",".join(f"kafka://{hp}" for hp in bootstrap.split(","))
+    datadir = settings.data_dir / "faust"  # Faust's own files (none with memory tables)
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.worker_group,
         broker=brokers,
@@ -89,6 +101,7 @@ def create_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         producer_max_request_size=2 * 1024 * 1024,
         web_enabled=False,
+        datadir=str(datadir),
         table_cleanup_interval=3600.0,
         loghandlers=[],
     )
@@ -98,31 +111,65 @@ def create_app(settings: Settings) -> faust.App:
                        value_serializer="raw", key_serializer="raw", partitions=settings.partitions)
 
     async def forward(events: list[EventT]) -> None:
+        """Judge a batch and deliver its envelopes and dead letters, all acknowledged before
+        returning (then take_events acks the records, and Faust may commit their offsets).
+
+        A partition's records are judged in chunks of about CHUNK_EVENTS events; a chunk's
+        envelopes go out while the next chunk is judged (the broker works meanwhile), and
+        at most one chunk per partition is in flight, which bounds the memory a batch of
+        batched records takes. Within a partition, envelopes are delivered one after the
+        other, so they land in offset order even when one must be re-sent; partitions go
+        in parallel."""
         by_partition: dict[int, list[Any]] = defaultdict(list)
         for ev in events:
             msg = ev.message
             by_partition[msg.partition].append((msg.offset, msg.value, msg.headers))
-        for partition, records in by_partition.items():
-            records.sort(key=lambda r: r[0])
-            verdicts = judge(records, catalogue, signatures=signatures)
+        now = datetime.now(UTC)
+        in_flight: list[asyncio.Future[None]] = []
+        latest: dict[int, asyncio.Future[None]] = {}  # per partition: the last envelope delivery
+
+        async def send(partition: int, verdicts: list[Verdict], dead: list[DeadLetter]) -> None:
             metrics.observe_worker_batch(app, settings.worker_group, settings.topic_transactions,
                                          partition, verdicts)  # issue 6: Prometheus
-            dead_letters: list[Message] = []
-            for (offset, value, _headers), (_, is_ok, row) in zip(records, verdicts, strict=True):
-                if is_ok:
-                    continue
-                headers = [
-                    ("tahawul-reason", row[1].encode()),
-                    ("tahawul-message", row[2].encode()[:1000]),
-                    ("tahawul-source-partition", str(partition).encode()),
-                    ("tahawul-source-offset", str(offset).encode()),
-                ]
-                dead_letters.append((settings.topic_dead_letter, None, value, None, headers))
-            await deliver_all(app, dead_letters)
-            # Envelopes of one partition must land in offset order: one at a time.
-            for envelope in split(settings.topic_transactions, partition, verdicts):
-                await deliver_all(app, [(settings.topic_validated, str(partition).encode(),
-                                         envelope.encode(), partition, None)])
+            if dead:
+                in_flight.append(asyncio.ensure_future(deliver_all(app, dead_letters(partition, dead))))
+            key = str(partition).encode()
+            envelopes: list[Message] = [
+                (settings.topic_validated, key, envelope.encode(), partition, None)
+                for envelope in split(settings.topic_transactions, partition, verdicts)]
+            previous = latest.get(partition)
+            if previous is not None:
+                await previous  # one chunk per partition in flight
+            latest[partition] = delivery = asyncio.ensure_future(deliver_in_order(app, envelopes))
+            in_flight.append(delivery)
+            await asyncio.sleep(0)  # let the sends go out before judging on
+
+        for partition, records in by_partition.items():
+            records.sort(key=lambda r: r[0])
+            verdicts: list[Verdict] = []
+            dead: list[DeadLetter] = []
+            for record in records:
+                judge_record(record, catalogue, now, signatures, verdicts, dead)
+                if len(verdicts) >= CHUNK_EVENTS:
+                    await send(partition, verdicts, dead)
+                    verdicts, dead = [], []
+            if verdicts:
+                await send(partition, verdicts, dead)
+        await asyncio.gather(*in_flight)
+
+    def dead_letters(partition: int, dead: list[DeadLetter]) -> list[Message]:
+        out: list[Message] = []
+        for letter in dead:
+            headers = [
+                ("tahawul-reason", letter.code.encode()),
+                ("tahawul-message", letter.message.encode()[:1000]),
+                ("tahawul-source-partition", str(partition).encode()),
+                ("tahawul-source-offset", str(letter.offset).encode()),
+            ]
+            if letter.index is not None:  # an event of a batched record
+                headers.append(("tahawul-source-index", str(letter.index).encode()))
+            out.append((settings.topic_dead_letter, None, letter.payload, None, headers))
+        return out
 
     @app.agent(source, name="validate")
     async def validate(stream: faust.StreamT) -> None:

@@ -13,7 +13,9 @@ and is rejected. State changes only after the store confirmed the write.
 
 from __future__ import annotations
 
+import collections
 import logging
+import operator
 import threading
 import time
 from collections import defaultdict
@@ -26,9 +28,9 @@ from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
 from sinks.clickhouse.connection import connect, redact
-from sinks.clickhouse.store import SourceKey, Store, WriteBatch
+from sinks.clickhouse.store import COUNT_COLUMNS, NewEvents, SourceKey, Store, WriteBatch
 from stream_processors import metrics
-from stream_processors.envelope import Envelope, decode_payload
+from stream_processors.envelope import OK_FIELDS, Envelope, decode_payload
 from stream_processors.seen import SeenIndex, uuid_halves
 from tahawul.settings import Settings
 
@@ -64,9 +66,10 @@ class Counter:
     def prepare(self, envelopes: Iterable[Envelope]) -> Prepared:
         """Compute the write for these envelopes without changing any state.
 
-        The work is done per batch, not per event, where it can be: one vectorised lookup
-        of all ids in the index, rows kept as the envelope's lists (columns are made once,
-        at insert), and one dict operation per event for its minute bucket."""
+        Per batch, not per event, wherever the rule allows: the envelopes' columns are
+        concatenated, every id is looked up in the index at once, and when none was seen
+        before and none occurs twice (the usual case) no Python code runs per event at all;
+        otherwise one loop decides, in order, first sight, resend or conflict."""
         now_ms = int(time.time() * 1000)
         batch = WriteBatch()
         stats = BatchStats()
@@ -74,27 +77,27 @@ class Counter:
         cluster = self.cluster
         rejected = batch.rejected
         # Pass 1: what is beyond progress, in envelope order.
-        candidates: list[list[Any]] = []
-        segments: list[tuple[str, int, int]] = []  # (topic, partition, end in candidates)
+        columns: list[list[Any]] = [[] for _ in OK_FIELDS]
+        segments: list[tuple[str, int, int]] = []  # (topic, partition, end in columns)
         for env in envelopes:
             key = (env.topic, env.partition)
             done = progress.get(key, self.progress.get(key, -1))
             if env.last_offset <= done:
-                stats.skipped += len(env.ok) + len(env.bad)
+                stats.skipped += env.n_ok + len(env.bad)
                 continue
             if env.first_offset > done + 1:
                 log.error("offsets %d..%d of %s[%d] never reached the counter; counting on",
                           done + 1, env.first_offset - 1, env.topic, env.partition)
                 metrics.OFFSET_GAPS.inc()
             if env.first_offset > done:
-                candidates.extend(env.ok)
+                for column, part in zip(columns, env.ok, strict=True):
+                    column.extend(part)
             else:  # overlaps what is applied: an envelope re-cut after a worker restart
-                for row in env.ok:
-                    if row[0] <= done:
-                        stats.skipped += 1
-                    else:
-                        candidates.append(row)
-            segments.append((env.topic, env.partition, len(candidates)))
+                keep = [i for i, offset in enumerate(env.ok[0]) if offset > done]
+                stats.skipped += env.n_ok - len(keep)
+                for column, part in zip(columns, env.ok, strict=True):
+                    column.extend([part[i] for i in keep])
+            segments.append((env.topic, env.partition, len(columns[0])))
             for row in env.bad:
                 offset = row[0]
                 if offset <= done:
@@ -104,62 +107,103 @@ class Counter:
                 rejected.append((now_ms, row[1], row[2], decode_payload(row), row[4], row[5],
                                  None, cluster, env.topic, env.partition, offset))
             progress[key] = env.last_offset
-        # Pass 2: one lookup of every candidate id in the index of counted events.
-        hi, lo = uuid_halves([row[1] for row in candidates])
+        # Pass 2: one lookup of every id in the index of counted events.
+        ids = columns[1]
+        hi, lo = uuid_halves(ids)
         found, previous_fps = self.seen.lookup(hi, lo)
-        found_l = found.tolist()
-        previous_l = previous_fps.tolist()
-        # Pass 3: in order, first sight counts, a resend is a duplicate, a reuse a conflict.
         events = batch.events
         events.ingested_ms = now_ms
-        new_rows = events.rows
+        if not found.any() and len(set(ids)) == len(ids):
+            new_at = None  # every event is counted for the first time
+            events.columns = columns
+            start = 0
+            for topic, partition, end in segments:
+                events.sources.append((topic, partition, end - start))
+                start = end
+        else:
+            new_at = self._decide(columns, segments, found.tolist(), previous_fps.tolist(), batch,
+                                  stats, now_ms)
+            if new_at:
+                pick = operator.itemgetter(*new_at)
+                events.columns = [list(pick(column)) if len(new_at) > 1 else [column[new_at[0]]]
+                                  for column in columns]
+            else:
+                events.columns = [[] for _ in columns]
+        stats.valid = len(events)
+        stats.duplicates = len(batch.duplicates)
+        batch.counts = self._minute_counts(events, progress, stats)
+        if new_at is None:
+            new_ids = (hi, lo, np.array(columns[12], dtype=np.uint64))
+        else:
+            at = np.array(new_at, dtype=np.intp)
+            new_ids = (hi[at], lo[at], np.array(events.columns[12], dtype=np.uint64))
+        return Prepared(batch, new_ids, stats)
+
+    def _decide(self, columns: list[list[Any]], segments: list[tuple[str, int, int]],
+                found: list[bool], previous_fps: list[int], batch: WriteBatch, stats: BatchStats,
+                now_ms: int) -> list[int]:
+        """In order: the first sight of an id counts, a later copy with the same fingerprint
+        is a duplicate, one with another fingerprint a conflict. Returns the counted ones."""
+        cluster = self.cluster
+        offsets, ids, fingerprints = columns[0], columns[1], columns[12]
         new_at: list[int] = []
         new_seen: dict[str, int] = {}
-        duplicates = batch.duplicates
-        counts: dict[tuple[Any, ...], list[int]] = {}
         start = 0
         for topic, partition, end in segments:
-            before = len(new_rows)
+            before = len(new_at)
             for i in range(start, end):
-                row = candidates[i]
-                event_id = row[1]
-                fingerprint = row[12]
-                previous = previous_l[i] if found_l[i] else new_seen.get(event_id)
+                event_id = ids[i]
+                fingerprint = fingerprints[i]
+                previous = previous_fps[i] if found[i] else new_seen.get(event_id)
                 if previous is None:
                     new_seen[event_id] = fingerprint
                     new_at.append(i)
-                    new_rows.append(row)
-                    # (minute, governorate, entity, service, channel, mode, status)
-                    cell_key = (topic, partition, row[2] // 60_000, row[5], row[3], row[4],
-                                row[6], row[7], row[8])
-                    cell = counts.get(cell_key)
-                    if cell is None:
-                        counts[cell_key] = [row[9], 1]
-                    else:
-                        cell[0] += row[9]
-                        cell[1] += 1
                 elif previous == fingerprint:
-                    duplicates.append((event_id, now_ms, cluster, topic, partition, row[0]))
+                    batch.duplicates.append((event_id, now_ms, cluster, topic, partition, offsets[i]))
                 else:
                     stats.rejected += 1
-                    rejected.append((
+                    batch.rejected.append((
                         now_ms, "event_id_conflict",
                         f"event_id {event_id} was already counted with different content",
-                        b"", 0, "", event_id, cluster, topic, partition, row[0],
+                        b"", 0, "", event_id, cluster, topic, partition, offsets[i],
                     ))
-            events.sources.append((topic, partition, len(new_rows) - before))
+            batch.events.sources.append((topic, partition, len(new_at) - before))
             start = end
-        stats.valid = len(new_rows)
-        stats.duplicates = len(duplicates)
-        for (topic, partition, minute, governorate, entity, service, channel, mode, status), \
-                (transactions, n) in counts.items():
-            batch.counts.append((minute * 60, governorate, entity, service, channel, mode, status,
-                                 transactions, n, cluster, topic, partition, progress[(topic, partition)]))
-            if status == "completed":
-                stats.completed[(governorate, mode)] += transactions
-        at = np.array(new_at, dtype=np.intp)
-        fingerprints = np.array([candidates[i][12] for i in new_at], dtype=np.uint64)
-        return Prepared(batch, (hi[at], lo[at], fingerprints), stats)
+        return new_at
+
+    def _minute_counts(self, events: NewEvents, progress: dict[SourceKey, int],
+                       stats: BatchStats) -> list[Any]:
+        """counts_minute columns: per source partition, minute and cell, the transactions
+        (sum of quantity) and events; each row tagged with its partition's new progress."""
+        (_, _, occurred, entities, services, governorates, channels, modes, statuses, quantities,
+         _, _, _) = events.columns
+        minutes = (np.asarray(occurred, dtype=np.int64) // 60_000 * 60).tolist()
+        out: list[list[Any]] = [[] for _ in COUNT_COLUMNS]
+        start = 0
+        for topic, partition, n in events.sources:
+            end = start + n
+            cells = list(zip(minutes[start:end], governorates[start:end], entities[start:end],
+                             services[start:end], channels[start:end], modes[start:end],
+                             statuses[start:end], strict=True))
+            per_cell = collections.Counter(cells)  # events per cell, counted in C
+            transactions = dict(per_cell)  # quantity 1 is the rule; add the rest
+            tallies = np.flatnonzero(np.asarray(quantities[start:end], dtype=np.int64) != 1)
+            for i in tallies.tolist():
+                transactions[cells[i]] += quantities[start + i] - 1
+            keys = list(per_cell)
+            for column, values in zip(out, zip(*keys, strict=True), strict=False):
+                column.extend(values)
+            out[7].extend([transactions[k] for k in keys])
+            out[8].extend(per_cell.values())
+            out[9].extend([self.cluster] * len(keys))
+            out[10].extend([topic] * len(keys))
+            out[11].extend([partition] * len(keys))
+            out[12].extend([progress[(topic, partition)]] * len(keys))
+            for k in keys:
+                if k[6] == "completed":
+                    stats.completed[(k[1], k[5])] += transactions[k]
+            start = end
+        return out
 
     def commit(self, prepared: Prepared) -> None:
         """Adopt the state of a batch the store has confirmed."""
@@ -255,8 +299,9 @@ def run_counter(
                 break
             counter.commit(prepared)
             batch = prepared.batch  # issue 6: Prometheus (rows, freshness, per-entity, lag)
-            metrics.observe_written(batch.events, len(batch.counts), len(batch.duplicates),
-                                    len(batch.rejected))
+            new = batch.events.columns
+            metrics.observe_stored(new[3], new[2], len(batch.counts[0]), len(batch.duplicates),
+                                   len(batch.rejected))
             metrics.observe_kafka_lag(consumer, settings.counter_group)
             try:
                 consumer.commit()

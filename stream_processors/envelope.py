@@ -12,19 +12,21 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from schemas.event import Event
+from schemas.event import Fields
 
-ENVELOPE_VERSION = 1
+# 2: valid events by column (1: by row; still read).
+ENVELOPE_VERSION = 2
 # Keep each validated record well under Kafka's default 1 MB request size.
 MAX_ENVELOPE_BYTES = 512 * 1024
 # How much of a rejected payload travels with its verdict (the DLQ topic keeps it whole).
 MAX_KEPT_PAYLOAD = 16 * 1024
 
-# Positions in an "ok" row: compact lists, not dicts, keep the batch small and fast.
+# Fields of a valid event's verdict (a row in the worker, a column in an envelope).
 OK_FIELDS = (
     "offset", "event_id", "occurred_ms", "entity", "service", "governorate", "channel",
     "mode", "status", "quantity", "automated", "satisfaction", "fingerprint",
@@ -32,12 +34,17 @@ OK_FIELDS = (
 BAD_FIELDS = ("offset", "code", "message", "payload_b64", "payload_bytes", "source")
 
 
-def ok_row(offset: int, event: Event) -> list[Any]:
-    return [
-        offset, event.event_id, int(event.occurred_at.timestamp() * 1000), event.entity,
-        event.service, event.governorate, event.channel, event.mode, event.status,
-        event.quantity, event.automated, event.satisfaction, event.fingerprint(),
-    ]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ok_row(offset: int, fields: Fields, fingerprint: int) -> list[Any]:
+    """The verdict row of a valid event (``fields`` as :func:`schemas.event.parse_fields`)."""
+    (event_id, occurred_at, entity, service, governorate, channel, mode, status, quantity,
+     automated, satisfaction) = fields
+    since = occurred_at - _EPOCH
+    occurred_ms = (since.days * 86_400 + since.seconds) * 1000 + since.microseconds // 1000
+    return [offset, event_id, occurred_ms, entity, service, governorate, channel, mode, status,
+            quantity, automated, satisfaction, fingerprint]
 
 
 def bad_row(offset: int, code: str, message: str, payload: bytes | None, source: str) -> list[Any]:
@@ -50,14 +57,34 @@ def decode_payload(row: Sequence[Any]) -> bytes:
     return base64.b64decode(row[3])
 
 
+def columns_of(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows in OK_FIELDS order -> one list per field (empty lists for no rows)."""
+    if not rows:
+        return [[] for _ in OK_FIELDS]
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
 @dataclass(frozen=True, slots=True)
 class Envelope:
+    """``ok`` holds the valid events by column (one list per OK_FIELDS entry: the writer works
+    on columns, and a column decodes faster than as many small rows); ``bad`` holds the
+    rejected ones as rows (BAD_FIELDS)."""
+
     topic: str
     partition: int
     first_offset: int
     last_offset: int
     ok: list[list[Any]]
     bad: list[list[Any]]
+
+    @staticmethod
+    def of_rows(topic: str, partition: int, first_offset: int, last_offset: int,
+                ok_rows: Sequence[Sequence[Any]], bad: list[list[Any]]) -> Envelope:
+        return Envelope(topic, partition, first_offset, last_offset, columns_of(ok_rows), bad)
+
+    @property
+    def n_ok(self) -> int:
+        return len(self.ok[0])
 
     def encode(self) -> bytes:
         return orjson.dumps({
@@ -68,27 +95,58 @@ class Envelope:
     @staticmethod
     def decode(data: bytes) -> Envelope:
         obj = orjson.loads(data)
-        if obj.get("v") != ENVELOPE_VERSION:
-            raise ValueError(f"unsupported envelope version {obj.get('v')!r}")
-        return Envelope(obj["topic"], obj["partition"], obj["first"], obj["last"], obj["ok"], obj["bad"])
+        version = obj.get("v")
+        if version == ENVELOPE_VERSION:
+            ok = obj["ok"]
+        elif version == 1:  # rows, from workers of before version 2 (still in the topic)
+            ok = columns_of(obj["ok"])
+        else:
+            raise ValueError(f"unsupported envelope version {version!r}")
+        if len(ok) != len(OK_FIELDS) or len({len(column) for column in ok}) != 1:
+            raise ValueError("malformed envelope: ok columns of unequal length")
+        return Envelope(obj["topic"], obj["partition"], obj["first"], obj["last"], ok, obj["bad"])
 
 
 def split(topic: str, partition: int, rows: Sequence[tuple[int, bool, list[Any]]]) -> Iterator[Envelope]:
-    """Cut offset-ordered verdicts (offset, is_ok, row) into envelopes under the size cap."""
-    ok: list[list[Any]] = []
+    """Cut offset-ordered verdicts (offset, is_ok, row) into envelopes under the size cap.
+
+    Never between two verdicts of one offset: the events of a batched record share their
+    record's offset, and the writer skips a record at or below the progress of its
+    partition, so a record cut in two would lose its second part. Whole records are packed
+    while they fit; one record larger than the cap gets an envelope of its own (a record's
+    verdicts are bounded by schemas/batch.py's limits, well under Kafka's message size)."""
+    ok: list[list[Any]] = []  # the envelope being filled: its whole records
     bad: list[list[Any]] = []
-    first = None
     size = 0
-    last = -1
+    first = last = -1
+    record_ok: list[list[Any]] = []  # the record being read
+    record_bad: list[list[Any]] = []
+    record_size = 0
+    current = -1
     for offset, is_ok, row in rows:
-        estimate = 160 + (len(row[3]) if not is_ok else 0)
-        if first is not None and size + estimate > MAX_ENVELOPE_BYTES:
-            yield Envelope(topic, partition, first, last, ok, bad)
-            ok, bad, first, size = [], [], None, 0
-        if first is None:
-            first = offset
-        (ok if is_ok else bad).append(row)
-        size += estimate
-        last = offset
-    if first is not None:
-        yield Envelope(topic, partition, first, last, ok, bad)
+        if offset != current:
+            if current >= 0:  # the previous record is complete: place it
+                if (ok or bad) and size + record_size > MAX_ENVELOPE_BYTES:
+                    yield Envelope.of_rows(topic, partition, first, last, ok, bad)
+                    ok, bad, size = [], [], 0
+                if not ok and not bad:
+                    first = current
+                ok += record_ok
+                bad += record_bad
+                size += record_size
+                last = current
+                record_ok, record_bad, record_size = [], [], 0
+            current = offset
+        if is_ok:
+            record_ok.append(row)
+            record_size += 160
+        else:
+            record_bad.append(row)
+            record_size += 160 + len(row[3])
+    if current >= 0:
+        if (ok or bad) and size + record_size > MAX_ENVELOPE_BYTES:
+            yield Envelope.of_rows(topic, partition, first, last, ok, bad)
+            ok, bad = [], []
+        if not ok and not bad:
+            first = current
+        yield Envelope.of_rows(topic, partition, first, current, ok + record_ok, bad + record_bad)

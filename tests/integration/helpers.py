@@ -12,13 +12,15 @@ from tests.integration.conftest import CounterThread, wait_for
 
 
 def feed(settings: Settings, scale: float, seed: int, dup: float = 0.02, bad: float = 0.02,
-         on_sent: Callable[[int], None] | None = None) -> tuple[Truth, dict[int, int]]:
-    """Send a simulated run; return its truth and the highest acked offset per partition."""
+         on_sent: Callable[[int], None] | None = None, batch: int = 0) -> tuple[Truth, dict[int, int]]:
+    """Send a simulated run; return its truth and the highest acked offset per partition.
+    ``batch`` > 0: in batched records of up to that many events of one key (schemas/batch.py)."""
     truth = Truth()
-    sender = EventSender(settings.kafka_bootstrap() or "", settings.topic_transactions)
+    sender = EventSender(settings.kafka_bootstrap() or "", settings.topic_transactions,
+                         batch_events=batch)
     try:
         for n, line in enumerate(iter_simulation("oman-2025-h1", scale, seed, dup, bad), start=1):
-            sender.send(line.data, line.entity.encode() if line.entity else None)
+            sender.add(line.data, line.entity.encode() if line.entity else None)
             truth.add(line)
             if on_sent is not None:
                 on_sent(n)

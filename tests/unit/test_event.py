@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.event import MAX_PAYLOAD_BYTES, Event, InvalidEvent, parse
+from schemas.event import (
+    MAX_PAYLOAD_BYTES,
+    Event,
+    InvalidEvent,
+    _plainly_valid,
+    parse,
+    parse_fields,
+    validate,
+)
 from schemas.reference import load_catalogue
 from tests.unit.factories import event, payload
 
@@ -143,3 +151,38 @@ def test_every_valid_event_is_accepted_and_stable(obj: dict) -> None:
     ev = parse(orjson.dumps(obj), CAT, NOW)
     assert ev.mode == CAT.channels[obj["channel"]].mode
     assert parse(orjson.dumps(ev.to_json()), CAT, NOW) == ev
+
+
+def _fields_or_code(obj: object) -> object:
+    try:
+        return validate(obj, CAT, NOW).fields()
+    except InvalidEvent as exc:
+        return exc.code
+
+
+plain_values = st.sampled_from([None, True, False, 0, 1, 5, 6, -1, 100_000, 100_001, 1.0, "", "x",
+                                "ROP", "OM-BS", "portal", "completed", "2025-03-04T09:15:22+04:00",
+                                "2025-03-04T09:15:22.5z", "2099-01-01T00:00:00Z", [], {}])
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(
+    valid_events(),
+    st.builds(lambda base, changes: {**base, **changes}, valid_events(),
+              st.dictionaries(st.sampled_from([*sorted(event()), "satisfaction", "extra"]),
+                              json_values | plain_values, max_size=4)),
+    st.builds(lambda base, drop: {k: v for k, v in base.items() if k not in drop}, valid_events(),
+              st.sets(st.sampled_from(sorted(event())), max_size=3)),
+))
+def test_the_fast_path_accepts_only_what_validate_accepts_with_the_same_fields(obj: dict) -> None:
+    """_plainly_valid is an optimisation of validate for the common case: it must return
+    either None (validate then decides) or exactly validate's fields."""
+    fast = _plainly_valid(obj, CAT, NOW)
+    if fast is not None:
+        assert fast == _fields_or_code(obj)
+    # And the public path gives validate's answer, whichever way it went.
+    try:
+        got: object = parse_fields(orjson.dumps(obj), CAT, NOW)
+    except InvalidEvent as exc:
+        got = exc.code
+    assert got == _fields_or_code(orjson.loads(orjson.dumps(obj)))

@@ -17,6 +17,7 @@ from producers.gateway.delivery import NotAcknowledged, Record
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.seen import SeenIndex
+from schemas.batch import BATCH_FORMAT, BATCH_HEADER, events_of
 from schemas.reference import load_catalogue
 from schemas.signing import SIGNATURE_HEADER, Keyring, SignaturePolicy
 from tahawul.settings import Settings
@@ -30,6 +31,14 @@ class MemoryDelivery:
     def __init__(self) -> None:
         self.records: list[Record] = []
         self.fail = False
+
+    def events(self) -> list[bytes]:
+        """The event payloads sent, in order, out of plain and batched records alike."""
+        out: list[bytes] = []
+        for value, _, headers in self.records:
+            fmt = dict(headers or []).get(BATCH_HEADER)
+            out += [value] if fmt is None else events_of(value, fmt)
+        return out
 
     def deliver(self, records: Sequence[Record]) -> None:
         if self.fail:
@@ -82,16 +91,20 @@ def test_a_batch_is_sent_keyed_signed_and_answered_per_event(gw: Any) -> None:
     body = r.json()
     assert (body["accepted"], body["duplicate"], body["rejected"]) == (3, 0, 0)
     assert [x["event_id"] for x in body["results"]] == [e["event_id"] for e in events]
-    assert [orjson.loads(v) for v, _, _ in delivery.records] == events
+    assert [orjson.loads(v) for v in delivery.events()] == events
     assert {k for _, k, _ in delivery.records} == {b"ROP"}
+    # The three travel as one batched record, signed as a whole with ROP's key.
+    assert len(delivery.records) == 1 and dict(delivery.records[0][2] or [])[BATCH_HEADER] == BATCH_FORMAT
     policy = SignaturePolicy(Keyring({"ROP": {"k1": b"r" * 32}}), frozenset({"ROP"}))
-    for value, _, headers in delivery.records:  # signed with ROP's key, as a worker checks
+    for value, _, headers in delivery.records:  # as a worker checks
         policy.check("ROP", value, dict(headers or [])[SIGNATURE_HEADER])
-    # A single event (an object) works too; the retry of the batch is all duplicates.
+    # A single event (an object) works too, as a plain record; the retry of the batch is all
+    # duplicates.
     assert post(client, event(), keys["ROP"]).json()["accepted"] == 1
+    assert BATCH_HEADER not in dict(delivery.records[1][2] or [])
     again = post(client, events, keys["ROP"]).json()
     assert (again["accepted"], again["duplicate"]) == (0, 3)
-    assert len(delivery.records) == 4
+    assert len(delivery.events()) == 4
     assert metric(client, 'tahawul_gateway_events_total{entity="ROP",outcome="duplicate"}') == 3
 
 
@@ -107,7 +120,7 @@ def test_invalid_events_are_rejected_with_the_pipeline_codes_and_the_rest_sent(g
         ("accepted", None), ("rejected", "unknown_field"), ("rejected", "unknown_service"),
         ("rejected", "not_an_object"), ("rejected", "event_id_conflict")]
     assert "national_id" in results[1]["reason"] and "personal data" in results[1]["reason"]
-    assert [orjson.loads(v) for v, _, _ in delivery.records] == [good]  # no extra field passed on
+    assert [orjson.loads(v) for v in delivery.events()] == [good]  # no extra field passed on
     assert metric(client, 'tahawul_gateway_rejections_total{code="unknown_field",entity="ROP"}') == 1
 
 
@@ -172,7 +185,7 @@ def test_rate_limit_per_entity_refuses_whole_requests(gw: Any) -> None:
     r = post(client, [event() for _ in range(20)], keys["ROP"])
     assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
     assert post(client, [event(**MOH) for _ in range(20)], keys["MOH"]).status_code == 200
-    assert len(delivery.records) == 40
+    assert len(delivery.events()) == 40
 
 
 def test_broker_not_acknowledging_is_503_and_nothing_remembered(gw: Any) -> None:

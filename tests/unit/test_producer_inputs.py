@@ -15,9 +15,10 @@ from producers.file_send import RejectionReport, send_file
 from producers.gateway.credentials import AuthError, CredentialStore
 from producers.gateway.ratelimit import RateLimiter
 from producers.sdk import BatchRejected, InvalidEvent, Producer, SpoolFull
+from schemas.batch import BATCH_HEADER, events_of
 from schemas.event import parse
 from schemas.reference import load_catalogue
-from schemas.signing import Keyring
+from schemas.signing import SIGNATURE_HEADER, Keyring
 from tests.unit.factories import event, payload
 
 HEADER = "occurred_at,entity,service,governorate,channel,status,quantity,automated,satisfaction,event_id"
@@ -64,6 +65,10 @@ def test_unusable_csv_headers_refuse_the_whole_file(header: str, message: str) -
         rows(header + "\n" if header else "")
 
 
+def payload_of(path: Path, line: int) -> bytes:
+    return path.read_bytes().split(b"\n")[line - 1]
+
+
 def test_file_validation_reports_lines_with_pipeline_codes(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     path.write_bytes(payload() + b"\n\n" + b"nope\n" + payload(channel="fax") + b"\n" + payload() + b"\n")
@@ -74,8 +79,11 @@ def test_file_validation_reports_lines_with_pipeline_codes(tmp_path: Path) -> No
     report.close()
     assert (result.lines, result.sent, result.rejected) == (4, 2, 2)
     assert result.codes == {"not_json": 1, "unknown_channel": 1}
-    assert [k for _, k, _ in sent] == [b"ROP", b"ROP"]
-    assert all(h is not None for _, _, h in sent)  # signed: the keyring has ROP's key
+    # The two valid lines travel as one batched record of ROP, signed: the keyring has its key.
+    assert [k for _, k, _ in sent] == [b"ROP"]
+    value, _, headers = sent[0]
+    assert events_of(value, dict(headers or [])[BATCH_HEADER]) == [payload_of(path, 1), payload_of(path, 5)]
+    assert SIGNATURE_HEADER in dict(headers or [])
     with report.path.open() as fh:
         assert [(r["line"], r["code"]) for r in csv.DictReader(fh)] == [
             ("3", "not_json"), ("4", "unknown_channel")]

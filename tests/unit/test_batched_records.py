@@ -1,0 +1,172 @@
+"""Batched records (schemas/batch.py): one Kafka record carrying many events is validated,
+rejected, dead-lettered and counted per event, never split across envelopes, and exact
+under replays and a half-written batch, like records of one event."""
+
+from __future__ import annotations
+
+import base64
+import threading
+
+import orjson
+import pytest
+
+from producers.batching import Batcher
+from schemas.batch import BATCH_FORMAT, BATCH_HEADER, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, encode
+from schemas.signing import SIGNATURE_HEADER, Keyring, SignaturePolicy, sign
+from sinks.clickhouse.store import Store
+from stream_processors.counter import Counter, write_with_retry
+from stream_processors.envelope import MAX_ENVELOPE_BYTES, Envelope, split
+from stream_processors.validation import judge_records
+from tests.unit.factories import CAT, NOW, TOPIC, apply, payload
+from tests.unit.test_counter import FailingInserts, scalar
+
+BATCH = [(BATCH_HEADER, BATCH_FORMAT)]
+
+
+def batch_envelopes(partition: int, records: list[tuple[int, bytes, list[tuple[str, bytes]] | None]]
+                    ) -> list[Envelope]:
+    verdicts, _ = judge_records(records, CAT, NOW)
+    return list(split(TOPIC, partition, verdicts))
+
+
+def test_each_event_of_a_batch_gets_its_own_verdict_and_dead_letter() -> None:
+    good = [payload() for _ in range(3)]
+    events = [good[0], b"{not json", good[1], payload(service="NOPE"), b"", good[2]]
+    verdicts, dead = judge_records([(7, encode(events), BATCH)], CAT, NOW)
+    assert [(offset, ok) for offset, ok, _ in verdicts] == [
+        (7, True), (7, False), (7, True), (7, False), (7, False), (7, True)]
+    assert [row[1] for _, ok, row in verdicts if not ok] == ["not_json", "unknown_service", "empty"]
+    assert [row[5] for _, ok, row in verdicts if not ok] == ["#1", "#3", "#4"]  # source: position
+    assert [(d.offset, d.index, d.payload, d.code) for d in dead] == [
+        (7, 1, b"{not json", "not_json"), (7, 3, events[3], "unknown_service"), (7, 4, b"", "empty")]
+    # A trailing newline is allowed; a record without the header is one (invalid) event.
+    verdicts, _ = judge_records([(8, encode(good) + b"\n", BATCH)], CAT, NOW)
+    assert [ok for _, ok, _ in verdicts] == [True, True, True]
+    verdicts, _ = judge_records([(9, encode(good), None)], CAT, NOW)
+    assert [(ok, row[1]) for _, ok, row in verdicts] == [(False, "not_json")]
+
+
+@pytest.mark.parametrize(("value", "headers", "code"), [
+    (b"x" * (MAX_BATCH_BYTES + 1), BATCH, "batch_too_large"),
+    (b"\n".join([b"{}"] * (MAX_BATCH_EVENTS + 1)), BATCH, "batch_too_large"),
+    (b"{}", [(BATCH_HEADER, b"csv-v9")], "bad_batch"),
+    (b"", BATCH, "bad_batch"),
+    (b"{}\n{}", [*BATCH, ("tahawul-original-bytes", b"2000000")], "too_large"),
+])
+def test_a_record_that_is_no_batch_is_rejected_as_one(value: bytes, headers: list[tuple[str, bytes]],
+                                                      code: str) -> None:
+    verdicts, dead = judge_records([(3, value, headers)], CAT, NOW)
+    assert [(offset, ok, row[1]) for offset, ok, row in verdicts] == [(3, False, code)]
+    assert [(d.index, d.payload) for d in dead] == [(None, value)]
+
+
+def test_a_batch_is_signed_as_a_whole_and_checked_per_entity() -> None:
+    key = b"k" * 32
+    policy = SignaturePolicy(Keyring({"ROP": {"k1": key}}), frozenset({"ROP"}))
+    rop = [payload(), payload()]
+    moh = payload(entity="MOH", service="MOH-PREARRIVAL-MED")
+    value = encode([*rop, moh])
+    signed = [*BATCH, (SIGNATURE_HEADER, sign(value, "k1", key))]
+    verdicts, _ = judge_records([(0, value, signed)], CAT, NOW, policy)
+    assert [ok for _, ok, _ in verdicts] == [True, True, True]  # MOH need not sign
+    forged = [*BATCH, (SIGNATURE_HEADER, sign(value + b" ", "k1", key))]
+    verdicts, _ = judge_records([(1, value, forged)], CAT, NOW, policy)
+    assert [(ok, row[1] if not ok else None) for _, ok, row in verdicts] == [
+        (False, "signature_invalid"), (False, "signature_invalid"), (True, None)]
+    verdicts, _ = judge_records([(2, value, BATCH)], CAT, NOW, policy)
+    assert [ok for _, ok, _ in verdicts] == [False, False, True]
+
+
+def test_envelopes_never_split_a_record() -> None:
+    # Bad events carry their payload, so 3 records of 250 x 1 KiB bad events are ~1 MiB of
+    # verdicts: more than two envelopes' worth, but each record stays whole.
+    junk = [b"[" + b"1," * 500 + b"]"] * 250
+    records = [(offset, encode(junk), BATCH) for offset in (10, 11, 12)]
+    envelopes = batch_envelopes(0, records)
+    assert len(envelopes) == 3
+    for env, offset in zip(envelopes, (10, 11, 12), strict=True):
+        assert (env.first_offset, env.last_offset, len(env.bad)) == (offset, offset, 250)
+        assert len(env.encode()) > MAX_ENVELOPE_BYTES / 2
+    # Records of single events are still cut at the size cap.
+    singles = [(i, junk[0], None) for i in range(1000)]
+    cut = batch_envelopes(0, singles)
+    assert len(cut) > 1 and all(len(e.encode()) < MAX_ENVELOPE_BYTES + 5000 for e in cut)
+    assert [e.first_offset for e in cut[1:]] == [e.last_offset + 1 for e in cut[:-1]]
+
+
+def test_envelopes_of_the_previous_version_are_still_read() -> None:
+    env = batch_envelopes(2, [(5, encode([payload(), b"{"]), BATCH)])[0]
+    rows = [list(r) for r in zip(*env.ok, strict=True)]
+    v1 = orjson.dumps({"v": 1, "topic": TOPIC, "partition": 2, "first": 5, "last": 5, "ok": rows,
+                       "bad": env.bad})
+    assert Envelope.decode(v1) == env == Envelope.decode(env.encode())
+
+
+def test_batched_records_count_exactly_through_replays_resends_and_a_half_written_batch(
+        store: Store) -> None:
+    counter = Counter(store)
+    first = [payload() for _ in range(40)]
+    conflict = orjson.loads(first[0])
+    conflict["quantity"] = 9
+    records = [
+        (0, encode(first[:20]), BATCH),
+        (1, payload(), None),
+        (2, encode([*first[20:], first[3], orjson.dumps(conflict), b"oops"]), BATCH),
+    ]
+    apply(counter, batch_envelopes(0, records[:2]))
+    apply(counter, batch_envelopes(0, records))  # a worker re-sent offsets 0..1 with 2
+    assert scalar(store, "SELECT count() FROM events") == 41
+    assert scalar(store, "SELECT count() FROM duplicates") == 1
+    assert scalar(store, "SELECT count() FROM rejected WHERE reason_code = 'event_id_conflict'") == 1
+    assert scalar(store, "SELECT count() FROM rejected WHERE reason_code = 'not_json' "
+                         "AND source = '#22'") == 1
+    # A batch of batched records dies half-written; recovery and a redo leave it exact.
+    later = [(3, encode([payload() for _ in range(30)]), BATCH), (4, encode([first[5], b"{"]), BATCH)]
+    broken = Store(FailingInserts(store.client, "counts_minute", 1), store.cluster)  # type: ignore[arg-type]
+    with pytest.raises(ConnectionError):
+        broken.write(Counter(broken).prepare(batch_envelopes(0, later)).batch)
+    assert store.recover() == 32  # 30 events, 1 duplicate, 1 rejected of offsets 3..4
+    restarted = Counter(store)
+    prepared = restarted.prepare(batch_envelopes(0, later))
+    assert write_with_retry(store, prepared.batch, threading.Event())
+    restarted.commit(prepared)
+    apply(restarted, batch_envelopes(0, [*records, *later]))  # a full replay changes nothing
+    assert scalar(store, "SELECT count() FROM events") == 71
+    assert scalar(store, "SELECT sum(transactions) FROM v_counts_daily") == 71
+    assert scalar(store, "SELECT count() FROM duplicates") == 2
+    assert scalar(store, "SELECT count() FROM rejected") == 3
+    payloads = store.client.query("SELECT payload FROM rejected WHERE reason_code = 'not_json' "
+                                  "ORDER BY src_offset").result_rows
+    assert [p[0] for p in payloads] == ["oops", "{"]  # each bad event's own bytes
+
+
+def test_batcher_groups_per_key_in_order_within_limits() -> None:
+    sent: list[tuple[bytes, bytes | None, list[tuple[str, bytes]] | None]] = []
+    batcher = Batcher(lambda v, k, h: sent.append((v, k, h)), max_events=3,
+                      sign=lambda key, value: b"sig:" + value[:5] if key == b"ROP" else None)
+    for i in range(7):
+        batcher.add(b'{"n":%d}' % i, b"ROP")
+        batcher.add(b'{"m":%d}' % i, b"MOH")
+    batcher.add(b'{\n"pretty": 1}', b"MOH")  # cannot travel in a batch: alone, after MOH's
+    batcher.flush()
+    rop = [(v, h) for v, k, h in sent if k == b"ROP"]
+    moh = [(v, h) for v, k, h in sent if k == b"MOH"]
+    assert [v for v, _ in rop] == [b'{"n":0}\n{"n":1}\n{"n":2}', b'{"n":3}\n{"n":4}\n{"n":5}', b'{"n":6}']
+    assert rop[0][1] == [*BATCH, (SIGNATURE_HEADER, b'sig:{"n":')]
+    assert rop[2][1] == [(SIGNATURE_HEADER, b'sig:{"n":')]  # one event: a plain record
+    assert [v for v, _ in moh][-2:] == [b'{"m":6}', b'{\n"pretty": 1}']
+    assert moh[0][1] == BATCH
+    assert (batcher.records, batcher.events) == (len(sent), 15)
+    # The byte limit holds too.
+    sent.clear()
+    small = Batcher(lambda v, k, h: sent.append((v, k, h)), max_bytes=21)
+    for _ in range(5):
+        small.add(b"0123456789", b"K")
+    small.flush()
+    assert [len(v) for v, _, _ in sent] == [21, 21, 10]
+
+
+def test_a_dead_letter_keeps_the_events_own_bytes_in_the_envelope() -> None:
+    env = batch_envelopes(0, [(0, encode([payload(), b"{broken"]), BATCH)])[0]
+    assert base64.b64decode(env.bad[0][3]) == b"{broken"
+    assert env.bad[0][4] == len(b"{broken")
