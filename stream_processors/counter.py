@@ -36,6 +36,13 @@ from tahawul.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# A write waits up to LINGER_SECONDS after its first envelope for more (see poll_batch), or
+# LINGER_BUSY_SECONDS while the stream is busy (the last write held BUSY_EVENTS or more).
+LINGER_SECONDS = 0.05
+LINGER_BUSY_SECONDS = 1.0
+BUSY_EVENTS = 2_000
+BATCH_EVENTS = 50_000
+
 
 @dataclass(slots=True)
 class BatchStats:
@@ -259,6 +266,32 @@ def open_store(dsn: str, cluster: str, stop: threading.Event, max_delay: float =
             delay = min(max_delay, delay * 2)
 
 
+def poll_batch(consumer: KafkaConsumer, stop: threading.Event, linger: float) -> list[Envelope]:
+    """Envelopes for one write: what the first poll brings, plus what arrives within
+    ``linger`` seconds after it, up to about BATCH_EVENTS events. A write costs ClickHouse a
+    new part per table whatever its size (milliseconds of work each, and merges later: at
+    8,000 events/s, 40 µs an event with 0.2 s writes, 16 µs with 1 s writes), so while the
+    stream is busy a few large writes beat many small ones; when it is not, the short
+    linger keeps events fresh."""
+    polled = consumer.poll(timeout_ms=200)
+    envelopes = [Envelope.decode(rec.value) for recs in polled.values() for rec in recs]
+    if not envelopes:
+        return envelopes
+    events = sum(env.n_ok + len(env.bad) for env in envelopes)
+    deadline = time.monotonic() + linger
+    while events < BATCH_EVENTS and not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        polled = consumer.poll(timeout_ms=max(1, int(left * 1000)))
+        for records in polled.values():
+            for rec in records:
+                env = Envelope.decode(rec.value)
+                envelopes.append(env)
+                events += env.n_ok + len(env.bad)
+    return envelopes
+
+
 def run_counter(
     settings: Settings,
     store: Store,
@@ -280,10 +313,12 @@ def run_counter(
         max_partition_fetch_bytes=8 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
     )
+    last_write = 0  # events in the last write: a busy stream lingers longer
     try:
         while not stop.is_set():
             try:
-                polled = consumer.poll(timeout_ms=200)
+                linger = LINGER_BUSY_SECONDS if last_write >= BUSY_EVENTS else LINGER_SECONDS
+                envelopes = poll_batch(consumer, stop, linger)
             except KafkaError as exc:
                 # The broker is away (restarting, network): wait and poll again. Nothing
                 # was applied for these records yet, so nothing can be lost or doubled.
@@ -291,10 +326,10 @@ def run_counter(
                 log.warning("polling %s failed, retrying: %s", settings.topic_validated, exc)
                 stop.wait(1.0)
                 continue
-            envelopes = [Envelope.decode(rec.value) for recs in polled.values() for rec in recs]
             if not envelopes:
                 continue
             prepared = counter.prepare(envelopes)
+            last_write = sum(env.n_ok + len(env.bad) for env in envelopes)
             if not write_with_retry(store, prepared.batch, stop):
                 break
             counter.commit(prepared)

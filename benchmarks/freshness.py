@@ -1,0 +1,231 @@
+"""Freshness: ``python -m benchmarks.freshness [--rate 1000] [--seconds 120]``.
+
+A producer process sends events at a steady rate, each stamped with the time it is sent
+(``occurred_at`` = now, millisecond precision), keyed by entity like any producer. The
+pipeline (one validating worker, the counting writer in this process) counts them; the time
+from send to the event being counted in ``v_counts_daily`` (the writer's batch, progress
+row included, confirmed by ClickHouse) is recorded for every event. Baseline in the same
+run: a bare aiokafka consumer process reading the same topic records send -> receive, the
+floor any consumer of the broker has. Printed: p50/p95/p99/max of both and the ratios.
+Goal (issue 7): p95 under 2 s at 1,000 events/s.
+
+``--batch N`` sends batched records of up to N events, flushed every 100 ms, as a gateway
+client posting ten times a second would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from benchmarks.common import Bench, Pipeline, env_for, machine, simulated, table
+from producers.kafka_sender import EventSender
+from stream_processors.counter import Counter, Prepared
+
+GOAL_P95 = 2.0
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def stamped(data: bytes, ms: int) -> bytes:
+    event = orjson.loads(data)
+    event["occurred_at"] = datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+    return orjson.dumps(event)
+
+
+def produce(args: argparse.Namespace) -> int:
+    """Send ``rate`` events a second for ``seconds`` seconds, after ``warmup`` events."""
+    total = args.warmup + int(args.rate * args.seconds)
+    lines = simulated(int(total * 1.1) + 1000, 11, 0.0, 0.0)
+    sender = EventSender(args.bootstrap, args.topic, linger_ms=5, batch_events=args.batch)
+    try:
+        for _ in range(args.warmup):
+            line = next(lines)
+            sender.add(stamped(line.data, now_ms()), (line.entity or "").encode())
+        sender.flush()
+        Path(args.ready).write_text("ready")
+        while not Path(args.go).exists():
+            time.sleep(0.01)
+        started = time.monotonic()
+        sent = 0
+        flushed = started
+        while sent < total - args.warmup:
+            due = min(int((time.monotonic() - started) * args.rate), total - args.warmup)
+            while sent < due:
+                line = next(lines)
+                sender.add(stamped(line.data, now_ms()), (line.entity or "").encode())
+                sent += 1
+            if args.batch and time.monotonic() - flushed >= 0.1:
+                sender.send_batches()
+                flushed = time.monotonic()
+            time.sleep(0.002)
+        sender.flush()
+    finally:
+        sender.close()
+    return 0
+
+
+def consume(args: argparse.Namespace) -> int:
+    """The baseline: send -> receive by a bare consumer, for events stamped after ``since``."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    async def main() -> list[int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=args.bootstrap, enable_auto_commit=False,
+                                    auto_offset_reset="latest")
+        await consumer.start()
+        try:
+            parts = [TopicPartition(args.topic, p) for p in range(args.partitions)]
+            consumer.assign(parts)
+            await consumer.seek_to_end(*parts)
+            for tp in parts:
+                await consumer.position(tp)
+            Path(args.ready).write_text("ready")
+            latencies: list[int] = []
+            deadline = time.monotonic() + args.seconds + 60
+            while len(latencies) < args.expect and time.monotonic() < deadline:
+                polled = await consumer.getmany(timeout_ms=200)
+                received = now_ms()
+                for records in polled.values():
+                    for r in records:
+                        for line in r.value.split(b"\n"):
+                            sent = _ms(orjson.loads(line)["occurred_at"])
+                            if sent >= args.since:
+                                latencies.append(received - sent)
+            return latencies
+        finally:
+            await consumer.stop()
+
+    Path(args.out).write_text(json.dumps(asyncio.run(main())))
+    return 0
+
+
+def _ms(occurred_at: str) -> int:
+    return int(datetime.fromisoformat(occurred_at).timestamp() * 1000 + 0.5)
+
+
+def percentiles(latencies_ms: list[int]) -> list[float]:
+    a = np.asarray(latencies_ms, dtype=float) / 1000
+    return [float(np.percentile(a, 50)), float(np.percentile(a, 95)), float(np.percentile(a, 99)),
+            float(a.max())]
+
+
+def wait_file(path: Path, proc: subprocess.Popen[bytes], what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not ready")
+        time.sleep(0.05)
+
+
+def run(args: argparse.Namespace) -> int:
+    print(f"machine: {machine()}", flush=True)
+    with Bench() as bench:
+        settings = bench.settings("fresh")
+        work = settings.data_dir
+        latencies: list[int] = []
+        since = [10**18]
+
+        def on_batch(counter: Counter, prepared: Prepared) -> None:
+            stored = now_ms()
+            latencies.extend(stored - ms for ms in prepared.batch.events.columns[2] if ms >= since[0])
+
+        bootstrap = settings.kafka_bootstrap() or ""
+        common = ["--bootstrap", bootstrap, "--topic", settings.topic_transactions]
+        expect = int(args.rate * args.seconds)
+        with Pipeline(settings, on_batch=on_batch) as pipeline:
+            pipeline.start(workers=1)
+            producer = subprocess.Popen(
+                [sys.executable, "-m", "benchmarks.freshness", "produce", *common, "--rate", str(args.rate),
+                 "--seconds", str(args.seconds), "--batch", str(args.batch), "--warmup", "200",
+                 "--ready", str(work / "producer.ready"), "--go", str(work / "go")],
+                env=env_for(settings), cwd=Path(__file__).resolve().parents[1])
+            wait_file(work / "producer.ready", producer, "the producer")
+            # The pipeline is up once the warm-up events are counted.
+            deadline = time.monotonic() + 120
+            while pipeline.run.counted < 200:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the pipeline did not count the warm-up events")
+                time.sleep(0.05)
+            since[0] = now_ms()
+            baseline = subprocess.Popen(
+                [sys.executable, "-m", "benchmarks.freshness", "consume", *common,
+                 "--partitions", str(settings.partitions), "--seconds", str(args.seconds),
+                 "--expect", str(expect), "--since", str(since[0]), "--ready", str(work / "consumer.ready"),
+                 "--out", str(work / "baseline.json")],
+                env=env_for(settings), cwd=Path(__file__).resolve().parents[1])
+            wait_file(work / "consumer.ready", baseline, "the baseline consumer")
+            how = f" in batched records of up to {args.batch} every 100 ms" if args.batch else ""
+            print(f"sending {args.rate:g} events/s for {args.seconds:g} s{how}", flush=True)
+            (work / "go").write_text("go")
+            if producer.wait(args.seconds + 120) != 0:
+                raise RuntimeError("the producer failed")
+            deadline = time.monotonic() + 60
+            while len(latencies) < expect and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if baseline.wait(120) != 0:
+                raise RuntimeError("the baseline consumer failed")
+        floor = json.loads((work / "baseline.json").read_text())
+    if len(latencies) < expect or len(floor) < expect:
+        print(f"only {len(latencies):,} (pipeline) and {len(floor):,} (baseline) of {expect:,} events "
+              "measured", file=sys.stderr)
+        return 1
+    mine, base = percentiles(latencies), percentiles(floor)
+    print()
+    print(f"freshness at {args.rate:g} events/s for {args.seconds:g} s ({len(latencies):,} events): "
+          "seconds from send to ...")
+    print(table(["", "p50", "p95", "p99", "max"], [
+        ["... received by a bare consumer (baseline)", *base],
+        ["... counted in v_counts_daily (pipeline)", *mine],
+        ["pipeline - baseline", *[m - b for m, b in zip(mine, base, strict=True)]],
+        ["pipeline / baseline", *[m / b if b else float("nan") for m, b in zip(mine, base, strict=True)]],
+    ]))
+    met = mine[1] < GOAL_P95
+    print(f"\np95 {mine[1]:.2f} s; goal < {GOAL_P95:g} s: {'met' if met else 'MISSED'}")
+    return 0 if met else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.freshness",
+                                     description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    parser.add_argument("--rate", type=float, default=1000.0, help="events per second (default 1000)")
+    parser.add_argument("--seconds", type=float, default=120.0, help="how long (default 120)")
+    parser.add_argument("--batch", type=int, default=0, help="batched records of up to N events")
+    p = sub.add_parser("produce")
+    c = sub.add_parser("consume")
+    for s in (p, c):
+        s.add_argument("--bootstrap", required=True)
+        s.add_argument("--topic", required=True)
+        s.add_argument("--seconds", type=float, required=True)
+        s.add_argument("--ready", required=True)
+    p.add_argument("--rate", type=float, required=True)
+    p.add_argument("--batch", type=int, default=0)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--go", required=True)
+    c.add_argument("--partitions", type=int, required=True)
+    c.add_argument("--expect", type=int, required=True)
+    c.add_argument("--since", type=int, required=True)
+    c.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    if args.command == "produce":
+        return produce(args)
+    if args.command == "consume":
+        return consume(args)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Replay throughput: ``python -m benchmarks.replay [--events 1000000]``.
+
+N simulated events (1% resends, 1% invalid) are put in the transactions topic twice, as
+records of one event (the SDK, or any Kafka producer) and as batched records of up to
+``--batch`` events (the gateway and `tahawul send`). For each topic, in the same run:
+
+- a bare aiokafka consumer reads, parses and counts them (the ceiling of Python here);
+- a bare Faust agent does only parse-and-count (Faust's own ceiling, benchmarks/faust_bare.py);
+- the pipeline (one validating worker process, the counting writer) starts from nothing and
+  runs until every event is applied in ClickHouse, which is then checked cell for cell
+  against the simulator's truth.
+
+Rates are events per second from the first event handled to the last (start-up excluded,
+the same for all three); the pipeline's rate with start-up included (process start to the
+last batch stored) is printed too. Goals (issue 7): the pipeline at least 0.8 of the bare
+Faust agent on single records, and at least 50,000 events/s on batched records.
+``--profile`` records the worker and the counting writer with py-spy (when installed) and
+prints where their time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from benchmarks.common import (
+    Bench,
+    Filled,
+    Pipeline,
+    Spy,
+    bare_aiokafka,
+    bare_faust,
+    check_exact,
+    cpu_seconds,
+    fill,
+    machine,
+    spy_available,
+    table,
+)
+from tahawul.settings import Settings
+
+GOAL_RATIO = 0.8
+GOAL_BATCHED = 50_000
+
+
+def run_topic(bench: Bench, name: str, filled: Filled, settings_of: Settings, profile: bool,
+              timeout: float) -> dict[str, float]:
+    """Baselines and the pipeline on one filled topic; returns the measured figures."""
+    events = filled.events
+    out: dict[str, float] = {}
+    print(f"[{name}] bare aiokafka consumer ...", flush=True)
+    out["aiokafka"] = events / bare_aiokafka(settings_of, events)
+    print(f"[{name}] bare Faust agent ...", flush=True)
+    seconds, out["faust_rss"] = bare_faust(settings_of, events)
+    out["faust"] = events / seconds
+    print(f"[{name}] pipeline (1 worker, counting writer) ...", flush=True)
+    pipeline_settings = bench.settings(f"{name}-pipeline", share_topic=settings_of)
+    with Pipeline(pipeline_settings) as p:
+        p.start(workers=1)
+        spies: list[tuple[str, Spy]] = []
+        if profile:
+            # Profile the middle of the run: after start-up, for about half of it.
+            expected = events / max(out["faust"], 1.0)
+            time.sleep(min(20.0, 2.0 + expected * 0.2))
+            duration = max(5.0, min(60.0, expected * 0.5))
+            where = pipeline_settings.data_dir
+            spies = [("worker", Spy(p.workers[0].pid, where / "worker.spy", duration)),
+                     ("counting writer", Spy(os.getpid(), where / "counter.spy", duration))]
+        p.wait(filled.acked, timeout)
+        out["pipeline"] = events / p.steady_seconds
+        out["pipeline_wall"] = events / p.wall_seconds
+        out["worker_cpu_us"] = cpu_seconds(p.workers[0].pid) / events * 1e6
+        assert p.store is not None
+        check_exact(p.store, filled.truth)
+        print(f"[{name}] exact: v_counts_daily equals the truth cell for cell "
+              f"({filled.truth.valid:,} counted, {filled.truth.duplicate:,} duplicates, "
+              f"{filled.truth.invalid:,} rejected)", flush=True)
+        for who, spy in spies:
+            print(f"[{name}] profile of the {who} (py-spy, {spy.out}):\n"
+                  f"{spy.summary(thread='counter' if who == 'counting writer' else None)}", flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.replay", description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="events per topic (default 1,000,000)")
+    parser.add_argument("--batch", type=int, default=500, help="events per batched record (default 500)")
+    parser.add_argument("--only", choices=("single", "batched"), help="run one of the two topics")
+    parser.add_argument("--profile", action="store_true", help="py-spy the worker and the writer")
+    parser.add_argument("--timeout", type=float, default=1800)
+    args = parser.parse_args(argv)
+    if args.profile and not spy_available():
+        print("--profile needs py-spy (pip install py-spy)", file=sys.stderr)
+        return 2
+    print(f"machine: {machine()}", flush=True)
+    rows = []
+    verdicts = []
+    with Bench() as bench:
+        for name, batch in (("single", 0), ("batched", args.batch)):
+            if args.only and args.only != name:
+                continue
+            settings = bench.settings(name)
+            print(f"[{name}] filling {settings.topic_transactions} with {args.events:,} events"
+                  + (f" in batched records of up to {batch}" if batch else " (one record each)") + " ...",
+                  flush=True)
+            filled = fill(settings, args.events, batch=batch)
+            print(f"[{name}] {filled.events:,} events in {filled.records:,} records, "
+                  f"sent in {filled.seconds:.0f} s", flush=True)
+            r = run_topic(bench, name, filled, settings, args.profile, args.timeout)
+            label = "one event per record" if not batch else f"batched records (<= {batch} events)"
+            rows += [
+                [f"{label}: bare aiokafka consumer", r["aiokafka"], r["aiokafka"] / r["faust"], 1.0, None],
+                [f"{label}: bare Faust agent", r["faust"], 1.0, r["faust"] / r["aiokafka"], None],
+                [f"{label}: pipeline", r["pipeline"], r["pipeline"] / r["faust"],
+                 r["pipeline"] / r["aiokafka"], r["pipeline_wall"]],
+            ]
+            if batch:
+                verdicts.append(f"batched: pipeline {r['pipeline']:,.0f} events/s; goal >= {GOAL_BATCHED:,}: "
+                                + ("met" if r["pipeline"] >= GOAL_BATCHED else "MISSED"))
+            else:
+                ratio = r["pipeline"] / r["faust"]
+                verdicts.append(f"single: pipeline / bare Faust = {ratio:.2f}; goal >= {GOAL_RATIO}: "
+                                + ("met" if ratio >= GOAL_RATIO else "MISSED"))
+            print(f"[{name}] worker CPU {r['worker_cpu_us']:.1f} us an event", flush=True)
+    print()
+    print(f"replay of {args.events:,} events (events/s from the first event handled to the last)")
+    print(table(["path", "events/s", "x bare Faust", "x bare aiokafka", "events/s incl. start-up"], rows))
+    print()
+    for v in verdicts:
+        print(v)
+    return 0 if all(v.endswith("met") for v in verdicts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
