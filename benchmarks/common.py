@@ -99,6 +99,31 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def window_rate(history: list[tuple[float, int]], total: int, lo: float = 0.1, hi: float = 0.9) -> float:
+    """Events per second while the count went from ``lo`` to ``hi`` of ``total``.
+
+    ``history`` is (time, events so far), in time order. The window leaves out start-up
+    (processes starting, joining the group, the first rebalance) and the tail (the last
+    partitions finishing alone), which weigh on a short run but not on a long replay: it is
+    the rate a run of any length settles at, for the pipeline and the baselines alike."""
+    lo_at = next(((t, n) for t, n in history if n >= lo * total), None)
+    hi_at = next(((t, n) for t, n in history if n >= hi * total), None)
+    if lo_at is None or hi_at is None or hi_at[0] <= lo_at[0]:
+        raise ValueError(f"not enough progress samples for a {lo:.0%}-{hi:.0%} window")
+    return (hi_at[1] - lo_at[1]) / (hi_at[0] - lo_at[0])
+
+
+def merge_histories(histories: list[list[tuple[float, int]]]) -> list[tuple[float, int]]:
+    """The total of several processes' (time, events so far) series, at every sample time."""
+    points = sorted((t, i, n) for i, h in enumerate(histories) for t, n in h)
+    latest = [0] * len(histories)
+    out = []
+    for t, i, n in points:
+        latest[i] = n
+        out.append((t, sum(latest)))
+    return out
+
+
 class Bench:
     """A fresh memory broker and a scratch directory; ``settings()`` gives each pipeline its
     own topics, groups and store (``share_topic`` reuses another's transactions topic)."""
@@ -117,6 +142,11 @@ class Bench:
         self.broker.stop()
         if not self.keep:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def broker_cpu(self) -> float:
+        """CPU seconds the broker process has used so far."""
+        assert self.broker.process is not None
+        return cpu_seconds(self.broker.process.pid)
 
     def settings(self, name: str, share_topic: Settings | None = None, **overrides: Any) -> Settings:
         tag = f"{name}-{uuid.uuid4().hex[:6]}"
@@ -153,6 +183,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         "TAHAWUL_SESSION_TIMEOUT": str(settings.session_timeout),
         "TAHAWUL_BATCH_MAX": str(settings.batch_max),
         "TAHAWUL_BATCH_WITHIN": str(settings.batch_within),
+        "TAHAWUL_WORKER_BUFFER": str(settings.worker_buffer),
         "PYTHONPATH": str(REPO),
     })
     env.update(extra)
@@ -236,6 +267,7 @@ class Pipeline:
     first_batch: float = 0.0
     last_batch: float = 0.0
     on_batch: Callable[[Counter, Prepared], None] | None = None
+    history: list[tuple[float, int]] = field(default_factory=list)  # (time, events applied)
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         log = (self.settings.data_dir / f"worker-{len(self.workers)}.log").open("wb")
@@ -257,6 +289,7 @@ class Pipeline:
                 self.first_batch = now
             self.last_batch = now
             self.run.on_batch(counter, prepared)
+            self.history.append((now, self.applied()))
             if self.on_batch is not None:
                 self.on_batch(counter, prepared)
 
@@ -298,6 +331,10 @@ class Pipeline:
     def steady_seconds(self) -> float:
         """From the first batch in the store to the last (start-up excluded, as the baselines)."""
         return self.last_batch - self.first_batch
+
+    def steady_rate(self, events: int) -> float:
+        """Events/s from 10% to 90% of ``events`` applied (see window_rate)."""
+        return window_rate(self.history, events)
 
     def close(self) -> None:
         self.stop.set()
@@ -390,11 +427,16 @@ def bare_aiokafka(settings: Settings, events: int, timeout: float = 600) -> floa
     return asyncio.run(main())
 
 
-def bare_faust(settings: Settings, events: int, agents: int = 1,
-               timeout: float = 1200) -> tuple[float, float]:
-    """(seconds from the first event to the last, largest agent RSS MiB) for ``agents`` bare
-    Faust agent processes in one group that only parse and count (benchmarks/faust_bare.py):
-    Faust's own ceiling."""
+@dataclass
+class FaustRun:
+    seconds: float  # from the first event counted to the last, over all agents
+    rss_mb: float  # the largest agent's resident memory at the end
+    steady_rate: float  # events/s from 10% to 90% counted (window_rate)
+
+
+def bare_faust(settings: Settings, events: int, agents: int = 1, timeout: float = 1200) -> FaustRun:
+    """``agents`` bare Faust agent processes in one group that only parse and count
+    (benchmarks/faust_bare.py): Faust's own ceiling."""
     group = f"{settings.worker_group}-bare-{uuid.uuid4().hex[:4]}"
     outs = [settings.data_dir / f"faust-bare-{group}-{i}.json" for i in range(agents)]
     procs = []
@@ -420,7 +462,8 @@ def bare_faust(settings: Settings, events: int, agents: int = 1,
             time.sleep(0.1)
         first = min(r["first"] for r in reports if r["first"])
         last = max(r["last"] for r in reports)
-        return last - first, max(r["rss_mb"] for r in reports)
+        history = merge_histories([[(t, n) for t, n in r["history"]] for r in reports])
+        return FaustRun(last - first, max(r["rss_mb"] for r in reports), window_rate(history, events))
     finally:
         for p in procs:
             p.terminate()

@@ -43,6 +43,7 @@ app = faust.App(
 source = app.topic(settings.topic_transactions, value_type=bytes, key_type=bytes,
                    value_serializer="raw", key_serializer="raw", partitions=settings.partitions)
 state = {"n": 0, "first": 0.0, "last": 0.0, "done": 0.0}
+history: list[tuple[float, int]] = []  # (time, events counted so far), at every report
 counts: dict[object, int] = {}
 
 
@@ -71,11 +72,14 @@ async def progress() -> None:
 
 
 def report() -> None:
-    """Events counted, and the monotonic times of the first and the latest (perf_counter is
-    system-wide on Linux, so several agents' times compare)."""
+    """Events counted, the monotonic times of the first and the latest, and the history of
+    (time of the latest, events counted) at each report (perf_counter is system-wide on
+    Linux, so several agents' times compare)."""
+    if state["n"] and (not history or history[-1][1] != state["n"]):
+        history.append((state["last"], int(state["n"])))
     with open(out + ".tmp", "w") as fh:
         json.dump({"events": state["n"], "first": state["first"], "last": state["last"],
-                   "rss_mb": rss_mb(os.getpid())}, fh)
+                   "rss_mb": rss_mb(os.getpid()), "history": history}, fh)
     os.replace(out + ".tmp", out)
 
 

@@ -29,6 +29,7 @@ import orjson
 
 from benchmarks.common import Bench, Pipeline, env_for, machine, simulated, table
 from producers.kafka_sender import EventSender
+from sinks.clickhouse.store import Store
 from stream_processors.counter import Counter, Prepared
 
 GOAL_P95 = 2.0
@@ -120,6 +121,21 @@ def percentiles(latencies_ms: list[int]) -> list[float]:
             float(a.max())]
 
 
+def check_all_counted(store: Store, sent: int) -> int:
+    """Every event sent (all valid, each sent once) is stored once and counted once."""
+    row = store.client.query(
+        "SELECT (SELECT count() FROM events), (SELECT uniqExact(event_id) FROM events), "
+        "(SELECT count() FROM duplicates), (SELECT count() FROM rejected), "
+        "(SELECT sum(transactions) FROM v_counts_daily), "
+        "(SELECT sum(quantity) FROM events WHERE status = 'completed')").result_rows[0]
+    events, unique, duplicates, rejected, published, completed = (int(x or 0) for x in row)
+    if (events, unique, duplicates, rejected) != (sent, sent, 0, 0) or published != completed:
+        raise AssertionError(f"sent {sent:,} events; stored {events:,} ({unique:,} distinct), "
+                             f"{duplicates:,} duplicates, {rejected:,} rejected; v_counts_daily "
+                             f"{published:,} against {completed:,} completed in events")
+    return events
+
+
 def wait_file(path: Path, proc: subprocess.Popen[bytes], what: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
@@ -177,6 +193,10 @@ def run(args: argparse.Namespace) -> int:
                 time.sleep(0.1)
             if baseline.wait(120) != 0:
                 raise RuntimeError("the baseline consumer failed")
+            assert pipeline.store is not None
+            stored = check_all_counted(pipeline.store, 200 + expect)
+            print(f"exact: every event sent is in events once and counted in v_counts_daily "
+                  f"({stored:,}; none rejected, none duplicated)", flush=True)
         floor = json.loads((work / "baseline.json").read_text())
     if len(latencies) < expect or len(floor) < expect:
         print(f"only {len(latencies):,} (pipeline) and {len(floor):,} (baseline) of {expect:,} events "

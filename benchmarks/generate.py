@@ -89,12 +89,12 @@ def build_select(profile_name: str = "oman-2025-h1", seed: int = 7) -> str:
         service_lut += [svc_index[weighted.items[i][1]] for i in lut(_weights(weighted))]
     channels = sorted(cat.channels)
     ch_index = {c: i for i, c in enumerate(channels)}
-    chan_lut = {m: [ch_index[pop.channels[m].items[i]] for i in lut(_weights(pop.channels[m]))]  # type: ignore[index]
+    chan_lut = {m: [ch_index[pop.channels[m].items[i]] for i in lut(_weights(pop.channels[m]))]
                 for m in ("digital", "manual")}
     tally_lut = [ch_index[pop.tally_channels.items[i]] for i in lut(_weights(pop.tally_channels))]
     first = date(YEAR, 1, 1)
     days = [first + timedelta(days=i) for i in range((date(YEAR + 1, 1, 1) - first).days)]
-    day_lut = {m: lut(day_weights(profile, days, m)) for m in ("digital", "manual")}  # type: ignore[arg-type]
+    day_lut = {m: lut(day_weights(profile, days, m)) for m in ("digital", "manual")}
     hour_lut = lut(profile.shape.digital_hours)
     slot_lut = lut(profile.shape.manual_slots)
     sat_items = sorted(profile.satisfaction_weights)

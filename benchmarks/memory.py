@@ -140,9 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     growth = w2 / w1 - 1
     per_event = (c2 - c1) * 2**20 / max(1, total - args.checkpoint)
     print()
-    print(table(["process", f"RSS after {args.checkpoint:,}", f"after {total:,}", "growth"], [
-        ["validating worker", f"{w1:.0f} MiB", f"{w2:.0f} MiB", f"{growth:+.1%}"],
-        ["counting writer", f"{c1:.0f} MiB", f"{c2:.0f} MiB", f"{c2 / c1 - 1:+.1%}"],
+    w_peak, c_peak = max(s[2] for s in samples), max(s[4] for s in samples)
+    print(table(["process", f"RSS after {args.checkpoint:,}", f"after {total:,}", "growth", "peak"], [
+        ["validating worker", f"{w1:.0f} MiB", f"{w2:.0f} MiB", f"{growth:+.1%}", f"{w_peak:.0f} MiB"],
+        ["counting writer", f"{c1:.0f} MiB", f"{c2:.0f} MiB", f"{c2 / c1 - 1:+.1%}", f"{c_peak:.0f} MiB"],
     ]))
     print(f"\ncounting writer: {per_event:.0f} bytes of RSS an event counted (index, chDB caches and all);"
           f" the index of counted ids alone: {index_bytes:.0f} bytes an event (a dict[str, int] of the same"

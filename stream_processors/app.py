@@ -99,6 +99,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=settings.session_timeout / 4,
         broker_request_timeout=max(30.0, settings.session_timeout * 2),
         broker_commit_every=settings.batch_max,
+        stream_buffer_maxsize=settings.worker_buffer,
         broker_commit_interval=1.0,
         producer_acks=-1,
         producer_max_request_size=2 * 1024 * 1024,

@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     batch_within: float = Field(
         0.3, gt=0, description="TAHAWUL_BATCH_WITHIN: seconds a worker waits to fill a batch."
     )
+    worker_buffer: int = Field(
+        1024, ge=16,
+        description="TAHAWUL_WORKER_BUFFER: most records a worker holds fetched but not yet "
+        "validated (Faust's stream_buffer_maxsize). Bounds its memory while it works through a "
+        "backlog: a batched record is up to ~250 KiB, so 1,024 of them take at most ~250 MiB "
+        "(Faust's default, 4,096, let a replay of batched records hold 800 MiB).",
+    )
     session_timeout: float = Field(
         6.0, gt=0,
         description="TAHAWUL_SESSION_TIMEOUT: consumer-group session timeout in seconds "
