@@ -113,6 +113,17 @@ def window_rate(history: list[tuple[float, int]], total: int, lo: float = 0.1, h
     return (hi_at[1] - lo_at[1]) / (hi_at[0] - lo_at[0])
 
 
+def steady_or_overall(history: list[tuple[float, int]], total: int, overall: float) -> float:
+    """window_rate, or ``overall`` (first event to last) with a note when a run is too short
+    to have a steady part (a few batches: small ``--events``)."""
+    try:
+        return window_rate(history, total)
+    except ValueError:
+        print(f"  (only {len(history)} progress samples: no steady window, first event to last used)",
+              flush=True)
+        return overall
+
+
 def merge_histories(histories: list[list[tuple[float, int]]]) -> list[tuple[float, int]]:
     """The total of several processes' (time, events so far) series, at every sample time."""
     points = sorted((t, i, n) for i, h in enumerate(histories) for t, n in h)
@@ -329,12 +340,15 @@ class Pipeline:
 
     @property
     def steady_seconds(self) -> float:
-        """From the first batch in the store to the last (start-up excluded, as the baselines)."""
+        """From the first batch in the store to the last (start-up excluded, as the baselines).
+        A run small enough to be written in one batch has no such span: start-up included."""
+        if len(self.history) < 2:
+            return self.wall_seconds
         return self.last_batch - self.first_batch
 
     def steady_rate(self, events: int) -> float:
-        """Events/s from 10% to 90% of ``events`` applied (see window_rate)."""
-        return window_rate(self.history, events)
+        """Events/s from 10% to 90% of ``events`` applied (see steady_or_overall)."""
+        return steady_or_overall(self.history, events, events / self.steady_seconds)
 
     def close(self) -> None:
         self.stop.set()
@@ -431,7 +445,11 @@ def bare_aiokafka(settings: Settings, events: int, timeout: float = 600) -> floa
 class FaustRun:
     seconds: float  # from the first event counted to the last, over all agents
     rss_mb: float  # the largest agent's resident memory at the end
-    steady_rate: float  # events/s from 10% to 90% counted (window_rate)
+    history: list[tuple[float, int]]  # (time, events counted by all agents)
+
+    def steady_rate(self, events: int) -> float:
+        """Events/s from 10% to 90% of ``events`` counted (see steady_or_overall)."""
+        return steady_or_overall(self.history, events, events / self.seconds)
 
 
 def bare_faust(settings: Settings, events: int, agents: int = 1, timeout: float = 1200) -> FaustRun:
@@ -463,7 +481,7 @@ def bare_faust(settings: Settings, events: int, agents: int = 1, timeout: float 
         first = min(r["first"] for r in reports if r["first"])
         last = max(r["last"] for r in reports)
         history = merge_histories([[(t, n) for t, n in r["history"]] for r in reports])
-        return FaustRun(last - first, max(r["rss_mb"] for r in reports), window_rate(history, events))
+        return FaustRun(last - first, max(r["rss_mb"] for r in reports), history)
     finally:
         for p in procs:
             p.terminate()

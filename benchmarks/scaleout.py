@@ -50,7 +50,7 @@ def measure(bench: Bench, source: Settings, filled: Filled, timeout: float) -> d
         print(f"  bare Faust, {agents} agent(s) ...", flush=True)
         run = bare_faust(source, filled.events, agents=agents)
         rates[f"faust{agents}"] = filled.events / run.seconds
-        rates[f"faust{agents}_steady"] = run.steady_rate
+        rates[f"faust{agents}_steady"] = run.steady_rate(filled.events)
     for workers in (1, 2):
         print(f"  pipeline, {workers} worker(s) ...", flush=True)
         with Pipeline(bench.settings(f"scale-{workers}w", share_topic=source)) as p:

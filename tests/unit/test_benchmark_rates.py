@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.common import merge_histories, table, window_rate
+from benchmarks.common import merge_histories, steady_or_overall, table, window_rate
 
 
 def test_window_rate_leaves_out_start_up_and_tail() -> None:
@@ -41,3 +41,10 @@ def test_table_aligns_and_formats() -> None:
         "ratio      0.97",
         "none",
     ]
+
+
+def test_a_run_too_short_for_a_window_says_so_and_uses_the_overall_rate(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert steady_or_overall([(1.0, 1_000)], 1_000, 123.0) == 123.0
+    assert "no steady window, first event to last used" in capsys.readouterr().out
+    assert steady_or_overall([(1.0, 100), (2.0, 900)], 1_000, 123.0) == pytest.approx(800.0)
