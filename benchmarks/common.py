@@ -181,22 +181,11 @@ class Bench:
 
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
+    """This environment without its TAHAWUL_* variables, plus the pipeline of ``settings``,
+    this checkout on the path (children run in scratch directories) and ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAHAWUL_")}
-    env.update({
-        "TAHAWUL_DATA_DIR": str(settings.data_dir),
-        "TAHAWUL_KAFKA_URL": settings.kafka_url or "",
-        "TAHAWUL_TOPIC_TRANSACTIONS": settings.topic_transactions,
-        "TAHAWUL_TOPIC_VALIDATED": settings.topic_validated,
-        "TAHAWUL_TOPIC_DEAD_LETTER": settings.topic_dead_letter,
-        "TAHAWUL_WORKER_GROUP": settings.worker_group,
-        "TAHAWUL_COUNTER_GROUP": settings.counter_group,
-        "TAHAWUL_PARTITIONS": str(settings.partitions),
-        "TAHAWUL_SESSION_TIMEOUT": str(settings.session_timeout),
-        "TAHAWUL_BATCH_MAX": str(settings.batch_max),
-        "TAHAWUL_BATCH_WITHIN": str(settings.batch_within),
-        "TAHAWUL_WORKER_BUFFER": str(settings.worker_buffer),
-        "PYTHONPATH": str(REPO),
-    })
+    env.update(settings.pipeline_env())
+    env["PYTHONPATH"] = str(REPO)
     env.update(extra)
     return env
 

@@ -97,6 +97,26 @@ class Settings(BaseSettings):
                 url = url[len(scheme):]
         return url.rstrip("/")
 
+    def pipeline_env(self) -> dict[str, str]:
+        """The ``TAHAWUL_*`` variables that give a child process (a worker, the counting
+        writer) the same pipeline as these settings: data dir, broker, topics, groups,
+        partitions, batching and session timeout. Secrets and the settings of one process
+        (ports, the gateway) are not passed: a child takes those from its own environment."""
+        return {
+            "TAHAWUL_DATA_DIR": str(self.data_dir),
+            "TAHAWUL_KAFKA_URL": self.kafka_url or "",
+            "TAHAWUL_TOPIC_TRANSACTIONS": self.topic_transactions,
+            "TAHAWUL_TOPIC_VALIDATED": self.topic_validated,
+            "TAHAWUL_TOPIC_DEAD_LETTER": self.topic_dead_letter,
+            "TAHAWUL_WORKER_GROUP": self.worker_group,
+            "TAHAWUL_COUNTER_GROUP": self.counter_group,
+            "TAHAWUL_PARTITIONS": str(self.partitions),
+            "TAHAWUL_SESSION_TIMEOUT": str(self.session_timeout),
+            "TAHAWUL_BATCH_MAX": str(self.batch_max),
+            "TAHAWUL_BATCH_WITHIN": str(self.batch_within),
+            "TAHAWUL_WORKER_BUFFER": str(self.worker_buffer),
+        }
+
     # --- producers: HTTP gateway, credentials, signing (issue 4) ---
     credentials_path: Path | None = Field(
         None,
