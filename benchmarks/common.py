@@ -33,6 +33,7 @@ from sinks.clickhouse.store import Store
 from stream_processors.counter import Counter, Prepared, run_counter
 from tahawul.broker import EmbeddedBroker, free_port
 from tahawul.kafka_admin import cluster_id, ensure_topics
+from tahawul.processes import stop_processes
 from tahawul.settings import Settings
 from tahawul.up import Run
 
@@ -343,14 +344,7 @@ class Pipeline:
         self.stop.set()
         if self.thread is not None:
             self.thread.join(60)
-        for w in self.workers:
-            if w.poll() is None:
-                w.terminate()
-        for w in self.workers:
-            try:
-                w.wait(15)
-            except subprocess.TimeoutExpired:
-                w.kill()
+        stop_processes(self.workers)
         for log in self.logs:
             log.close()
         if self.store is not None:
@@ -472,13 +466,7 @@ def bare_faust(settings: Settings, events: int, agents: int = 1, timeout: float 
         history = merge_histories([[(t, n) for t, n in r["history"]] for r in reports])
         return FaustRun(last - first, max(r["rss_mb"] for r in reports), history)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
         for log in logs:
             log.close()
 

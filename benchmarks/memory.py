@@ -41,6 +41,7 @@ from sinks.clickhouse.connection import connect
 from sinks.clickhouse.store import Store
 from stream_processors.seen import SeenIndex, uuid_halves
 from tahawul.kafka_admin import cluster_id
+from tahawul.processes import stop_processes
 
 GOAL = 0.10
 
@@ -116,13 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             end = {"worker": rss_mb(procs["worker"].pid), "counter": rss_mb(procs["counter"].pid)}
             seconds = samples[-1][0]
         finally:
-            for p in procs.values():
-                p.terminate()
-            for p in procs.values():
-                try:
-                    p.wait(30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_processes(procs.values(), timeout=30)
             for log in logs:
                 log.close()
         client = connect(settings.clickhouse_dsn())

@@ -13,6 +13,8 @@ import uuid
 from pathlib import Path
 from typing import IO
 
+from tahawul.processes import stop_processes
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -75,13 +77,8 @@ class EmbeddedBroker:
             self.process.wait()
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            stop_processes([self.process], timeout=10)
         if self._log:
             self._log.close()
             self._log = None

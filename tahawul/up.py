@@ -32,6 +32,7 @@ from tahawul.broker import EmbeddedBroker
 from tahawul.console import LiveView, totals_table
 from tahawul.kafka_admin import cluster_id, ensure_topics
 from tahawul.metrics_server import serve_metrics
+from tahawul.processes import stop_processes
 from tahawul.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -183,12 +184,8 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
         stop.set()
         if counter_thread is not None:
             counter_thread.join(30)
-        if worker is not None and worker.poll() is None:
-            worker.terminate()
-            try:
-                worker.wait(15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        if worker is not None:
+            stop_processes([worker])
         worker_log.close()
         if broker is not None:
             broker.stop()

@@ -23,6 +23,7 @@ from sinks.clickhouse.store import Store
 from stream_processors.counter import run_counter
 from tahawul.broker import EmbeddedBroker
 from tahawul.kafka_admin import cluster_id, ensure_topics
+from tahawul.processes import stop_processes
 from tahawul.settings import Settings
 from tahawul.up import Run
 
@@ -95,14 +96,7 @@ class Workers:
         proc.wait()
 
     def stop_all(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(self.procs)
         for log in self._logs:
             log.close()
 

@@ -20,6 +20,7 @@ from schemas.reference import load_catalogue
 from sinks.clickhouse.store import Store
 from stream_processors.counter import run_counter
 from tahawul.kafka_admin import cluster_id
+from tahawul.processes import stop_processes
 from tahawul.settings import Settings
 from tahawul.up import Run
 from tests.integration.conftest import REPO, CounterThread, env_for, wait_for
@@ -43,13 +44,7 @@ def start_worker(settings: Settings, log: Path, **extra: str) -> subprocess.Pope
 
 
 def stop(proc: subprocess.Popen[Any]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_processes([proc])
 
 
 def counter_on(settings: Settings, client: Client) -> CounterThread:

@@ -23,6 +23,7 @@ import pytest
 from producers.kafka_sender import EventSender
 from tahawul.broker import free_port
 from tahawul.grafana.provisioning import dashboards
+from tahawul.processes import stop_processes
 from tahawul.settings import Settings
 from tests.integration.conftest import REPO, env_for, wait_for
 from tests.unit.factories import payload
@@ -115,12 +116,8 @@ def processes(settings: Settings, tmp_path: Path) -> Iterator[dict[str, str]]:
     try:
         yield {job: f"127.0.0.1:{port}" for job, port in ports.items()}
     finally:
-        for proc, log in procs:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes((proc for proc, _ in procs), timeout=20)
+        for _, log in procs:
             log.close()
 
 
