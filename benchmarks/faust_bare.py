@@ -2,10 +2,11 @@
 
 Run by the benchmarks as ``python -m benchmarks.faust_bare`` with the TAHAWUL_* variables
 of the topic to read, BENCH_EXPECT (events to count, 0 when several agents share the
-topic) and BENCH_OUT (where it reports its progress, every 0.2 s and when done). The same
-broker settings as the validating worker (stream_processors/app.py), raw values, one record
-at a time through the agent's stream, orjson, a dict of counts; the events of a batched
-record (schemas/batch.py) are split on newlines and each counted.
+topic) and BENCH_OUT (where it reports its progress, every 0.2 s and when done). It reads
+the topic as the validating worker does (``stream_processors.app.consumer_options``), one
+record at a time through the agent's stream, and parses and counts as the bare aiokafka
+baseline does (``benchmarks.common.count_values``: orjson, a dict of counts; the events of
+a batched record are split on newlines and each counted).
 """
 
 from __future__ import annotations
@@ -15,33 +16,17 @@ import os
 import time
 
 import faust
-import orjson
 
-from benchmarks.common import rss_mb
+from benchmarks.common import count_values, rss_mb
+from stream_processors.app import consumer_options, source_topic
 from tahawul.settings import Settings
 
 settings = Settings()
 expect = int(os.environ["BENCH_EXPECT"])
 out = os.environ["BENCH_OUT"]
-app = faust.App(
-    settings.worker_group,
-    broker=",".join(f"kafka://{hp}" for hp in (settings.kafka_bootstrap() or "").split(",")),
-    store="memory://",
-    value_serializer="raw",
-    key_serializer="raw",
-    topic_partitions=settings.partitions,
-    topic_allow_declare=False,
-    consumer_auto_offset_reset="earliest",
-    broker_session_timeout=settings.session_timeout,
-    broker_heartbeat_interval=settings.session_timeout / 4,
-    broker_commit_every=settings.batch_max,
-    broker_commit_interval=1.0,
-    web_enabled=False,
-    datadir=str(settings.data_dir / "faust-bare"),
-    loghandlers=[],
-)
-source = app.topic(settings.topic_transactions, value_type=bytes, key_type=bytes,
-                   value_serializer="raw", key_serializer="raw", partitions=settings.partitions)
+app = faust.App(settings.worker_group, **consumer_options(settings),
+                datadir=str(settings.data_dir / "faust-bare"))
+source = source_topic(app, settings)
 state = {"n": 0, "first": 0.0, "last": 0.0, "done": 0.0}
 history: list[tuple[float, int]] = []  # (time, events counted so far), at every report
 counts: dict[object, int] = {}
@@ -52,14 +37,7 @@ async def count(stream: faust.StreamT) -> None:
     async for value in stream:
         if not state["first"]:
             state["first"] = time.perf_counter()
-        for line in value.split(b"\n") if b"\n" in value else (value,):
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                obj = None
-            key = obj.get("governorate") if isinstance(obj, dict) else None
-            counts[key] = counts.get(key, 0) + 1
-            state["n"] += 1
+        state["n"] += count_values((value,), counts)
         state["last"] = time.perf_counter()
         if expect and state["n"] >= expect and not state["done"]:
             state["done"] = 1.0

@@ -79,16 +79,16 @@ async def deliver_in_order(app: faust.App, messages: list[Message]) -> None:
         await deliver_all(app, [message])
 
 
-def create_app(settings: Settings) -> faust.App:
+def consumer_options(settings: Settings) -> dict[str, Any]:
+    """How a Faust app of the worker's group reads the transactions topic: the broker, raw
+    bytes, the group's session and commit settings. The worker adds its producer settings;
+    the bare Faust baseline of the benchmarks (benchmarks/faust_bare.py) uses these as they
+    are, so that it reads exactly as the worker does."""
     bootstrap = settings.kafka_bootstrap()
     if bootstrap is None:
         raise ValueError("TAHAWUL_KAFKA_URL is not set: the worker needs a Kafka cluster")
-    brokers = ",".join(f"kafka://{hp}" for hp in bootstrap.split(","))
-    datadir = settings.data_dir / "faust"  # Faust's own files (none with memory tables)
-    datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
-        settings.worker_group,
-        broker=brokers,
+    return dict(
+        broker=",".join(f"kafka://{hp}" for hp in bootstrap.split(",")),
         store="memory://",
         value_serializer="raw",
         key_serializer="raw",
@@ -97,21 +97,36 @@ def create_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=settings.session_timeout / 4,
-        broker_request_timeout=max(30.0, settings.session_timeout * 2),
         broker_commit_every=settings.batch_max,
-        stream_buffer_maxsize=settings.worker_buffer,
         broker_commit_interval=1.0,
+        web_enabled=False,
+        loghandlers=[],
+    )
+
+
+def source_topic(app: faust.App, settings: Settings) -> faust.TopicT:
+    """The transactions topic, as raw bytes."""
+    return app.topic(settings.topic_transactions, value_type=bytes, key_type=bytes,
+                     value_serializer="raw", key_serializer="raw", partitions=settings.partitions)
+
+
+def create_app(settings: Settings) -> faust.App:
+    options = consumer_options(settings)
+    datadir = settings.data_dir / "faust"  # Faust's own files (none with memory tables)
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.worker_group,
+        **options,
+        broker_request_timeout=max(30.0, settings.session_timeout * 2),
+        stream_buffer_maxsize=settings.worker_buffer,
         producer_acks=-1,
         producer_max_request_size=2 * 1024 * 1024,
-        web_enabled=False,
         datadir=str(datadir),
         table_cleanup_interval=3600.0,
-        loghandlers=[],
     )
     catalogue = load_catalogue()
     signatures = signature_policy(settings)
-    source = app.topic(settings.topic_transactions, value_type=bytes, key_type=bytes,
-                       value_serializer="raw", key_serializer="raw", partitions=settings.partitions)
+    source = source_topic(app, settings)
 
     async def forward(events: list[EventT]) -> None:
         """Judge a batch and deliver its envelopes and dead letters, all acknowledged before
