@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from sinks.clickhouse.connection import connect
-from sinks.clickhouse.store import Store
 from tahawul.cli import main
 from tahawul.report.charts import DIGITAL, takeup_colour
-from tests.unit.simulated_store import fill
+from tests.unit.simulated_store import simulated_store_url
 
 pytestmark = pytest.mark.integration
 
@@ -33,16 +30,8 @@ def chromium(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = f"chdb://{tmp_path_factory.mktemp('report-browser') / 'store'}"
-    client = connect(url)
-    try:
-        store = Store(client, "simulated")
-        store.migrate()
-        fill(store)
-    finally:
-        client.close()
-    yield url
+def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return simulated_store_url(tmp_path_factory.mktemp("report-browser") / "store")
 
 
 def share_of(image: Image.Image, colour: str, tolerance: int = 12) -> float:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import zlib
 from collections import defaultdict
 from datetime import UTC, datetime
+from pathlib import Path
 
 from producers.simulator import iter_simulation
 from schemas.reference import load_catalogue
+from sinks.clickhouse.connection import connect
 from sinks.clickhouse.store import Store
 from stream_processors.counter import Counter
 from stream_processors.envelope import split
@@ -53,3 +55,16 @@ def fill(store: Store, scale: float = 0.002, seed: int = 7, duplicates: float = 
     for partition in list(pending):
         flush(partition)
     return sent
+
+
+def simulated_store_url(path: Path) -> str:
+    """A chDB store at ``path``, migrated and filled by :func:`fill`; its URL."""
+    url = f"chdb://{path}"
+    client = connect(url)
+    try:
+        store = Store(client, "simulated")
+        store.migrate()
+        fill(store)
+    finally:
+        client.close()
+    return url

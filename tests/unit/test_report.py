@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,20 +10,12 @@ import pytest
 from sinks.clickhouse.connection import connect
 from sinks.clickhouse.store import Store
 from tahawul.cli import main
-from tests.unit.simulated_store import fill
+from tests.unit.simulated_store import simulated_store_url
 
 
 @pytest.fixture(scope="module")
-def store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = f"chdb://{tmp_path_factory.mktemp('report') / 'store'}"
-    client = connect(url)
-    try:
-        store = Store(client, "simulated")
-        store.migrate()
-        fill(store)
-    finally:
-        client.close()
-    yield url
+def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return simulated_store_url(tmp_path_factory.mktemp("report") / "store")
 
 
 def report(url: str, out: Path, *extra: str, monkeypatch: pytest.MonkeyPatch) -> str:
