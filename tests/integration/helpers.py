@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
+from typing import IO
 
 from producers.kafka_sender import EventSender
 from producers.simulator import Truth, iter_simulation
 from sinks.clickhouse.reconcile import reconcile
+from tahawul.kafka_admin import admin
 from tahawul.settings import Settings
-from tests.integration.conftest import CounterThread, wait_for
+from tests.integration.conftest import REPO, CounterThread, env_for, wait_for
 
 
 def feed(settings: Settings, scale: float, seed: int, dup: float = 0.02, bad: float = 0.02,
@@ -67,3 +72,34 @@ def assert_exact(ct: CounterThread, truth: Truth) -> None:
     assert scalar(ct, "SELECT count() FROM events") == truth.valid
     result = reconcile(ct.store.client)
     assert not result.drift, result
+
+
+def start_counter_process(settings: Settings, log_path: Path) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
+    """`tahawul counter` as a process of its own, so that a test can SIGKILL it."""
+    log = log_path.open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "tahawul", "counter"], env=env_for(settings),
+                            stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    return proc, log
+
+
+def sigkill_after_commits(proc: subprocess.Popen[bytes], log: IO[bytes], settings: Settings,
+                          records: int, timeout: float) -> None:
+    """Let the counter process commit ``records`` validated records (its applied batches),
+    then SIGKILL it mid-run."""
+    wait_for(lambda: proc.poll() is not None or committed(settings) >= records, timeout,
+             "the counter to commit some batches")
+    assert proc.poll() is None, "the counter exited by itself"
+    proc.kill()
+    proc.wait()
+    log.close()
+
+
+def committed(settings: Settings) -> int:
+    """Validated-topic records the counter group has committed (its applied batches)."""
+    client = admin(settings.kafka_bootstrap() or "")
+    try:
+        offsets = client.list_group_offsets(settings.counter_group)
+    finally:
+        client.close()
+    metas = offsets.get(settings.counter_group, offsets)  # {group: {tp: meta}} in kafka-python 3
+    return sum(meta.offset for meta in metas.values() if meta.offset > 0)

@@ -7,8 +7,6 @@ across two envelopes, or a worker re-sending part of one, would lose or double e
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,9 +14,16 @@ import pytest
 
 from schemas.batch import BATCH_HEADER
 from tahawul.settings import Settings
-from tests.integration.conftest import REPO, CounterThread, Workers, env_for, wait_for
-from tests.integration.helpers import assert_exact, feed, scalar, wait_applied
-from tests.integration.test_pipeline import _committed, consume_all
+from tests.integration.conftest import CounterThread, Workers, wait_for
+from tests.integration.helpers import (
+    assert_exact,
+    feed,
+    scalar,
+    sigkill_after_commits,
+    start_counter_process,
+    wait_applied,
+)
+from tests.integration.test_pipeline import consume_all
 
 pytestmark = pytest.mark.integration
 
@@ -52,17 +57,9 @@ def test_batched_records_are_exact_through_a_counter_sigkill(
     tmp_path: Path,
 ) -> None:
     workers.start()
-    log = (tmp_path / "counter.log").open("wb")
-    counter_proc = subprocess.Popen([sys.executable, "-m", "tahawul", "counter"],
-                                    env=env_for(settings), stdout=log, stderr=subprocess.STDOUT,
-                                    cwd=REPO)
+    counter_proc, log = start_counter_process(settings, tmp_path / "counter.log")
     truth, acked = feed(settings, 0.05, 42, dup=0.03, bad=0.03, batch=200)
-    wait_for(lambda: counter_proc.poll() is not None or _committed(settings) >= 3, 120,
-             "the counter to commit some batches")
-    assert counter_proc.poll() is None, "the counter exited by itself"
-    counter_proc.kill()
-    counter_proc.wait()
-    log.close()
+    sigkill_after_commits(counter_proc, log, settings, 3, 120)
     ct = start_counter()  # recovers the store, then finishes the run
     wait_applied(ct, settings, acked, 300)
     assert_exact(ct, truth)

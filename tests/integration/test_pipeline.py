@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import csv
 import random
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,10 +18,16 @@ import pytest
 from kafka import KafkaConsumer
 
 from producers.simulator import Truth, iter_simulation
-from tahawul.kafka_admin import admin
 from tahawul.settings import Settings
-from tests.integration.conftest import REPO, CounterThread, Workers, env_for, wait_for
-from tests.integration.helpers import assert_exact, feed, scalar, wait_applied
+from tests.integration.conftest import CounterThread, Workers, wait_for
+from tests.integration.helpers import (
+    assert_exact,
+    feed,
+    scalar,
+    sigkill_after_commits,
+    start_counter_process,
+    wait_applied,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -116,34 +120,15 @@ def test_counter_sigkilled_mid_run_recovers_exactly(
     tmp_path: Path,
 ) -> None:
     workers.start()
-    log = (tmp_path / "counter.log").open("wb")
-    counter_proc = subprocess.Popen([sys.executable, "-m", "tahawul", "counter"],
-                                    env=env_for(settings), stdout=log, stderr=subprocess.STDOUT,
-                                    cwd=REPO)
+    counter_proc, log = start_counter_process(settings, tmp_path / "counter.log")
     truth, acked = feed(settings, 0.02, 14)
     # Let it commit some batches (its consumer-group offsets move), then kill it mid-run.
-    wait_for(lambda: counter_proc.poll() is not None or _committed(settings) >= 5, 60,
-             "the counter to commit some batches")
-    assert counter_proc.poll() is None, "the counter exited by itself"
-    counter_proc.kill()
-    counter_proc.wait()
-    log.close()
+    sigkill_after_commits(counter_proc, log, settings, 5, 60)
     ct = start_counter()  # recovers the store, then finishes the run
     wait_applied(ct, settings, acked, 180)
     assert_exact(ct, truth)
     assert scalar(ct, "SELECT count() FROM events") == truth.valid
     assert scalar(ct, "SELECT count() FROM rejected") == truth.invalid
-
-
-def _committed(settings: Settings) -> int:
-    """Validated-topic records the counter group has committed (its applied batches)."""
-    client = admin(settings.kafka_bootstrap() or "")
-    try:
-        offsets = client.list_group_offsets(settings.counter_group)
-    finally:
-        client.close()
-    metas = offsets.get(settings.counter_group, offsets)  # {group: {tp: meta}} in kafka-python 3
-    return sum(meta.offset for meta in metas.values() if meta.offset > 0)
 
 
 def test_truth_file_matches_published_view_format(tmp_path: Path) -> None:
