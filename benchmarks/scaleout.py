@@ -109,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                      ("broker", "broker"))
             for part, label in parts:
                 cpu_rows.append([f"key {key}: {label}", r[f"cpu_{part}1"], r[f"cpu_{part}2"]])
-            cpu_rows.append([f"key {key}: all", sum(r[f"cpu_{x}1"] for x in ("workers", "writer", "broker")),
-                             sum(r[f"cpu_{x}2"] for x in ("workers", "writer", "broker"))])
+            cpu_rows.append([f"key {key}: all",
+                             *(sum(r[f"cpu_{part}{n}"] for part, _ in parts) for n in (1, 2))])
     print()
     print(f"scale-out on {args.events:,} events, one event per record, 8 partitions (events/s: "
           "first event to last, and steady from 10% to 90% of the events)")
