@@ -38,10 +38,14 @@ def test_batched_records_are_exact_through_repeated_worker_sigkills(
     proc = workers.start()
     ct = start_counter()
     total = truth.valid + truth.duplicate + truth.invalid
+    ct.run.acked, ct.run.feed_done = acked, True  # everything was sent before the worker started
     for kill in range(5):
-        done = ct.run.counted + ct.run.duplicates + ct.run.rejected
-        wait_for(lambda done=done: ct.run.counted + ct.run.duplicates + ct.run.rejected
-                 >= done + total // 12 or ct.run.caught_up(settings.topic_transactions), 120,
+        # Kill k once k/12 of the events are applied. The marks are absolute: the writer
+        # applies up to 50,000 events a write, so marks relative to the last kill could let
+        # the run end before the fifth (and then wait in vain).
+        mark = (kill + 1) * total // 12
+        wait_for(lambda mark=mark: ct.run.counted + ct.run.duplicates + ct.run.rejected >= mark
+                 or ct.run.caught_up(settings.topic_transactions), 120,
                  f"the worker to make progress before kill {kill + 1}")
         workers.kill(proc)  # mid-run: some envelopes sent, their source offsets not committed
         proc = workers.start()
