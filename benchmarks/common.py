@@ -26,16 +26,16 @@ from typing import IO, Any
 
 import orjson
 
-from producers.kafka_sender import EventSender
-from producers.simulator import SimulatedLine, Truth, iter_simulation
-from sinks.clickhouse.connection import connect
-from sinks.clickhouse.store import Store
-from stream_processors.counter import Counter, Prepared, run_counter
-from tahawul.broker import EmbeddedBroker, free_port
+from tahawul.cli.up import Run
 from tahawul.kafka_admin import cluster_id, ensure_topics
-from tahawul.processes import stop_processes
+from tahawul.producers.kafka_sender import EventSender
+from tahawul.producers.simulator import SimulatedLine, Truth, iter_simulation
+from tahawul.runtime.broker import EmbeddedBroker, free_port
+from tahawul.runtime.processes import stop_processes
 from tahawul.settings import Settings
-from tahawul.up import Run
+from tahawul.sinks.clickhouse.connection import connect
+from tahawul.sinks.clickhouse.store import Store
+from tahawul.stream_processors.counter import Counter, Prepared, run_counter
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = "oman-2025-h1"

@@ -18,8 +18,8 @@ import time
 import faust
 
 from benchmarks.common import count_values, rss_mb
-from stream_processors.app import consumer_options, source_topic
 from tahawul.settings import Settings
+from tahawul.stream_processors.app import consumer_options, source_topic
 
 settings = Settings()
 expect = int(os.environ["BENCH_EXPECT"])

@@ -28,9 +28,9 @@ import numpy as np
 import orjson
 
 from benchmarks.common import Bench, Pipeline, env_for, machine, simulated, table
-from producers.kafka_sender import EventSender
-from sinks.clickhouse.store import Store
-from stream_processors.counter import Counter, Prepared
+from tahawul.producers.kafka_sender import EventSender
+from tahawul.sinks.clickhouse.store import Store
+from tahawul.stream_processors.counter import Counter, Prepared
 
 GOAL_P95 = 2.0
 

@@ -24,12 +24,12 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from producers.simulator.apportion import largest_remainder
-from producers.simulator.calendar import day_weights
-from producers.simulator.population import Population
-from producers.simulator.profiles import Profile, get_profile
-from producers.simulator.weighted import Weighted
-from schemas.reference import load_catalogue
+from tahawul.producers.simulator.apportion import largest_remainder
+from tahawul.producers.simulator.calendar import day_weights
+from tahawul.producers.simulator.population import Population
+from tahawul.producers.simulator.profiles import Profile, get_profile
+from tahawul.producers.simulator.weighted import Weighted
+from tahawul.schemas.reference import load_catalogue
 
 LUT = 4096
 YEAR = 2025

@@ -37,11 +37,11 @@ from benchmarks.common import (
     scrape,
     table,
 )
-from sinks.clickhouse.connection import connect
-from sinks.clickhouse.store import Store
-from stream_processors.seen import SeenIndex, uuid_halves
 from tahawul.kafka_admin import cluster_id
-from tahawul.processes import stop_processes
+from tahawul.runtime.processes import stop_processes
+from tahawul.sinks.clickhouse.connection import connect
+from tahawul.sinks.clickhouse.store import Store
+from tahawul.stream_processors.seen import SeenIndex, uuid_halves
 
 GOAL = 0.10
 

@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 from benchmarks.generate import generate
-from sinks.clickhouse.connection import connect
-from sinks.clickhouse.store import Store
+from tahawul.sinks.clickhouse.connection import connect
+from tahawul.sinks.clickhouse.store import Store
 
 YEAR = "period BETWEEN '2025-01-01' AND '2025-12-31'"
 # (view, query). Each selects every column of the view for the year.

@@ -12,8 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from schemas.batch import BATCH_FORMAT, BATCH_HEADER, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, batchable, encode
-from schemas.signing import SIGNATURE_HEADER
+from tahawul.schemas.batch import (
+    BATCH_FORMAT,
+    BATCH_HEADER,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    batchable,
+    encode,
+)
+from tahawul.schemas.signing import SIGNATURE_HEADER
 
 Headers = list[tuple[str, bytes]]
 Emit = Callable[[bytes, bytes | None, Headers | None], None]  # value, key, headers

@@ -36,7 +36,7 @@ from typing import Any, Final
 
 import orjson
 
-from schemas.event import SCHEMA_VERSION, InvalidEvent
+from tahawul.schemas.event import SCHEMA_VERSION, InvalidEvent
 
 ROW_NAMESPACE: Final = uuid.UUID("4f1c8a52-6b0e-5d7a-9a3e-7461686177ff")
 COLUMNS: Final = ("event_id", "occurred_at", "entity", "service", "governorate", "channel",

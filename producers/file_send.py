@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, TextIO
 
-from producers.batching import Batcher
-from producers.csv_events import iter_csv
-from schemas.event import InvalidEvent, parse
-from schemas.reference import Catalogue
-from schemas.signing import Keyring
+from tahawul.producers.batching import Batcher
+from tahawul.producers.csv_events import iter_csv
+from tahawul.schemas.event import InvalidEvent, parse
+from tahawul.schemas.reference import Catalogue
+from tahawul.schemas.signing import Keyring
 
 Format = Literal["jsonl", "csv"]
 Deliver = Callable[[bytes, bytes | None, list[tuple[str, bytes]] | None], None]

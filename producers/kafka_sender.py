@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
-from producers.acks import stored
-from producers.batching import Batcher, Sign
-from schemas.headers import ORIGINAL_BYTES_HEADER
+from tahawul.producers.acks import stored
+from tahawul.producers.batching import Batcher, Sign
+from tahawul.schemas.headers import ORIGINAL_BYTES_HEADER
 
 
 def entity_key(payload: bytes) -> bytes | None:

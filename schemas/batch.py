@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from schemas.event import InvalidEvent
+from tahawul.schemas.event import InvalidEvent
 
 BATCH_HEADER: Final = "tahawul-batch"
 BATCH_FORMAT: Final = b"jsonl-v1"

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 import orjson
 
-from schemas.reference import Catalogue
+from tahawul.schemas.reference import Catalogue
 
 SCHEMA_VERSION: Final = 1
 STATUSES: Final = ("submitted", "completed", "rejected", "abandoned")

@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from schemas.event import (
+from tahawul.schemas.event import (
     FIELDS,
     MAX_QUANTITY,
     RFC3339_PATTERN,
     SCHEMA_VERSION,
     STATUSES,
 )
-from schemas.reference import Catalogue, load_catalogue
+from tahawul.schemas.reference import Catalogue, load_catalogue
 
 SCHEMA_ID = "https://tahawul.example/schemas/event-v1.schema.json"
 

@@ -68,7 +68,7 @@ class Catalogue:
 
 
 def _rows(name: str) -> list[dict[str, str]]:
-    text = resources.files("schemas").joinpath("reference_data", name).read_text("utf-8")
+    text = resources.files("tahawul.schemas").joinpath("reference_data", name).read_text("utf-8")
     return [
         {k: v.strip() for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))
     ]

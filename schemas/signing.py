@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from schemas.event import InvalidEvent
+from tahawul.schemas.event import InvalidEvent
 
 SIGNATURE_HEADER: Final = "tahawul-signature"
 SCHEME: Final = "v1"

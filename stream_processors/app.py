@@ -23,12 +23,12 @@ from typing import Any
 import faust
 from faust.types import EventT
 
-from schemas.reference import load_catalogue
-from stream_processors import metrics
-from stream_processors.envelope import split
-from stream_processors.validation import DeadLetter, Verdict, judge_record
 from tahawul.keyring import signature_policy
+from tahawul.schemas.reference import load_catalogue
 from tahawul.settings import Settings
+from tahawul.stream_processors import metrics
+from tahawul.stream_processors.envelope import split
+from tahawul.stream_processors.validation import DeadLetter, Verdict, judge_record
 
 log = logging.getLogger(__name__)
 

@@ -27,12 +27,12 @@ import numpy as np
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
-from sinks.clickhouse.connection import connect, redact
-from sinks.clickhouse.store import COUNT_COLUMNS, NewEvents, SourceKey, Store, WriteBatch
-from stream_processors import metrics
-from stream_processors.envelope import OK_FIELDS, Envelope, decode_payload
-from stream_processors.seen import SeenIndex, uuid_halves
 from tahawul.settings import Settings
+from tahawul.sinks.clickhouse.connection import connect, redact
+from tahawul.sinks.clickhouse.store import COUNT_COLUMNS, NewEvents, SourceKey, Store, WriteBatch
+from tahawul.stream_processors import metrics
+from tahawul.stream_processors.envelope import OK_FIELDS, Envelope, decode_payload
+from tahawul.stream_processors.seen import SeenIndex, uuid_halves
 
 log = logging.getLogger(__name__)
 

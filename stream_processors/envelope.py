@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from schemas.event import Fields
+from tahawul.schemas.event import Fields
 
 # 2: valid events by column (1: by row; still read).
 ENVELOPE_VERSION = 2

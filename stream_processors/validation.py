@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.batch import BATCH_HEADER, events_of
-from schemas.event import MAX_PAYLOAD_BYTES, InvalidEvent, fingerprint_of, parse_fields
-from schemas.headers import ORIGINAL_BYTES_HEADER, SOURCE_HEADER
-from schemas.reference import Catalogue
-from schemas.signing import SIGNATURE_HEADER, SignaturePolicy
-from stream_processors.envelope import bad_row, ok_row
+from tahawul.schemas.batch import BATCH_HEADER, events_of
+from tahawul.schemas.event import MAX_PAYLOAD_BYTES, InvalidEvent, fingerprint_of, parse_fields
+from tahawul.schemas.headers import ORIGINAL_BYTES_HEADER, SOURCE_HEADER
+from tahawul.schemas.reference import Catalogue
+from tahawul.schemas.signing import SIGNATURE_HEADER, SignaturePolicy
+from tahawul.stream_processors.envelope import bad_row, ok_row
 
 Record = tuple[int, bytes | None, Sequence[tuple[str, bytes]] | None]  # offset, value, headers
 Verdict = tuple[int, bool, list[Any]]  # offset, valid, envelope row

@@ -1,5 +1,5 @@
 import sys
 
-from tahawul.cli import main
+from tahawul.cli.main import main
 
 sys.exit(main())

@@ -12,7 +12,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from schemas.signing import (
+from tahawul.schemas.signing import (
     Keyring,
     KeyringError,
     SignaturePolicy,

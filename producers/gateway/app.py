@@ -33,16 +33,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
-from producers.batching import Batcher
-from producers.gateway.credentials import AuthError, CredentialStore
-from producers.gateway.delivery import Delivery, NotAcknowledged, Record
-from producers.gateway.metrics import GatewayMetrics
-from producers.gateway.ratelimit import RateLimiter
-from producers.gateway.seen import SeenIndex
-from schemas.event import MAX_PAYLOAD_BYTES, Event, InvalidEvent, parse
-from schemas.jsonschema import build as event_json_schema
-from schemas.reference import Catalogue
-from schemas.signing import Keyring
+from tahawul.producers.batching import Batcher
+from tahawul.producers.gateway.credentials import AuthError, CredentialStore
+from tahawul.producers.gateway.delivery import Delivery, NotAcknowledged, Record
+from tahawul.producers.gateway.metrics import GatewayMetrics
+from tahawul.producers.gateway.ratelimit import RateLimiter
+from tahawul.producers.gateway.seen import SeenIndex
+from tahawul.schemas.event import MAX_PAYLOAD_BYTES, Event, InvalidEvent, parse
+from tahawul.schemas.jsonschema import build as event_json_schema
+from tahawul.schemas.reference import Catalogue
+from tahawul.schemas.signing import Keyring
 
 API_VERSION = "1.0.0"
 bearer = HTTPBearer(auto_error=False, description="API key from `tahawul credentials issue ENTITY`.")

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from kafka import KafkaProducer
 
-from producers.acks import UnconfirmedWrite, stored
+from tahawul.producers.acks import UnconfirmedWrite, stored
 
 log = logging.getLogger(__name__)
 

@@ -8,15 +8,15 @@ import sys
 import uvicorn
 from kafka.errors import KafkaError
 
-from producers.gateway.app import Services, create_app
-from producers.gateway.credentials import CredentialStore, credentials_path
-from producers.gateway.delivery import KafkaDelivery
-from producers.gateway.metrics import GatewayMetrics
-from producers.gateway.ratelimit import RateLimiter
-from producers.gateway.seen import SeenIndex
-from schemas.reference import load_catalogue
 from tahawul.kafka_admin import KafkaUnavailable, ensure_topics
 from tahawul.keyring import settings_keyring
+from tahawul.producers.gateway.app import Services, create_app
+from tahawul.producers.gateway.credentials import CredentialStore, credentials_path
+from tahawul.producers.gateway.delivery import KafkaDelivery
+from tahawul.producers.gateway.metrics import GatewayMetrics
+from tahawul.producers.gateway.ratelimit import RateLimiter
+from tahawul.producers.gateway.seen import SeenIndex
+from tahawul.schemas.reference import load_catalogue
 from tahawul.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -3,9 +3,9 @@
 See :mod:`producers.sdk.client` for how, and docs/producers.md for an example.
 """
 
-from producers.sdk.client import BatchRejected, Producer, ProducerClosed, Rejection
-from producers.sdk.spool import SpoolError, SpoolFull, SpoolLocked
-from schemas.event import InvalidEvent
+from tahawul.producers.sdk.client import BatchRejected, Producer, ProducerClosed, Rejection
+from tahawul.producers.sdk.spool import SpoolError, SpoolFull, SpoolLocked
+from tahawul.schemas.event import InvalidEvent
 
 __all__ = [
     "BatchRejected",

@@ -2,7 +2,7 @@
 
 Usable from plain synchronous code::
 
-    from producers.sdk import Producer
+    from tahawul.producers.sdk import Producer
 
     with Producer("kafka-1:9092,kafka-2:9092", spool_dir="/var/lib/myapp/tahawul") as producer:
         producer.send(event)             # raises InvalidEvent with the pipeline's own message
@@ -35,11 +35,11 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
-from producers.acks import UnconfirmedWrite, stored
-from producers.sdk.spool import Cursor, Spool, SpoolError
-from schemas.event import InvalidEvent, parse
-from schemas.reference import Catalogue, load_catalogue
-from schemas.signing import SIGNATURE_HEADER, sign
+from tahawul.producers.acks import UnconfirmedWrite, stored
+from tahawul.producers.sdk.spool import Cursor, Spool, SpoolError
+from tahawul.schemas.event import InvalidEvent, parse
+from tahawul.schemas.reference import Catalogue, load_catalogue
+from tahawul.schemas.signing import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
 

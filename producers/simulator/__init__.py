@@ -5,12 +5,12 @@ the stream is deterministic for a seed, and duplicates and invalid lines can be 
 without changing which valid events are produced.
 """
 
-from producers.simulator.generate import SimulatedLine, iter_simulation
-from producers.simulator.invalid import INVALID_KINDS
-from producers.simulator.plan import Counts, governorate_totals
-from producers.simulator.profiles import PROFILES, Profile, get_profile
-from producers.simulator.run import SimulationSummary, run_simulation
-from producers.simulator.truth import Truth, TruthRow
+from tahawul.producers.simulator.generate import SimulatedLine, iter_simulation
+from tahawul.producers.simulator.invalid import INVALID_KINDS
+from tahawul.producers.simulator.plan import Counts, governorate_totals
+from tahawul.producers.simulator.profiles import PROFILES, Profile, get_profile
+from tahawul.producers.simulator.run import SimulationSummary, run_simulation
+from tahawul.producers.simulator.truth import Truth, TruthRow
 
 __all__ = [
     "INVALID_KINDS",

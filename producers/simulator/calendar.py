@@ -11,9 +11,9 @@ import random
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from producers.simulator.profiles import Profile, Shape
-from producers.simulator.weighted import Weighted
-from schemas.reference import Mode
+from tahawul.producers.simulator.profiles import Profile, Shape
+from tahawul.producers.simulator.weighted import Weighted
+from tahawul.schemas.reference import Mode
 
 MUSCAT_OFFSET = "+04:00"
 MS_PER_HOUR = 3_600_000

@@ -20,13 +20,13 @@ from typing import Any, Final, Literal
 
 import orjson
 
-from producers.simulator.calendar import TimeOfDay, occurred_at
-from producers.simulator.ids import valid_event_id
-from producers.simulator.invalid import InvalidLines
-from producers.simulator.plan import Counts, Plan, build_plan
-from producers.simulator.population import Population
-from producers.simulator.profiles import Profile, get_profile
-from schemas.reference import Mode, load_catalogue
+from tahawul.producers.simulator.calendar import TimeOfDay, occurred_at
+from tahawul.producers.simulator.ids import valid_event_id
+from tahawul.producers.simulator.invalid import InvalidLines
+from tahawul.producers.simulator.plan import Counts, Plan, build_plan
+from tahawul.producers.simulator.population import Population
+from tahawul.producers.simulator.profiles import Profile, get_profile
+from tahawul.schemas.reference import Mode, load_catalogue
 
 SCHEMA_VERSION: Final = 1
 # A duplicate is re-sent after at most this many further valid events of the same day.

@@ -13,8 +13,8 @@ from typing import Any, Final
 
 import orjson
 
-from producers.simulator.ids import invalid_line_id
-from schemas.reference import Catalogue
+from tahawul.producers.simulator.ids import invalid_line_id
+from tahawul.schemas.reference import Catalogue
 
 INVALID_KINDS: Final = (
     "not_json",

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from producers.simulator.apportion import as_decimal, largest_remainder, round_half_up
-from producers.simulator.calendar import day_weights, period_days
-from producers.simulator.profiles import Profile
+from tahawul.producers.simulator.apportion import as_decimal, largest_remainder, round_half_up
+from tahawul.producers.simulator.calendar import day_weights, period_days
+from tahawul.producers.simulator.profiles import Profile
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,9 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from producers.simulator.profiles import NonCompletedStatus, Profile
-from producers.simulator.weighted import Weighted
-from schemas.reference import MODES, Catalogue, Entity, Mode
+from tahawul.producers.simulator.profiles import NonCompletedStatus, Profile
+from tahawul.producers.simulator.weighted import Weighted
+from tahawul.schemas.reference import MODES, Catalogue, Entity, Mode
 
 # A service's digital maturity is drawn in [LOW, LOW + SPAN] from a hash of its code, so the
 # same service is as digital in every run and the per-service digital share varies.

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from producers.simulator.generate import iter_simulation
-from producers.simulator.truth import Truth
+from tahawul.producers.simulator.generate import iter_simulation
+from tahawul.producers.simulator.truth import Truth
 
 
 @dataclass(frozen=True, slots=True)

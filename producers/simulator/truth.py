@@ -15,8 +15,8 @@ from typing import NamedTuple
 
 import orjson
 
-from producers.simulator.generate import SimulatedLine
-from schemas.reference import Catalogue, Mode, load_catalogue
+from tahawul.producers.simulator.generate import SimulatedLine
+from tahawul.schemas.reference import Catalogue, Mode, load_catalogue
 
 # Asia/Muscat is UTC+04:00 all year (no DST), so a fixed offset needs no tz database.
 MUSCAT = timezone(timedelta(hours=4))

@@ -22,9 +22,9 @@ from collections.abc import Iterable
 
 from clickhouse_connect.driver.client import Client
 
-from schemas.reference import load_catalogue
-from sinks.clickhouse.connection import is_embedded
-from sinks.clickhouse.migrations import available
+from tahawul.schemas.reference import load_catalogue
+from tahawul.sinks.clickhouse.connection import is_embedded
+from tahawul.sinks.clickhouse.migrations import available
 
 AUDITOR = "tahawul_auditor"
 ENTITY_MARKER = "tahawul_entity_auditor"

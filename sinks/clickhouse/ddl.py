@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from sinks.clickhouse.migrations import Migration, available
+from tahawul.sinks.clickhouse.migrations import Migration, available
 
 RAW_TABLES = ("events", "rejected", "duplicates", "counts_minute", "ingest_progress")
 _CREATE = re.compile(

@@ -13,7 +13,7 @@ from importlib import resources
 
 from clickhouse_connect.driver.client import Client
 
-from sinks.clickhouse.reference import sync_reference
+from tahawul.sinks.clickhouse.reference import sync_reference
 
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 
@@ -38,7 +38,7 @@ class MigrationError(RuntimeError):
 
 
 def available() -> list[Migration]:
-    folder = resources.files("sinks").joinpath("clickhouse", "migrations")
+    folder = resources.files("tahawul.sinks").joinpath("clickhouse", "migrations")
     found = []
     for item in folder.iterdir():
         match = _NAME.match(item.name)
@@ -52,7 +52,7 @@ def migrate(client: Client, cluster: str | None = None) -> list[Migration]:
     join it); return the migrations applied now. With ``cluster``, each statement runs in
     its ON CLUSTER / Replicated form (sinks/clickhouse/ddl.py); checksums stay those of
     the files, so a store migrated either way is recognised as up to date."""
-    from sinks.clickhouse.ddl import bookkeeping_table, for_cluster
+    from tahawul.sinks.clickhouse.ddl import bookkeeping_table, for_cluster
 
     def form(statement: str) -> str:
         return statement if cluster is None else for_cluster(statement, cluster)

@@ -14,14 +14,14 @@ from importlib import resources
 
 from clickhouse_connect.driver.client import Client
 
-from schemas.reference import Catalogue, load_catalogue
+from tahawul.schemas.reference import Catalogue, load_catalogue
 
 FILES = ("governorates.csv", "channels.csv", "entities.csv", "services.csv")
 
 
 def checksum() -> str:
     digest = hashlib.sha256()
-    folder = resources.files("schemas").joinpath("reference_data")
+    folder = resources.files("tahawul.schemas").joinpath("reference_data")
     for name in FILES:
         digest.update(name.encode())
         digest.update(folder.joinpath(name).read_bytes())

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
-from sinks.clickhouse.migrations import migrate
+from tahawul.sinks.clickhouse.migrations import migrate
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from tahawul.grafana import indicators as panels
-from tahawul.grafana.macros import QueryContext, render
-from tahawul.grafana.texts import Lang
+from tahawul.dashboards import indicators as panels
+from tahawul.dashboards.macros import QueryContext, render
+from tahawul.dashboards.texts import Lang
 
 MUSCAT = timezone(timedelta(hours=4))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
-from tahawul.grafana.texts import Lang, t
+from tahawul.dashboards.texts import Lang, t
 from tahawul.report import charts
 from tahawul.report.data import Overview
 

@@ -18,14 +18,14 @@ from typing import IO, Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from sinks.clickhouse.connection import connect
-from sinks.clickhouse.store import Store
-from stream_processors.counter import run_counter
-from tahawul.broker import EmbeddedBroker
+from tahawul.cli.up import Run
 from tahawul.kafka_admin import cluster_id, ensure_topics
-from tahawul.processes import stop_processes
+from tahawul.runtime.broker import EmbeddedBroker
+from tahawul.runtime.processes import stop_processes
 from tahawul.settings import Settings
-from tahawul.up import Run
+from tahawul.sinks.clickhouse.connection import connect
+from tahawul.sinks.clickhouse.store import Store
+from tahawul.stream_processors.counter import run_counter
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from producers.kafka_sender import EventSender
-from producers.simulator import Truth, iter_simulation
-from sinks.clickhouse.reconcile import reconcile
 from tahawul.kafka_admin import admin
+from tahawul.producers.kafka_sender import EventSender
+from tahawul.producers.simulator import Truth, iter_simulation
 from tahawul.settings import Settings
+from tahawul.sinks.clickhouse.reconcile import reconcile
 from tests.integration.conftest import REPO, CounterThread, env_for, wait_for
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from producers.simulator import iter_simulation
+from tahawul.producers.simulator import iter_simulation
 
 Maker = Callable[[dict[str, Any], random.Random], bytes]
 

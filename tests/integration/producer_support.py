@@ -15,14 +15,14 @@ from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
 
-from schemas.event import InvalidEvent, parse
-from schemas.reference import load_catalogue
-from sinks.clickhouse.store import Store
-from stream_processors.counter import run_counter
+from tahawul.cli.up import Run
 from tahawul.kafka_admin import cluster_id
-from tahawul.processes import stop_processes
+from tahawul.runtime.processes import stop_processes
+from tahawul.schemas.event import InvalidEvent, parse
+from tahawul.schemas.reference import load_catalogue
 from tahawul.settings import Settings
-from tahawul.up import Run
+from tahawul.sinks.clickhouse.store import Store
+from tahawul.stream_processors.counter import run_counter
 from tests.integration.conftest import REPO, CounterThread, env_for, wait_for
 
 MUSCAT = ZoneInfo("Asia/Muscat")

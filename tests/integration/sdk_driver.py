@@ -12,7 +12,7 @@ import base64
 import sys
 from pathlib import Path
 
-from producers.sdk import Producer
+from tahawul.producers.sdk import Producer
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.batch import BATCH_HEADER
+from tahawul.schemas.batch import BATCH_HEADER
 from tahawul.settings import Settings
 from tests.integration.conftest import CounterThread, Workers, wait_for
 from tests.integration.helpers import (

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sinks.clickhouse.connection import connect
-from tahawul.broker import EmbeddedBroker, free_port
+from tahawul.runtime.broker import EmbeddedBroker, free_port
+from tahawul.sinks.clickhouse.connection import connect
 from tests.integration.conftest import REPO
 
 pytestmark = pytest.mark.integration

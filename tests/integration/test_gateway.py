@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tahawul.broker import free_port
+from tahawul.runtime.broker import free_port
 from tahawul.settings import Settings
 from tests.integration.conftest import REPO, CounterThread, Workers, env_for, wait_for
 from tests.integration.producer_support import (

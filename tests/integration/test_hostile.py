@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from producers.kafka_sender import EventSender
-from producers.simulator import Truth, iter_simulation
+from tahawul.producers.kafka_sender import EventSender
+from tahawul.producers.simulator import Truth, iter_simulation
 from tahawul.settings import Settings
 from tests.integration.conftest import CounterThread, Workers
 from tests.integration.helpers import assert_exact, scalar, wait_applied

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from producers.kafka_sender import EventSender
-from tahawul.broker import free_port
-from tahawul.grafana.provisioning import dashboards
-from tahawul.processes import stop_processes
+from tahawul.dashboards.provisioning import dashboards
+from tahawul.producers.kafka_sender import EventSender
+from tahawul.runtime.broker import free_port
+from tahawul.runtime.processes import stop_processes
 from tahawul.settings import Settings
 from tests.integration.conftest import REPO, env_for, wait_for
 from tests.unit.factories import payload

@@ -18,9 +18,9 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from prometheus_client import REGISTRY
 
-from producers.simulator import Truth
-from tahawul.broker import EmbeddedBroker, free_port
 from tahawul.kafka_admin import ensure_topics
+from tahawul.producers.simulator import Truth
+from tahawul.runtime.broker import EmbeddedBroker, free_port
 from tahawul.settings import Settings
 from tests.integration.conftest import REPO, CounterThread, Workers, env_for, wait_for
 from tests.integration.helpers import assert_exact, feed, wait_applied
@@ -66,7 +66,7 @@ def test_store_outage_of_30_s_pauses_then_catches_up_exactly(
     settings: Settings, workers: Workers, start_counter: Callable[..., CounterThread],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="stream_processors.counter")
+    caplog.set_level(logging.WARNING, logger="tahawul.stream_processors.counter")
     outage: list[Outage] = []
     workers.start()
     ct = start_counter(lambda client: outage.append(Outage(client)) or outage[0])

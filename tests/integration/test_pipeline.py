@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer
 
-from producers.simulator import Truth, iter_simulation
+from tahawul.producers.simulator import Truth, iter_simulation
 from tahawul.settings import Settings
 from tests.integration.conftest import CounterThread, Workers, wait_for
 from tests.integration.helpers import (

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tahawul.cli import main
+from tahawul.cli.main import main
 from tahawul.report.charts import DIGITAL, takeup_colour
 from tests.unit.simulated_store import simulated_store_url
 

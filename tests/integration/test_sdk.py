@@ -16,13 +16,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from producers.kafka_sender import EventSender
-from producers.sdk import Producer
-from schemas.signing import SIGNATURE_HEADER, sign
-from sinks.clickhouse.connection import connect
-from tahawul.broker import EmbeddedBroker, free_port
 from tahawul.kafka_admin import ensure_topics
+from tahawul.producers.kafka_sender import EventSender
+from tahawul.producers.sdk import Producer
+from tahawul.runtime.broker import EmbeddedBroker, free_port
+from tahawul.schemas.signing import SIGNATURE_HEADER, sign
 from tahawul.settings import Settings
+from tahawul.sinks.clickhouse.connection import connect
 from tests.integration.conftest import REPO, CounterThread
 from tests.integration.producer_support import (
     counter_on,

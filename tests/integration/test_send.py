@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from producers.csv_events import TALLY_TIME, row_event_id
+from tahawul.producers.csv_events import TALLY_TIME, row_event_id
 from tahawul.settings import Settings
 from tests.integration.conftest import CounterThread, Workers
 from tests.integration.producer_support import (

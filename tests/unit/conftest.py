@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from sinks.clickhouse.connection import connect
-from sinks.clickhouse.store import Store
+from tahawul.sinks.clickhouse.connection import connect
+from tahawul.sinks.clickhouse.store import Store
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from typing import Any
 
 import orjson
 
-from schemas.reference import load_catalogue
-from stream_processors.counter import Counter
-from stream_processors.envelope import Envelope, split
-from stream_processors.validation import judge
+from tahawul.schemas.reference import load_catalogue
+from tahawul.stream_processors.counter import Counter
+from tahawul.stream_processors.envelope import Envelope, split
+from tahawul.stream_processors.validation import judge
 
 CAT = load_catalogue()
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -13,7 +13,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from sinks.clickhouse.store import EVENT_COLUMNS
+from tahawul.sinks.clickhouse.store import EVENT_COLUMNS
 
 MCT = "+04:00"
 FR, MR, PA = "ROP-VEH-FIRST-REG", "ROP-VEH-MORTGAGE-ADD", "MOH-PREARRIVAL-MED"

@@ -11,13 +11,13 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from producers.simulator import iter_simulation
-from schemas.reference import load_catalogue
-from sinks.clickhouse.connection import connect
-from sinks.clickhouse.store import Store
-from stream_processors.counter import Counter
-from stream_processors.envelope import split
-from stream_processors.validation import judge
+from tahawul.producers.simulator import iter_simulation
+from tahawul.schemas.reference import load_catalogue
+from tahawul.sinks.clickhouse.connection import connect
+from tahawul.sinks.clickhouse.store import Store
+from tahawul.stream_processors.counter import Counter
+from tahawul.stream_processors.envelope import split
+from tahawul.stream_processors.validation import judge
 
 TOPIC = "tahawul.transactions"
 PARTITIONS = 4

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import namedtuple
 from typing import Any
 
-from producers.acks import stored
-from producers.kafka_sender import EventSender
+from tahawul.producers.acks import stored
+from tahawul.producers.kafka_sender import EventSender
 
 Meta = namedtuple("Meta", "partition offset")
 

@@ -7,8 +7,8 @@ import re
 from datetime import date
 from pathlib import Path
 
-from schemas.reference import load_catalogue
-from sinks.clickhouse.store import Store
+from tahawul.schemas.reference import load_catalogue
+from tahawul.sinks.clickhouse.store import Store
 from tests.unit.serving_data import load, query
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "auditor-guide.md"

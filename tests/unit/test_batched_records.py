@@ -10,13 +10,13 @@ import threading
 import orjson
 import pytest
 
-from producers.batching import Batcher
-from schemas.batch import BATCH_FORMAT, BATCH_HEADER, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, encode
-from schemas.signing import SIGNATURE_HEADER, Keyring, SignaturePolicy, sign
-from sinks.clickhouse.store import Store
-from stream_processors.counter import Counter, write_with_retry
-from stream_processors.envelope import MAX_ENVELOPE_BYTES, Envelope, split
-from stream_processors.validation import judge_records
+from tahawul.producers.batching import Batcher
+from tahawul.schemas.batch import BATCH_FORMAT, BATCH_HEADER, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, encode
+from tahawul.schemas.signing import SIGNATURE_HEADER, Keyring, SignaturePolicy, sign
+from tahawul.sinks.clickhouse.store import Store
+from tahawul.stream_processors.counter import Counter, write_with_retry
+from tahawul.stream_processors.envelope import MAX_ENVELOPE_BYTES, Envelope, split
+from tahawul.stream_processors.validation import judge_records
 from tests.unit.factories import CAT, NOW, TOPIC, apply, payload
 from tests.unit.test_counter import FailingInserts, scalar
 

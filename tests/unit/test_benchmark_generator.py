@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.generate import generate, lut
-from sinks.clickhouse.store import Store
+from tahawul.sinks.clickhouse.store import Store
 
 
 def test_lookup_tables_apportion_exactly() -> None:

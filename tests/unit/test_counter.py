@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from sinks.clickhouse.store import Store
-from stream_processors.counter import Counter, write_with_retry
+from tahawul.sinks.clickhouse.store import Store
+from tahawul.stream_processors.counter import Counter, write_with_retry
 from tests.unit.factories import apply, envelopes, payload
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sinks.clickhouse.store import EVENT_COLUMNS, Store
+from tahawul.sinks.clickhouse.store import EVENT_COLUMNS, Store
 from tests.unit.serving_data import event_row, query
 
 DAY, HOUR, MINUTE = timedelta(days=1), timedelta(hours=1), timedelta(minutes=1)

@@ -15,14 +15,14 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from prometheus_client import REGISTRY
 
-import stream_processors.metrics  # noqa: F401  (registers the pipeline metrics)
-from producers.gateway.metrics import GatewayMetrics
-from sinks.clickhouse.access import published_views
-from sinks.clickhouse.connection import connect
-from sinks.clickhouse.store import Store
-from tahawul.grafana.macros import QueryContext, expand_macros, render, substitute_variables
-from tahawul.grafana.model import Dashboard, Panel
-from tahawul.grafana.provisioning import dashboards, rendered
+import tahawul.stream_processors.metrics  # noqa: F401  (registers the pipeline metrics)
+from tahawul.dashboards.macros import QueryContext, expand_macros, render, substitute_variables
+from tahawul.dashboards.model import Dashboard, Panel
+from tahawul.dashboards.provisioning import dashboards, rendered
+from tahawul.producers.gateway.metrics import GatewayMetrics
+from tahawul.sinks.clickhouse.access import published_views
+from tahawul.sinks.clickhouse.connection import connect
+from tahawul.sinks.clickhouse.store import Store
 from tests.unit.simulated_store import fill
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,7 +199,7 @@ def test_dashboard_json_targets_the_clickhouse_plugin() -> None:
 
 
 def test_build_check_reports_stale_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from tahawul.cli import main
+    from tahawul.cli.main import main
 
     assert main(["grafana", "build", "--check", "--root", str(ROOT / "grafana")]) == 0
     assert main(["grafana", "build", "--check", "--root", str(tmp_path)]) == 1

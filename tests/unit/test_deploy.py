@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from tahawul.grafana.provisioning import rendered
+from tahawul.dashboards.provisioning import rendered
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.event import (
+from tahawul.schemas.event import (
     MAX_PAYLOAD_BYTES,
     Event,
     InvalidEvent,
@@ -16,7 +16,7 @@ from schemas.event import (
     parse_fields,
     validate,
 )
-from schemas.reference import load_catalogue
+from tahawul.schemas.reference import load_catalogue
 from tests.unit.factories import event, payload
 
 CAT = load_catalogue()

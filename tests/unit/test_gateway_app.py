@@ -11,15 +11,15 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from producers.gateway.app import Services, create_app, render_openapi
-from producers.gateway.credentials import CredentialStore
-from producers.gateway.delivery import NotAcknowledged, Record
-from producers.gateway.metrics import GatewayMetrics
-from producers.gateway.ratelimit import RateLimiter
-from producers.gateway.seen import SeenIndex
-from schemas.batch import BATCH_FORMAT, BATCH_HEADER, events_of
-from schemas.reference import load_catalogue
-from schemas.signing import SIGNATURE_HEADER, Keyring, SignaturePolicy
+from tahawul.producers.gateway.app import Services, create_app, render_openapi
+from tahawul.producers.gateway.credentials import CredentialStore
+from tahawul.producers.gateway.delivery import NotAcknowledged, Record
+from tahawul.producers.gateway.metrics import GatewayMetrics
+from tahawul.producers.gateway.ratelimit import RateLimiter
+from tahawul.producers.gateway.seen import SeenIndex
+from tahawul.schemas.batch import BATCH_FORMAT, BATCH_HEADER, events_of
+from tahawul.schemas.reference import load_catalogue
+from tahawul.schemas.signing import SIGNATURE_HEADER, Keyring, SignaturePolicy
 from tahawul.settings import Settings
 from tests.unit.factories import event
 

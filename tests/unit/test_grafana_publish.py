@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tahawul.cli import main
-from tahawul.grafana.provisioning import dashboards
+from tahawul.cli.main import main
+from tahawul.dashboards.provisioning import dashboards
 
 TOKEN = "glsa_test_token"
 

@@ -7,9 +7,9 @@ import jsonschema
 import orjson
 import pytest
 
-from schemas.event import InvalidEvent, parse
-from schemas.jsonschema import build, render
-from schemas.reference import load_catalogue
+from tahawul.schemas.event import InvalidEvent, parse
+from tahawul.schemas.jsonschema import build, render
+from tahawul.schemas.reference import load_catalogue
 from tests.unit.factories import event
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas" / "event-v1.schema.json"

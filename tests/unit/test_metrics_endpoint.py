@@ -14,9 +14,9 @@ from types import SimpleNamespace
 import pytest
 from prometheus_client import REGISTRY
 
-from stream_processors import metrics
-from tahawul.metrics_server import serve_metrics
+from tahawul.runtime.metrics_server import serve_metrics
 from tahawul.settings import Settings
+from tahawul.stream_processors import metrics
 
 
 def value(name: str, **labels: str) -> float:
@@ -103,13 +103,13 @@ def test_lag_is_clamped_and_forgotten_when_a_partition_moves_away() -> None:
 def test_up_gives_its_worker_the_next_metrics_port(monkeypatch: pytest.MonkeyPatch) -> None:
     """`tahawul up` serves the counting writer's metrics itself; its worker subprocess must
     not try the same port (it inherits the environment)."""
-    import tahawul.up
+    import tahawul.cli.up
 
     seen: list[dict[str, str]] = []
-    monkeypatch.setattr(tahawul.up.subprocess, "Popen", lambda *a, env, **kw: seen.append(env))
+    monkeypatch.setattr(tahawul.cli.up.subprocess, "Popen", lambda *a, env, **kw: seen.append(env))
     monkeypatch.setenv("TAHAWUL_METRICS_PORT", "9500")
-    tahawul.up.start_worker(settings(metrics_port=9500, kafka_url="kafka://b:9092"), None)  # type: ignore[arg-type]
+    tahawul.cli.up.start_worker(settings(metrics_port=9500, kafka_url="kafka://b:9092"), None)  # type: ignore[arg-type]
     monkeypatch.delenv("TAHAWUL_METRICS_PORT")
-    tahawul.up.start_worker(settings(kafka_url="kafka://b:9092"), None)  # type: ignore[arg-type]
+    tahawul.cli.up.start_worker(settings(kafka_url="kafka://b:9092"), None)  # type: ignore[arg-type]
     assert seen[0]["TAHAWUL_METRICS_PORT"] == "9501"
     assert "TAHAWUL_METRICS_PORT" not in seen[1]  # no endpoint for up: none for its worker

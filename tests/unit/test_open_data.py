@@ -10,10 +10,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from sinks.clickhouse.connection import connect
-from sinks.clickhouse.open_data import DATASETS, Column, export, suppress
-from sinks.clickhouse.store import Store
-from tahawul.cli import main
+from tahawul.cli.main import main
+from tahawul.sinks.clickhouse.connection import connect
+from tahawul.sinks.clickhouse.open_data import DATASETS, Column, export, suppress
+from tahawul.sinks.clickhouse.store import Store
 from tests.unit.serving_data import load
 
 Q1 = (date(2025, 1, 1), date(2025, 3, 31))

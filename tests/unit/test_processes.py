@@ -1,11 +1,11 @@
-"""Stopping child processes (tahawul/processes.py)."""
+"""Stopping child processes (tahawul/runtime/processes.py)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from tahawul.processes import stop_processes
+from tahawul.runtime.processes import stop_processes
 
 IGNORES_SIGTERM = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
                    "print('ready', flush=True); time.sleep(60)")

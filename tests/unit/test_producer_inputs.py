@@ -10,15 +10,15 @@ from pathlib import Path
 import orjson
 import pytest
 
-from producers.csv_events import CsvHeaderError, iter_csv, row_event_id
-from producers.file_send import RejectionReport, send_file
-from producers.gateway.credentials import AuthError, CredentialStore
-from producers.gateway.ratelimit import RateLimiter
-from producers.sdk import BatchRejected, InvalidEvent, Producer, SpoolFull
-from schemas.batch import BATCH_HEADER, events_of
-from schemas.event import parse
-from schemas.reference import load_catalogue
-from schemas.signing import SIGNATURE_HEADER, Keyring
+from tahawul.producers.csv_events import CsvHeaderError, iter_csv, row_event_id
+from tahawul.producers.file_send import RejectionReport, send_file
+from tahawul.producers.gateway.credentials import AuthError, CredentialStore
+from tahawul.producers.gateway.ratelimit import RateLimiter
+from tahawul.producers.sdk import BatchRejected, InvalidEvent, Producer, SpoolFull
+from tahawul.schemas.batch import BATCH_HEADER, events_of
+from tahawul.schemas.event import parse
+from tahawul.schemas.reference import load_catalogue
+from tahawul.schemas.signing import SIGNATURE_HEADER, Keyring
 from tests.unit.factories import event, payload
 
 HEADER = "occurred_at,entity,service,governorate,channel,status,quantity,automated,satisfaction,event_id"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from sinks.clickhouse.reconcile import Difference, reconcile
-from sinks.clickhouse.store import Store
-from stream_processors.counter import Counter
+from tahawul.sinks.clickhouse.reconcile import Difference, reconcile
+from tahawul.sinks.clickhouse.store import Store
+from tahawul.stream_processors.counter import Counter
 from tests.unit.factories import apply, envelopes, payload
 
 

@@ -1,6 +1,6 @@
 import re
 
-from schemas.reference import load_catalogue
+from tahawul.schemas.reference import load_catalogue
 
 CAT = load_catalogue()
 

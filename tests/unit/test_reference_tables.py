@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sinks.clickhouse.reference import sync_reference
-from sinks.clickhouse.store import Store
+from tahawul.sinks.clickhouse.reference import sync_reference
+from tahawul.sinks.clickhouse.store import Store
 
 
 def counts(store: Store) -> tuple[int, ...]:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from sinks.clickhouse.connection import connect
-from sinks.clickhouse.store import Store
-from tahawul.cli import main
+from tahawul.cli.main import main
+from tahawul.sinks.clickhouse.connection import connect
+from tahawul.sinks.clickhouse.store import Store
 from tests.unit.simulated_store import simulated_store_url
 
 

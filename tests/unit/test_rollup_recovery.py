@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from sinks.clickhouse.store import TAGGED_TABLES, Store
-from stream_processors.counter import Counter
+from tahawul.sinks.clickhouse.store import TAGGED_TABLES, Store
+from tahawul.stream_processors.counter import Counter
 from tests.unit.factories import payload
 from tests.unit.test_counter import FailingInserts, apply, envelopes
 

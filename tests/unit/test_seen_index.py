@@ -8,7 +8,7 @@ import uuid
 import numpy as np
 import pytest
 
-from stream_processors.seen import _MIX, SeenIndex, _key, uuid_halves
+from tahawul.stream_processors.seen import _MIX, SeenIndex, _key, uuid_halves
 
 
 def test_uuid_halves_are_the_128_bits_of_the_id() -> None:

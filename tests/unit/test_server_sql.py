@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from sinks.clickhouse import access, ddl
-from sinks.clickhouse.connection import connect
-from sinks.clickhouse.migrations import available, migrate
-from sinks.clickhouse.reference import sync_reference
-from sinks.clickhouse.store import Store
-from tahawul.cli import main
+from tahawul.cli.main import main
+from tahawul.sinks.clickhouse import access, ddl
+from tahawul.sinks.clickhouse.connection import connect
+from tahawul.sinks.clickhouse.migrations import available, migrate
+from tahawul.sinks.clickhouse.reference import sync_reference
+from tahawul.sinks.clickhouse.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 

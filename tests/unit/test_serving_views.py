@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from schemas.reference import load_catalogue
-from sinks.clickhouse.store import Store
+from tahawul.schemas.reference import load_catalogue
+from tahawul.sinks.clickhouse.store import Store
 from tests.unit.serving_data import load, query
 
 MCT = ZoneInfo("Asia/Muscat")

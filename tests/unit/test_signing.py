@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from schemas.event import InvalidEvent
-from schemas.reference import load_catalogue
-from schemas.signing import (
+from tahawul.keyring import add_signing_key, load_keyring, signature_policy
+from tahawul.schemas.event import InvalidEvent
+from tahawul.schemas.reference import load_catalogue
+from tahawul.schemas.signing import (
     SIGNATURE_HEADER,
     Keyring,
     KeyringError,
@@ -19,9 +20,8 @@ from schemas.signing import (
     render_keyring,
     sign,
 )
-from stream_processors.validation import judge
-from tahawul.keyring import add_signing_key, load_keyring, signature_policy
 from tahawul.settings import Settings
+from tahawul.stream_processors.validation import judge
 from tests.unit.factories import payload
 
 ROP_KEY = b"r" * 32

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import pytest
 
-from producers.simulator import (
+from tahawul.producers.simulator import (
     INVALID_KINDS,
     PROFILES,
     SimulatedLine,
@@ -29,11 +29,11 @@ from producers.simulator import (
     iter_simulation,
     run_simulation,
 )
-from producers.simulator.apportion import largest_remainder, round_half_up
-from producers.simulator.calendar import TimeOfDay, occurred_at
-from producers.simulator.invalid import InvalidLines
-from schemas.event import InvalidEvent, parse
-from schemas.reference import Catalogue, load_catalogue
+from tahawul.producers.simulator.apportion import largest_remainder, round_half_up
+from tahawul.producers.simulator.calendar import TimeOfDay, occurred_at
+from tahawul.producers.simulator.invalid import InvalidLines
+from tahawul.schemas.event import InvalidEvent, parse
+from tahawul.schemas.reference import Catalogue, load_catalogue
 
 PROFILE = "oman-2025-h1"
 FIRST_DAY, LAST_DAY = date(2025, 1, 1), date(2025, 6, 30)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from producers.sdk.spool import Cursor, Spool, SpoolError, SpoolFull, SpoolLocked
+from tahawul.producers.sdk.spool import Cursor, Spool, SpoolError, SpoolFull, SpoolLocked
 
 
 def drain(spool: Spool, cursor: Cursor | None = None, limit: int = 7) -> list[int]:

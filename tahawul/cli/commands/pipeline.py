@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tahawul.commands.common import EXIT_USAGE, positive, rate
-from tahawul.metrics_server import serve_metrics
+from tahawul.cli.common import EXIT_USAGE, positive, rate
+from tahawul.runtime.metrics_server import serve_metrics
 from tahawul.settings import Settings
 
 
@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
 
 
 def run_up(args: argparse.Namespace, settings: Settings) -> int:
-    from tahawul.up import Feed, file_feed, simulation_feed, up
+    from tahawul.cli.up import Feed, file_feed, simulation_feed, up
 
     feed_factory = None
     if args.input is not None:
@@ -45,7 +45,7 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
         def feed_factory() -> Feed:
             return file_feed(path, sys.stderr)
     elif args.simulate is not None:
-        from producers.simulator import PROFILES
+        from tahawul.producers.simulator import PROFILES
 
         if args.simulate not in PROFILES:
             print(f"unknown profile {args.simulate!r}; known: {', '.join(PROFILES)}",
@@ -66,8 +66,8 @@ def _bootstrap(settings: Settings, who: str) -> str | None:
 
 
 def run_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from stream_processors.app import run_worker as faust_worker
     from tahawul.kafka_admin import ensure_topics
+    from tahawul.stream_processors.app import run_worker as faust_worker
 
     bootstrap = _bootstrap(settings, "worker")
     if bootstrap is None:
@@ -79,9 +79,9 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_counter(args: argparse.Namespace, settings: Settings) -> int:
-    from stream_processors.counter import open_store
-    from stream_processors.counter import run_counter as counting_loop
     from tahawul.kafka_admin import cluster_id, ensure_topics
+    from tahawul.stream_processors.counter import open_store
+    from tahawul.stream_processors.counter import run_counter as counting_loop
 
     bootstrap = _bootstrap(settings, "counter")
     if bootstrap is None:

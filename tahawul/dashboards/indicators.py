@@ -7,7 +7,7 @@ panels cover the whole range. Everything is on the Asia/Muscat calendar of the v
 
 from __future__ import annotations
 
-from tahawul.grafana.model import (
+from tahawul.dashboards.model import (
     FROM_DAY,
     IN_RANGE,
     MONTHS_IN_RANGE,
@@ -22,7 +22,7 @@ from tahawul.grafana.model import (
     table,
     timeseries,
 )
-from tahawul.grafana.texts import Lang, mode_label, name_col, t
+from tahawul.dashboards.texts import Lang, mode_label, name_col, t
 
 GOV = "governorate = ${governorate:sqlstring}"
 ENT = "entity = ${entity:sqlstring}"

@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from sinks.clickhouse import access, ddl
+    from tahawul.sinks.clickhouse import access, ddl
 
     if args.access:
         text = access.render(args.database, args.cluster)

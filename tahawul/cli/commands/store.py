@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from tahawul.commands.common import EXIT_FAILED, print_result
+from tahawul.cli.common import EXIT_FAILED, print_result
 from tahawul.settings import Settings
 
 
@@ -21,7 +21,7 @@ def register(sub: Any) -> None:
 
 
 def run_sql(args: argparse.Namespace, settings: Settings) -> int:
-    from sinks.clickhouse.connection import connect
+    from tahawul.sinks.clickhouse.connection import connect
 
     client = connect(settings.clickhouse_dsn())
     try:
@@ -34,9 +34,9 @@ def run_sql(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from sinks.clickhouse.access import apply_access
-    from sinks.clickhouse.connection import connect, redact
-    from sinks.clickhouse.migrations import migrate as apply
+    from tahawul.sinks.clickhouse.access import apply_access
+    from tahawul.sinks.clickhouse.connection import connect, redact
+    from tahawul.sinks.clickhouse.migrations import migrate as apply
 
     dsn = settings.clickhouse_dsn()
     client = connect(dsn)

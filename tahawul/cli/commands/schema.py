@@ -19,7 +19,7 @@ def register(sub: Any) -> None:
 
 
 def export_schema(args: argparse.Namespace, settings: Settings) -> int:
-    from schemas.jsonschema import render
+    from tahawul.schemas.jsonschema import render
 
     text = render()
     if args.out:

@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from schemas.reference import load_catalogue
+from tahawul.schemas.reference import load_catalogue
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
-    from tahawul.up import Run
+    from tahawul.cli.up import Run
 
 TOTALS_SQL = """
 SELECT governorate,

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tahawul.commands.common import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
+from tahawul.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
 from tahawul.settings import Settings
 
 
@@ -48,11 +48,11 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
         TransferSpeedColumn,
     )
 
-    from producers.file_send import RejectionReport, detect_format, send_file
-    from producers.kafka_sender import EventSender, SendFailed
-    from schemas.reference import load_catalogue
     from tahawul.kafka_admin import KafkaUnavailable
     from tahawul.keyring import settings_keyring
+    from tahawul.producers.file_send import RejectionReport, detect_format, send_file
+    from tahawul.producers.kafka_sender import EventSender, SendFailed
+    from tahawul.schemas.reference import load_catalogue
 
     for path in args.files:
         if not path.is_file():
@@ -78,7 +78,7 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
     console = Console(stderr=True)
     started = time.monotonic()
     totals = {"lines": 0, "sent": 0, "rejected": 0}
-    from producers.csv_events import CsvHeaderError
+    from tahawul.producers.csv_events import CsvHeaderError
 
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),

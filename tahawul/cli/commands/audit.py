@@ -7,7 +7,7 @@ import dataclasses
 from datetime import date
 from typing import Any
 
-from tahawul.commands.common import EXIT_FAILED, print_result
+from tahawul.cli.common import EXIT_FAILED, print_result
 from tahawul.settings import Settings
 
 
@@ -26,8 +26,8 @@ def register(sub: Any) -> None:
 
 
 def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
-    from sinks.clickhouse.connection import connect
-    from sinks.clickhouse.reconcile import Difference, reconcile
+    from tahawul.sinks.clickhouse.connection import connect
+    from tahawul.sinks.clickhouse.reconcile import Difference, reconcile
 
     result = reconcile(connect(settings.clickhouse_dsn()), args.first, args.last)
     verdict = "DRIFT" if result.drift else "zero drift"

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tahawul.commands.common import EXIT_USAGE
+from tahawul.cli.common import EXIT_USAGE
 from tahawul.settings import Settings
 
 
@@ -28,8 +28,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from sinks.clickhouse.connection import connect
-    from sinks.clickhouse.open_data import export
+    from tahawul.sinks.clickhouse.connection import connect
+    from tahawul.sinks.clickhouse.open_data import export
 
     if args.last < args.first:
         print("--to is before --from", file=sys.stderr)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tahawul.commands.common import EXIT_OK, EXIT_USAGE
+from tahawul.cli.common import EXIT_OK, EXIT_USAGE
 from tahawul.settings import Settings
 
 
@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
 
 def gateway(args: argparse.Namespace, settings: Settings) -> int:
     if args.write_openapi is not None:
-        from producers.gateway.app import render_openapi
+        from tahawul.producers.gateway.app import render_openapi
 
         args.write_openapi.write_text(render_openapi(settings.gateway_max_batch), encoding="utf-8")
         print(f"wrote {args.write_openapi}")
@@ -32,7 +32,7 @@ def gateway(args: argparse.Namespace, settings: Settings) -> int:
         print("TAHAWUL_KAFKA_URL is not set: the gateway needs the Kafka cluster to send to",
               file=sys.stderr)
         return EXIT_USAGE
-    from producers.gateway.server import serve
+    from tahawul.producers.gateway.server import serve
 
     return serve(settings, bootstrap, args.host or settings.gateway_host,
                  settings.gateway_port if args.port is None else args.port)

@@ -20,20 +20,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TextIO
 
-from producers.files import iter_jsonl
-from producers.kafka_sender import EventSender, entity_key
-from schemas.event import InvalidEvent, parse
-from schemas.headers import SOURCE_HEADER
-from schemas.reference import load_catalogue
-from sinks.clickhouse.connection import connect
-from sinks.clickhouse.store import Store
-from stream_processors.counter import Counter, Prepared, run_counter
-from tahawul.broker import EmbeddedBroker
-from tahawul.console import LiveView, totals_table
+from tahawul.cli.console import LiveView, totals_table
 from tahawul.kafka_admin import cluster_id, ensure_topics
-from tahawul.metrics_server import serve_metrics
-from tahawul.processes import stop_processes
+from tahawul.producers.files import iter_jsonl
+from tahawul.producers.kafka_sender import EventSender, entity_key
+from tahawul.runtime.broker import EmbeddedBroker
+from tahawul.runtime.metrics_server import serve_metrics
+from tahawul.runtime.processes import stop_processes
+from tahawul.schemas.event import InvalidEvent, parse
+from tahawul.schemas.headers import SOURCE_HEADER
+from tahawul.schemas.reference import load_catalogue
 from tahawul.settings import Settings
+from tahawul.sinks.clickhouse.connection import connect
+from tahawul.sinks.clickhouse.store import Store
+from tahawul.stream_processors.counter import Counter, Prepared, run_counter
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def file_feed(path: Path, report: TextIO, max_reported: int = 20) -> Feed:
 
 
 def simulation_feed(profile: str, scale: float, seed: int, duplicates: float, invalid: float) -> Feed:
-    from producers.simulator import iter_simulation
+    from tahawul.producers.simulator import iter_simulation
 
     for line in iter_simulation(profile, scale, seed, duplicate_rate=duplicates, invalid_rate=invalid):
         yield line.data, line.entity.encode() if line.entity else entity_key(line.data), None

@@ -1,4 +1,4 @@
-"""`tahawul grafana build|publish`: dashboards and datasources as code (tahawul/grafana)."""
+"""`tahawul grafana build|publish`: dashboards and datasources as code (tahawul/dashboards)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tahawul.commands.common import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
+from tahawul.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
 from tahawul.settings import Settings
 
 DEFAULT_ROOT = Path("grafana")
@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
 
 
 def run_build(args: argparse.Namespace, settings: Settings) -> int:
-    from tahawul.grafana.provisioning import rendered, write
+    from tahawul.dashboards.provisioning import rendered, write
 
     if args.check:
         stale = [rel for rel, text in rendered().items()
@@ -52,8 +52,8 @@ def run_publish(args: argparse.Namespace, settings: Settings) -> int:
     from grafana_client import GrafanaApi
     from grafana_client.client import GrafanaException
 
-    from tahawul.grafana.provisioning import clickhouse_datasource, dashboards, prometheus_datasource
-    from tahawul.grafana.publish import publish
+    from tahawul.dashboards.provisioning import clickhouse_datasource, dashboards, prometheus_datasource
+    from tahawul.dashboards.publish import publish
 
     token = args.token or (settings.grafana_token.get_secret_value() if settings.grafana_token else None)
     if not token:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from tahawul.commands.common import EXIT_FAILED, EXIT_OK
+from tahawul.cli.common import EXIT_FAILED, EXIT_OK
 from tahawul.settings import Settings
 
 
@@ -24,9 +24,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from sinks.clickhouse.connection import connect
     from tahawul.report.data import latest_day, overview
     from tahawul.report.page import render_page
+    from tahawul.sinks.clickhouse.connection import connect
 
     client = connect(settings.clickhouse_dsn())
     try:

@@ -14,8 +14,8 @@ from typing import Any
 from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError
 
-from tahawul.grafana.model import Dashboard
-from tahawul.grafana.texts import LANGS, t
+from tahawul.dashboards.model import Dashboard
+from tahawul.dashboards.texts import LANGS, t
 
 
 @dataclass

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-import tahawul.commands
-from tahawul.commands.common import EXIT_UNAVAILABLE, EXIT_USAGE
+import tahawul.cli.commands
+from tahawul.cli.common import EXIT_UNAVAILABLE, EXIT_USAGE
 from tahawul.settings import Settings
 
 
@@ -22,8 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Count government transactions, digital versus manual, exactly.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for info in sorted(pkgutil.iter_modules(tahawul.commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"tahawul.commands.{info.name}")
+    for info in sorted(pkgutil.iter_modules(tahawul.cli.commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"tahawul.cli.commands.{info.name}")
         register = getattr(module, "register", None)
         if register is not None:
             register(sub)
@@ -39,9 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from sinks.clickhouse.connection import StoreUnavailable
-    from tahawul.broker import BrokerError
     from tahawul.kafka_admin import KafkaUnavailable
+    from tahawul.runtime.broker import BrokerError
+    from tahawul.sinks.clickhouse.connection import StoreUnavailable
 
     try:
         return int(args.handler(args, settings))

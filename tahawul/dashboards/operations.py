@@ -8,8 +8,8 @@ registry); the alert rules in deploy/prometheus/alerts.yml use the same expressi
 
 from __future__ import annotations
 
-from tahawul.grafana.model import Dashboard, layout, prom_panel, stat, table, timeseries
-from tahawul.grafana.texts import Lang, name_col, t
+from tahawul.dashboards.model import Dashboard, layout, prom_panel, stat, table, timeseries
+from tahawul.dashboards.texts import Lang, name_col, t
 
 STATUS_ORDER = "indexOf(['silent_day', 'silent_hour', 'reported_today', 'reporting', 'idle'], status)"
 

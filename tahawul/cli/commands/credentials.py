@@ -7,7 +7,7 @@ import base64
 import sys
 from typing import Any
 
-from tahawul.commands.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_result
+from tahawul.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_result
 from tahawul.settings import Settings
 
 
@@ -35,13 +35,13 @@ def register(sub: Any) -> None:
 
 
 def _store(settings: Settings) -> Any:
-    from producers.gateway.credentials import CredentialStore, credentials_path
+    from tahawul.producers.gateway.credentials import CredentialStore, credentials_path
 
     return CredentialStore(credentials_path(settings.data_dir, settings.credentials_path))
 
 
 def _known_entity(entity: str) -> bool:
-    from schemas.reference import load_catalogue
+    from tahawul.schemas.reference import load_catalogue
 
     if entity in load_catalogue().entities:
         return True
@@ -75,8 +75,8 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_signing_key(args: argparse.Namespace, settings: Settings) -> int:
-    from schemas.signing import KeyringError
     from tahawul.keyring import add_signing_key
+    from tahawul.schemas.signing import KeyringError
 
     if settings.signing_keyring is None:
         print("set TAHAWUL_SIGNING_KEYRING to the keyring file the workers read", file=sys.stderr)

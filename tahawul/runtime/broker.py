@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import IO
 
-from tahawul.processes import stop_processes
+from tahawul.runtime.processes import stop_processes
 
 
 def free_port() -> int:

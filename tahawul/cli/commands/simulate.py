@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tahawul.commands.common import EXIT_UNAVAILABLE, EXIT_USAGE, positive, rate
+from tahawul.cli.common import EXIT_UNAVAILABLE, EXIT_USAGE, positive, rate
 from tahawul.settings import Settings
 
 
@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
 
 
 def simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from producers.simulator import PROFILES, run_simulation
+    from tahawul.producers.simulator import PROFILES, run_simulation
 
     if args.profile not in PROFILES:
         print(f"unknown profile {args.profile!r}; known: {', '.join(PROFILES)}", file=sys.stderr)
@@ -62,11 +62,11 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
 def send_simulation(args: argparse.Namespace, settings: Settings) -> int:
     from kafka.errors import KafkaError
 
-    from producers.kafka_sender import EventSender, SendFailed, entity_key
-    from producers.simulator import Truth, iter_simulation
-    from schemas.signing import SIGNATURE_HEADER
     from tahawul.kafka_admin import KafkaUnavailable, ensure_topics
     from tahawul.keyring import settings_keyring
+    from tahawul.producers.kafka_sender import EventSender, SendFailed, entity_key
+    from tahawul.producers.simulator import Truth, iter_simulation
+    from tahawul.schemas.signing import SIGNATURE_HEADER
 
     bootstrap = settings.kafka_bootstrap()
     if bootstrap is None:
