@@ -15,27 +15,25 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Self
 
 import orjson
 
-from tahawul.cli.up import Run
-from tahawul.kafka_admin import cluster_id, ensure_topics
+from tahawul.kafka_admin import ensure_topics
 from tahawul.producers.kafka_sender import EventSender
 from tahawul.producers.simulator import SimulatedLine, Truth, iter_simulation
 from tahawul.runtime.broker import EmbeddedBroker, free_port
+from tahawul.runtime.local import LocalPipeline, Run, child_env
 from tahawul.runtime.processes import stop_processes
 from tahawul.settings import Settings
-from tahawul.sinks.clickhouse.connection import connect
 from tahawul.sinks.clickhouse.store import Store
-from tahawul.stream_processors.counter import Counter, Prepared, run_counter
+from tahawul.stream_processors.counter import CountingWriter, Prepared
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = "oman-2025-h1"
@@ -182,13 +180,9 @@ class Bench:
 
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
-    """This environment without its TAHAWUL_* variables, plus the pipeline of ``settings``,
-    this checkout on the path (children run in scratch directories) and ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAHAWUL_")}
-    env.update(settings.pipeline_env())
-    env["PYTHONPATH"] = str(REPO)
-    env.update(extra)
-    return env
+    """A child's environment (tahawul.runtime.local.child_env) with this checkout on the
+    path, so that ``-m benchmarks...`` works from the scratch directories children run in."""
+    return child_env(settings, PYTHONPATH=str(REPO), **extra)
 
 
 # ---- filling the transactions topic -----------------------------------------------------
@@ -252,76 +246,52 @@ def fill(settings: Settings, events: int, seed: int = 7, duplicates: float = 0.0
 # ---- the pipeline ---------------------------------------------------------------------
 
 
-@dataclass
-class Pipeline:
-    """Worker processes plus the counting writer (a thread of this process, as in `tahawul
-    up`), on one settings' topics and store."""
+class Pipeline(LocalPipeline):
+    """The local pipeline (tahawul.runtime.local, as `tahawul up` and the tests run it) on
+    one settings' topics and store, timing every write of the counting writer."""
 
-    settings: Settings
-    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    logs: list[IO[bytes]] = field(default_factory=list)
-    run: Run = field(default_factory=Run)
-    stop: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
-    store: Store | None = None
-    started: float = 0.0
-    first_batch: float = 0.0
-    last_batch: float = 0.0
-    on_batch: Callable[[Counter, Prepared], None] | None = None
-    history: list[tuple[float, int]] = field(default_factory=list)  # (time, events applied)
+    def __init__(self, settings: Settings, on_batch: Callable[[CountingWriter, Prepared], None] | None = None
+                 ) -> None:
+        super().__init__(settings, log_dir=settings.data_dir, worker_cwd=settings.data_dir,
+                         worker_env={"PYTHONPATH": str(REPO)})  # children run in scratch directories
+        self.on_batch = on_batch
+        self.run = Run()
+        self.started = 0.0
+        self.first_batch = 0.0
+        self.last_batch = 0.0
+        self.history: list[tuple[float, int]] = []  # (time, events applied)
 
-    def start_worker(self) -> subprocess.Popen[bytes]:
-        log = (self.settings.data_dir / f"worker-{len(self.workers)}.log").open("wb")
-        self.logs.append(log)
-        proc = subprocess.Popen([sys.executable, "-m", "tahawul", "worker"], env=env_for(self.settings),
-                                stdout=log, stderr=subprocess.STDOUT, cwd=self.settings.data_dir)
-        self.workers.append(proc)
-        return proc
+    @property
+    def store(self) -> Store | None:
+        return self.writer.store if self.writer is not None else None
 
-    def start_counter(self) -> None:
-        client = connect(self.settings.clickhouse_dsn())
-        self.store = Store(client, cluster_id(self.settings.kafka_bootstrap() or ""))
-        self.store.migrate()
-        self.store.recover()
+    def _timed(self, writer: CountingWriter, prepared: Prepared) -> None:
+        now = time.perf_counter()
+        if not self.first_batch:
+            self.first_batch = now
+        self.last_batch = now
+        self.history.append((now, self.run.applied))
+        if self.on_batch is not None:
+            self.on_batch(writer, prepared)
 
-        def hook(counter: Counter, prepared: Prepared) -> None:
-            now = time.perf_counter()
-            if not self.first_batch:
-                self.first_batch = now
-            self.last_batch = now
-            self.run.on_batch(counter, prepared)
-            self.history.append((now, self.applied()))
-            if self.on_batch is not None:
-                self.on_batch(counter, prepared)
-
-        self.thread = threading.Thread(target=run_counter, args=(self.settings, self.store, self.stop, hook),
-                                       name="counter", daemon=True)
-        self.thread.start()
-
-    def start(self, workers: int = 1) -> Pipeline:
+    def start(self, workers: int = 1, on_batch: Callable[[CountingWriter, Prepared], None] | None = None,
+              run: Run | None = None) -> Self:
         self.started = time.perf_counter()
-        self.start_counter()
-        for _ in range(workers):
-            self.start_worker()
+        super().start(workers, self._timed, self.run)
         return self
 
     def applied(self) -> int:
-        return self.run.counted + self.run.duplicates + self.run.rejected
+        return self.run.applied
 
     def wait(self, acked: dict[int, int], timeout: float) -> None:
         """Wait until every acknowledged source record is applied in the store."""
         self.run.acked = acked
         self.run.feed_done = True
-        deadline = time.monotonic() + timeout
-        while not self.run.caught_up(self.settings.topic_transactions):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"pipeline not caught up after {timeout} s ({self.applied()} applied)")
-            for w in self.workers:
-                if w.poll() is not None:
-                    raise RuntimeError(f"a worker exited with {w.returncode}; see {self.settings.data_dir}")
-            if self.thread is not None and not self.thread.is_alive():
-                raise RuntimeError("the counting writer stopped")
-            time.sleep(0.05)
+        self.wait_caught_up(timeout)
+
+    @property
+    def worker_pids(self) -> list[int]:
+        return [p.pid for p in self.workers.procs] if self.workers is not None else []
 
     @property
     def wall_seconds(self) -> float:
@@ -339,22 +309,6 @@ class Pipeline:
     def steady_rate(self, events: int) -> float:
         """Events/s from 10% to 90% of ``events`` applied (see steady_or_overall)."""
         return steady_or_overall(self.history, events, events / self.steady_seconds)
-
-    def close(self) -> None:
-        self.stop.set()
-        if self.thread is not None:
-            self.thread.join(60)
-        stop_processes(self.workers)
-        for log in self.logs:
-            log.close()
-        if self.store is not None:
-            self.store.client.close()
-
-    def __enter__(self) -> Pipeline:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def check_exact(store: Store, truth: Truth) -> None:

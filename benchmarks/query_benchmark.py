@@ -11,11 +11,12 @@ synthetic traffic shaped by the simulator profile (benchmarks/generate.py says h
 waits for background merges so the table looks like one a server has been running with.
 ``run`` queries each published view the way a dashboard or the open-data export does (a
 full year unless the view is about the last hours) and prints one line per view: rows
-returned, the first (cold) time and the best of the repeats. The targets of issue 5 are
-checked at the end: daily take-up by governorate for a year under 1 s, the year's
-per-service table under 3 s. The baseline of the same run is the raw scan: the take-up
-question answered from the raw rows without the rollup projection; ``x scan`` is each view's
-best time as a ratio to it. Not part of the test suite: it takes minutes and a big disk.
+returned, the first (cold) time and the best of the repeats. The targets (what an
+auditor or a dashboard waits for without noticing) are checked at the end: daily take-up
+by governorate for a year under 1 s, the year's per-service table under 3 s. The baseline
+of the same run is the raw scan: the take-up question answered from the raw rows without
+the rollup projection; ``x scan`` is each view's best time as a ratio to it. Not part of
+the test suite: it takes minutes and a big disk.
 """
 
 from __future__ import annotations

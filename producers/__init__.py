@@ -1,1 +1,1 @@
-"""Producers: the ways events enter the pipeline (simulator, files, Kafka sender)."""
+"""Producers: the ways events enter the pipeline (the SDK, the HTTP gateway, files, the simulator)."""

@@ -14,13 +14,12 @@ from collections.abc import Callable
 
 from tahawul.schemas.batch import (
     BATCH_FORMAT,
-    BATCH_HEADER,
     MAX_BATCH_BYTES,
     MAX_BATCH_EVENTS,
     batchable,
     encode,
 )
-from tahawul.schemas.signing import SIGNATURE_HEADER
+from tahawul.schemas.headers import BATCH_HEADER, SIGNATURE_HEADER
 
 Headers = list[tuple[str, bytes]]
 Emit = Callable[[bytes, bytes | None, Headers | None], None]  # value, key, headers

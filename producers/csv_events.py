@@ -102,7 +102,8 @@ def row_to_event(names: list[str], cells: list[str], source: str, line: int) -> 
 
 def iter_csv(lines: Iterable[str], source: str) -> Iterator[tuple[int, bytes | InvalidEvent]]:
     """(line number, JSON payload or why the row cannot be one) per data row of a CSV text;
-    blank rows are skipped. The payload still has to pass :func:`schemas.event.parse`.
+    blank rows are skipped. The payload still has to pass
+    :func:`tahawul.schemas.event.parse`.
 
     Raises :class:`CsvHeaderError` before yielding anything if the header is unusable."""
     reader = csv.reader(lines)

@@ -1,8 +1,8 @@
 """Sending event files (JSONL or CSV) for `tahawul send`: validate every line, send the valid ones.
 
-Each line is checked with :func:`schemas.event.parse`, the function the workers run, so a
-rejected line is reported here with the pipeline's code and message (and is not sent: it
-would only be rejected again). Valid lines are sent keyed by entity, in batched records of
+Each line is checked with :func:`tahawul.schemas.event.parse`, the function the workers
+run, so a rejected line is reported here with the pipeline's code and message (and is not
+sent: it would only be rejected again). Valid lines are sent keyed by entity, in batched records of
 up to 1000 events of one entity (schemas/batch.py), signed when the keyring has a key for
 the entity. The file is streamed, never held in memory (at most one pending batch per
 entity), so its size does not matter.
@@ -64,7 +64,13 @@ class RejectionReport:
             self._fh.close()
 
 
-def _iter_lines(path: Path, on_bytes: Callable[[int], None]) -> Iterator[tuple[int, bytes]]:
+def _no_progress(n: int) -> None:
+    pass
+
+
+def iter_jsonl(path: Path, on_bytes: Callable[[int], None] = _no_progress) -> Iterator[tuple[int, bytes]]:
+    """(line number, payload) for every non-blank line of a JSONL file, streaming in constant
+    memory; ``on_bytes`` is told the size of every line read (progress bars)."""
     with path.open("rb") as fh:
         for number, line in enumerate(fh, start=1):
             on_bytes(len(line))
@@ -86,12 +92,12 @@ def iter_file(path: Path, fmt: Format, source: str,
     if fmt == "csv":
         yield from iter_csv(_iter_text(path, on_bytes), source)
     else:
-        yield from _iter_lines(path, on_bytes)
+        yield from iter_jsonl(path, on_bytes)
 
 
 def send_file(path: Path, fmt: Format, source: str, catalogue: Catalogue, keyring: Keyring,
               deliver: Deliver | None, report: RejectionReport,
-              on_bytes: Callable[[int], None] = lambda n: None) -> FileResult:
+              on_bytes: Callable[[int], None] = _no_progress) -> FileResult:
     """Validate every line of one file; hand each valid payload to ``deliver`` (None: check only)."""
     result = FileResult(path)
     now = datetime.now(UTC)

@@ -1,9 +1,9 @@
 """Send raw event payloads to the transactions topic and track what the broker acknowledged.
 
-kafka-python with ``acks=all`` and idempotence: the broker confirms every record, retries do
-not duplicate, and per-partition order is kept. Records are keyed by entity so one entity's
-events, and any resends of them, share a partition (the counter's deduplication relies on
-the first occurrence being applied first).
+kafka-python with ``acks=all`` and idempotence (:mod:`tahawul.producers.kafka_config`): the
+broker confirms every record, retries do not duplicate, and per-partition order is kept.
+Records are keyed by entity so one entity's events, and any resends of them, share a
+partition (the counter's deduplication relies on the first occurrence being applied first).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
-from tahawul.producers.acks import stored
 from tahawul.producers.batching import Batcher, Sign
+from tahawul.producers.kafka_config import producer_config, stored
 from tahawul.schemas.headers import ORIGINAL_BYTES_HEADER
 
 
@@ -54,16 +54,10 @@ class EventSender:
         self.topic = topic
         self._batcher = Batcher(self.send, max_events=batch_events, sign=sign) if batch_events else None
         self.records_sent = 0
+        # kafka-python's own timeouts (a batch sender has no caller waiting on an answer), and
+        # requests large enough for a record of MAX_RECORD_BYTES (its default limit is 1 MiB).
         self._producer = producer or KafkaProducer(
-            bootstrap_servers=bootstrap,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=linger_ms,
-            retries=2**31 - 1,
-            max_in_flight_requests_per_connection=5,
-            batch_size=256 * 1024,
-            max_request_size=2 * MAX_RECORD_BYTES,
-        )
+            **producer_config(bootstrap, linger_ms=linger_ms, max_request_size=2 * MAX_RECORD_BYTES))
         self._lock = threading.Lock()
         self.acked: dict[int, int] = {}  # partition -> highest acknowledged offset
         self.acked_count = 0
@@ -112,7 +106,8 @@ class EventSender:
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until every record sent so far is stored (resending those acknowledged
-        without an offset, see producers.acks) or failed. Pending batches are sent first."""
+        without an offset, see :mod:`tahawul.producers.kafka_config`) or failed. Pending
+        batches are sent first."""
         self.send_batches()
         while True:
             self._producer.flush(timeout)

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from typing import Final
 
 from tahawul.schemas.event import InvalidEvent
+from tahawul.schemas.headers import BATCH_HEADER
 
-BATCH_HEADER: Final = "tahawul-batch"
 BATCH_FORMAT: Final = b"jsonl-v1"
 MAX_BATCH_EVENTS: Final = 1000
 MAX_BATCH_BYTES: Final = 256 * 1024

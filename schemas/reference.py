@@ -63,9 +63,6 @@ class Catalogue:
     services: Mapping[str, Service]
     services_by_entity: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def mode_of(self, channel: str) -> Mode:
-        return self.channels[channel].mode
-
 
 def _rows(name: str) -> list[dict[str, str]]:
     text = resources.files("tahawul.schemas").joinpath("reference_data", name).read_text("utf-8")

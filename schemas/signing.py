@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from tahawul.schemas.event import InvalidEvent
+from tahawul.schemas.headers import SIGNATURE_HEADER
 
-SIGNATURE_HEADER: Final = "tahawul-signature"
 SCHEME: Final = "v1"
 MIN_KEY_BYTES: Final = 16
 KEY_ID_RE: Final = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -24,11 +24,18 @@ import faust
 from faust.types import EventT
 
 from tahawul.keyring import signature_policy
+from tahawul.schemas.headers import (
+    MESSAGE_HEADER,
+    REASON_HEADER,
+    SOURCE_INDEX_HEADER,
+    SOURCE_OFFSET_HEADER,
+    SOURCE_PARTITION_HEADER,
+)
 from tahawul.schemas.reference import load_catalogue
 from tahawul.settings import Settings
 from tahawul.stream_processors import metrics
 from tahawul.stream_processors.envelope import split
-from tahawul.stream_processors.validation import DeadLetter, Verdict, judge_record
+from tahawul.stream_processors.validation import DeadLetter, Judge, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +154,9 @@ def create_app(settings: Settings) -> faust.App:
         latest: dict[int, asyncio.Future[None]] = {}  # per partition: the last envelope delivery
 
         async def send(partition: int, verdicts: list[Verdict], dead: list[DeadLetter]) -> None:
+            # Outcomes and lag for Prometheus (the pipeline-health dashboard and alerts).
             metrics.observe_worker_batch(app, settings.worker_group, settings.topic_transactions,
-                                         partition, verdicts)  # issue 6: Prometheus
+                                         partition, verdicts)
             if dead:
                 in_flight.append(asyncio.ensure_future(deliver_all(app, dead_letters(partition, dead))))
             key = str(partition).encode()
@@ -162,30 +170,28 @@ def create_app(settings: Settings) -> faust.App:
             in_flight.append(delivery)
             await asyncio.sleep(0)  # let the sends go out before judging on
 
+        judge = Judge(catalogue, now, signatures)
         for partition, records in by_partition.items():
             records.sort(key=lambda r: r[0])
-            verdicts: list[Verdict] = []
-            dead: list[DeadLetter] = []
             for record in records:
-                judge_record(record, catalogue, now, signatures, verdicts, dead)
-                if len(verdicts) >= CHUNK_EVENTS:
-                    await send(partition, verdicts, dead)
-                    verdicts, dead = [], []
-            if verdicts:
-                await send(partition, verdicts, dead)
+                judge.record(record)
+                if len(judge.out) >= CHUNK_EVENTS:
+                    await send(partition, *judge.take())
+            if judge.out:
+                await send(partition, *judge.take())
         await asyncio.gather(*in_flight)
 
     def dead_letters(partition: int, dead: list[DeadLetter]) -> list[Message]:
         out: list[Message] = []
         for letter in dead:
             headers = [
-                ("tahawul-reason", letter.code.encode()),
-                ("tahawul-message", letter.message.encode()[:1000]),
-                ("tahawul-source-partition", str(partition).encode()),
-                ("tahawul-source-offset", str(letter.offset).encode()),
+                (REASON_HEADER, letter.code.encode()),
+                (MESSAGE_HEADER, letter.message.encode()[:1000]),
+                (SOURCE_PARTITION_HEADER, str(partition).encode()),
+                (SOURCE_OFFSET_HEADER, str(letter.offset).encode()),
             ]
             if letter.index is not None:  # an event of a batched record
-                headers.append(("tahawul-source-index", str(letter.index).encode()))
+                headers.append((SOURCE_INDEX_HEADER, str(letter.index).encode()))
             out.append((settings.topic_dead_letter, None, letter.payload, None, headers))
         return out
 

@@ -27,12 +27,13 @@ import numpy as np
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
+from tahawul.schemas.verdict import BAD, CELL, COUNT, COUNT_COLUMNS, OK
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.connection import connect, redact
-from tahawul.sinks.clickhouse.store import COUNT_COLUMNS, NewEvents, SourceKey, Store, WriteBatch
+from tahawul.sinks.clickhouse.store import NewEvents, SourceKey, Store, WriteBatch
 from tahawul.stream_processors import metrics
-from tahawul.stream_processors.envelope import OK_FIELDS, Envelope, decode_payload
-from tahawul.stream_processors.seen import SeenIndex, uuid_halves
+from tahawul.stream_processors.envelope import Envelope, decode_payload
+from tahawul.stream_processors.seen import CountedIndex, uuid_halves
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +63,15 @@ class Prepared:
     stats: BatchStats
 
 
-class Counter:
+class CountingWriter:
+    """The writer's state (progress and the index of counted events) and how a batch of
+    envelopes changes it; :func:`run_counter` feeds it and writes what it prepares."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
         self.cluster = store.cluster
         self.progress: dict[SourceKey, int] = store.progress()
-        self.seen = SeenIndex()
+        self.seen = CountedIndex()
         self.seen.add(*store.seen_arrays())
 
     def prepare(self, envelopes: Iterable[Envelope]) -> Prepared:
@@ -84,7 +88,7 @@ class Counter:
         cluster = self.cluster
         rejected = batch.rejected
         # Pass 1: what is beyond progress, in envelope order.
-        columns: list[list[Any]] = [[] for _ in OK_FIELDS]
+        columns: list[list[Any]] = [[] for _ in OK]
         segments: list[tuple[str, int, int]] = []  # (topic, partition, end in columns)
         for env in envelopes:
             key = (env.topic, env.partition)
@@ -100,22 +104,23 @@ class Counter:
                 for column, part in zip(columns, env.ok, strict=True):
                     column.extend(part)
             else:  # overlaps what is applied: an envelope re-cut after a worker restart
-                keep = [i for i, offset in enumerate(env.ok[0]) if offset > done]
+                keep = [i for i, offset in enumerate(env.ok[OK.OFFSET]) if offset > done]
                 stats.skipped += env.n_ok - len(keep)
                 for column, part in zip(columns, env.ok, strict=True):
                     column.extend([part[i] for i in keep])
-            segments.append((env.topic, env.partition, len(columns[0])))
+            segments.append((env.topic, env.partition, len(columns[OK.OFFSET])))
             for row in env.bad:
-                offset = row[0]
+                offset = row[BAD.OFFSET]
                 if offset <= done:
                     stats.skipped += 1
                     continue
                 stats.rejected += 1
-                rejected.append((now_ms, row[1], row[2], decode_payload(row), row[4], row[5],
-                                 None, cluster, env.topic, env.partition, offset))
+                rejected.append((now_ms, row[BAD.CODE], row[BAD.MESSAGE], decode_payload(row),
+                                 row[BAD.PAYLOAD_BYTES], row[BAD.SOURCE], None, cluster, env.topic,
+                                 env.partition, offset))
             progress[key] = env.last_offset
         # Pass 2: one lookup of every id in the index of counted events.
-        ids = columns[1]
+        ids = columns[OK.EVENT_ID]
         hi, lo = uuid_halves(ids)
         found, previous_fps = self.seen.lookup(hi, lo)
         events = batch.events
@@ -140,10 +145,10 @@ class Counter:
         stats.duplicates = len(batch.duplicates)
         batch.counts = self._minute_counts(events, progress, stats)
         if new_at is None:
-            new_ids = (hi, lo, np.array(columns[12], dtype=np.uint64))
+            new_ids = (hi, lo, np.array(columns[OK.FINGERPRINT], dtype=np.uint64))
         else:
             at = np.array(new_at, dtype=np.intp)
-            new_ids = (hi[at], lo[at], np.array(events.columns[12], dtype=np.uint64))
+            new_ids = (hi[at], lo[at], np.array(events.columns[OK.FINGERPRINT], dtype=np.uint64))
         return Prepared(batch, new_ids, stats)
 
     def _decide(self, columns: list[list[Any]], segments: list[tuple[str, int, int]],
@@ -152,7 +157,7 @@ class Counter:
         """In order: the first sight of an id counts, a later copy with the same fingerprint
         is a duplicate, one with another fingerprint a conflict. Returns the counted ones."""
         cluster = self.cluster
-        offsets, ids, fingerprints = columns[0], columns[1], columns[12]
+        offsets, ids, fingerprints = columns[OK.OFFSET], columns[OK.EVENT_ID], columns[OK.FINGERPRINT]
         new_at: list[int] = []
         new_seen: dict[str, int] = {}
         start = 0
@@ -180,35 +185,41 @@ class Counter:
 
     def _minute_counts(self, events: NewEvents, progress: dict[SourceKey, int],
                        stats: BatchStats) -> list[Any]:
-        """counts_minute columns: per source partition, minute and cell, the transactions
-        (sum of quantity) and events; each row tagged with its partition's new progress."""
-        (_, _, occurred, entities, services, governorates, channels, modes, statuses, quantities,
-         _, _, _) = events.columns
-        minutes = (np.asarray(occurred, dtype=np.int64) // 60_000 * 60).tolist()
+        """counts_minute columns (:class:`schemas.verdict.COUNT`): per source partition, minute
+        and cell, the transactions (sum of quantity) and events; each row tagged with its
+        partition's new progress."""
+        new = events.columns
+        quantities = new[OK.QUANTITY]
+        minutes = (np.asarray(new[OK.OCCURRED_MS], dtype=np.int64) // 60_000 * 60).tolist()
+        of_cell = {COUNT.MINUTE: minutes, COUNT.GOVERNORATE: new[OK.GOVERNORATE],
+                   COUNT.ENTITY: new[OK.ENTITY], COUNT.SERVICE: new[OK.SERVICE],
+                   COUNT.CHANNEL: new[OK.CHANNEL], COUNT.MODE: new[OK.MODE],
+                   COUNT.STATUS: new[OK.STATUS]}
+        cell_columns = [of_cell[column] for column in CELL]
+        # A cell is a count row's leading part, so it is read with the row's positions.
+        status_at, governorate_at, mode_at = int(COUNT.STATUS), int(COUNT.GOVERNORATE), int(COUNT.MODE)
         out: list[list[Any]] = [[] for _ in COUNT_COLUMNS]
         start = 0
         for topic, partition, n in events.sources:
             end = start + n
-            cells = list(zip(minutes[start:end], governorates[start:end], entities[start:end],
-                             services[start:end], channels[start:end], modes[start:end],
-                             statuses[start:end], strict=True))
+            cells = list(zip(*(column[start:end] for column in cell_columns), strict=True))
             per_cell = collections.Counter(cells)  # events per cell, counted in C
             transactions = dict(per_cell)  # quantity 1 is the rule; add the rest
             tallies = np.flatnonzero(np.asarray(quantities[start:end], dtype=np.int64) != 1)
             for i in tallies.tolist():
                 transactions[cells[i]] += quantities[start + i] - 1
             keys = list(per_cell)
-            for column, values in zip(out, zip(*keys, strict=True), strict=False):
-                column.extend(values)
-            out[7].extend([transactions[k] for k in keys])
-            out[8].extend(per_cell.values())
-            out[9].extend([self.cluster] * len(keys))
-            out[10].extend([topic] * len(keys))
-            out[11].extend([partition] * len(keys))
-            out[12].extend([progress[(topic, partition)]] * len(keys))
+            for at, values in zip(CELL, zip(*keys, strict=True), strict=False):
+                out[at].extend(values)
+            out[COUNT.TRANSACTIONS].extend([transactions[k] for k in keys])
+            out[COUNT.EVENTS].extend(per_cell.values())
+            out[COUNT.SRC_CLUSTER].extend([self.cluster] * len(keys))
+            out[COUNT.SRC_TOPIC].extend([topic] * len(keys))
+            out[COUNT.SRC_PARTITION].extend([partition] * len(keys))
+            out[COUNT.SRC_OFFSET].extend([progress[(topic, partition)]] * len(keys))
             for k in keys:
-                if k[6] == "completed":
-                    stats.completed[(k[1], k[5])] += transactions[k]
+                if k[status_at] == "completed":
+                    stats.completed[(k[governorate_at], k[mode_at])] += transactions[k]
             start = end
         return out
 
@@ -296,10 +307,10 @@ def run_counter(
     settings: Settings,
     store: Store,
     stop: threading.Event,
-    on_batch: Callable[[Counter, Prepared], None] | None = None,
-) -> Counter:
+    on_batch: Callable[[CountingWriter, Prepared], None] | None = None,
+) -> CountingWriter:
     """Consume the validated topic until ``stop`` is set."""
-    counter = Counter(store)
+    counter = CountingWriter(store)
     consumer = KafkaConsumer(
         settings.topic_validated,
         bootstrap_servers=settings.kafka_bootstrap(),
@@ -333,10 +344,12 @@ def run_counter(
             if not write_with_retry(store, prepared.batch, stop):
                 break
             counter.commit(prepared)
-            batch = prepared.batch  # issue 6: Prometheus (rows, freshness, per-entity, lag)
+            # Rows, freshness, events per entity and lag for Prometheus, from what the store
+            # has confirmed (the pipeline-health dashboard and alerts read them).
+            batch = prepared.batch
             new = batch.events.columns
-            metrics.observe_stored(new[3], new[2], len(batch.counts[0]), len(batch.duplicates),
-                                   len(batch.rejected))
+            metrics.observe_stored(new[OK.ENTITY], new[OK.OCCURRED_MS], len(batch.counts[COUNT.MINUTE]),
+                                   len(batch.duplicates), len(batch.rejected))
             metrics.observe_kafka_lag(consumer, settings.counter_group)
             try:
                 consumer.commit()

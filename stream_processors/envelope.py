@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from tahawul.schemas.event import Fields
+from tahawul.schemas.verdict import BAD, OK, OK_FIELDS
 
 # 2: valid events by column (1: by row; still read).
 ENVELOPE_VERSION = 2
@@ -26,19 +27,12 @@ MAX_ENVELOPE_BYTES = 512 * 1024
 # How much of a rejected payload travels with its verdict (the DLQ topic keeps it whole).
 MAX_KEPT_PAYLOAD = 16 * 1024
 
-# Fields of a valid event's verdict (a row in the worker, a column in an envelope).
-OK_FIELDS = (
-    "offset", "event_id", "occurred_ms", "entity", "service", "governorate", "channel",
-    "mode", "status", "quantity", "automated", "satisfaction", "fingerprint",
-)
-BAD_FIELDS = ("offset", "code", "message", "payload_b64", "payload_bytes", "source")
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def ok_row(offset: int, fields: Fields, fingerprint: int) -> list[Any]:
-    """The verdict row of a valid event (``fields`` as :func:`schemas.event.parse_fields`)."""
+    """The verdict row of a valid event (``fields`` as :func:`schemas.event.parse_fields`), in
+    :class:`schemas.verdict.OK` order (a list literal: this runs for every event)."""
     (event_id, occurred_at, entity, service, governorate, channel, mode, status, quantity,
      automated, satisfaction) = fields
     since = occurred_at - _EPOCH
@@ -48,13 +42,15 @@ def ok_row(offset: int, fields: Fields, fingerprint: int) -> list[Any]:
 
 
 def bad_row(offset: int, code: str, message: str, payload: bytes | None, source: str) -> list[Any]:
+    """The verdict row of a rejected event, in :class:`schemas.verdict.BAD` order."""
     raw = payload or b""
     kept = base64.b64encode(raw[:MAX_KEPT_PAYLOAD]).decode("ascii")
     return [offset, code, message, kept, len(raw), source]
 
 
 def decode_payload(row: Sequence[Any]) -> bytes:
-    return base64.b64decode(row[3])
+    """The kept bytes of a rejected verdict's payload."""
+    return base64.b64decode(row[BAD.PAYLOAD_B64])
 
 
 def columns_of(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
@@ -66,9 +62,9 @@ def columns_of(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    """``ok`` holds the valid events by column (one list per OK_FIELDS entry: the writer works
-    on columns, and a column decodes faster than as many small rows); ``bad`` holds the
-    rejected ones as rows (BAD_FIELDS)."""
+    """``ok`` holds the valid events by column (one list per :class:`schemas.verdict.OK`
+    field: the writer works on columns, and a column decodes faster than as many small
+    rows); ``bad`` holds the rejected ones as rows (:class:`schemas.verdict.BAD`)."""
 
     topic: str
     partition: int
@@ -84,7 +80,7 @@ class Envelope:
 
     @property
     def n_ok(self) -> int:
-        return len(self.ok[0])
+        return len(self.ok[OK.OFFSET])
 
     def encode(self) -> bytes:
         return orjson.dumps({
@@ -142,7 +138,7 @@ def split(topic: str, partition: int, rows: Sequence[tuple[int, bool, list[Any]]
             record_size += 160
         else:
             record_bad.append(row)
-            record_size += 160 + len(row[3])
+            record_size += 160 + len(row[BAD.PAYLOAD_B64])
     if current >= 0:
         if (ok or bad) and size + record_size > MAX_ENVELOPE_BYTES:
             yield Envelope.of_rows(topic, partition, first, last, ok, bad)

@@ -3,11 +3,12 @@
 import collections
 import time
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
+
+from tahawul.schemas.verdict import BAD
 
 EVENTS = Counter(
     "tahawul_counter_events_total",
@@ -34,7 +35,7 @@ BROKER_ERRORS = Counter(
     "Failed polls of the validated topic by the counting writer (each is retried).",
 )
 
-# --- issue 6: pipeline health for Prometheus and the Grafana pipeline dashboard ----------
+# --- Pipeline health: what the Grafana pipeline dashboard and the alert rules read -------
 # The validating worker (one series set per worker process; sum them in queries).
 WORKER_CONSUMED = Counter(
     "tahawul_worker_events_consumed_total",
@@ -77,14 +78,14 @@ LAST_WRITE = Gauge(
 
 def observe_verdicts(verdicts: Iterable[tuple[int, bool, Sequence[Any]]]) -> None:
     """Count one partition's judged records (``judge`` output: offset, ok, row; a rejected
-    row carries its reason code second). One increment per batch and reason, not per
+    row carries its reason code at ``BAD.CODE``). One increment per batch and reason, not per
     record: a metric update costs about a microsecond, a verdict a few."""
     consumed = 0
     reasons: dict[str, int] = {}
     for _offset, is_ok, row in verdicts:
         consumed += 1
         if not is_ok:
-            code = str(row[1])
+            code = str(row[BAD.CODE])
             reasons[code] = reasons.get(code, 0) + 1
     WORKER_CONSUMED.inc(consumed)
     WORKER_VALID.inc(consumed - sum(reasons.values()))
@@ -99,27 +100,13 @@ def observe_lag(group: str, topic: str, partition: int, highwater: int | None, n
         CONSUMER_LAG.labels(group, topic, str(partition)).set(max(0, highwater - next_offset))
 
 
-def observe_written(events: Any, aggregates: int, duplicates: int, rejected: int,
-                    now: datetime | None = None) -> None:
-    """After a confirmed store write: rows per table, events per entity, and freshness.
-    ``events`` is either shape the store's WriteBatch has had: rows in EVENT_COLUMNS order
-    (occurred_at a datetime second, entity third), or envelope rows under ``.rows``
-    (occurred_ms third, entity fourth)."""
-    now = now or datetime.now(UTC)
-    if hasattr(events, "rows"):
-        entities = [row[3] for row in events.rows]
-        occurred_ms = [row[2] for row in events.rows]
-    else:
-        entities = [row[2] for row in events]
-        occurred_ms = [int(row[1].timestamp() * 1000) for row in events]
-    observe_stored(entities, occurred_ms, aggregates, duplicates, rejected, now.timestamp())
-
-
 def observe_stored(entities: Sequence[str], occurred_ms: Sequence[int], aggregates: int,
                    duplicates: int, rejected: int, now_s: float | None = None) -> None:
-    """:func:`observe_written` by columns: the entity and occurred_at (milliseconds since the
-    epoch) of each stored event. Batch operations only (a per-event histogram observe costs
-    about a microsecond, a third of what the writer spends on an event)."""
+    """After a confirmed store write: rows per table, events per entity, and freshness, from
+    the new events' columns (the writer's ``NewEvents``): the entity and occurred_at
+    (milliseconds since the epoch) of each stored event. Batch operations only (a per-event
+    histogram observe costs about a microsecond, a third of what the writer spends on an
+    event)."""
     now_s = time.time() if now_s is None else now_s
     for entity, n in collections.Counter(entities).items():
         ENTITY_EVENTS.labels(entity).inc(n)

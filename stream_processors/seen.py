@@ -59,7 +59,7 @@ def _key(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
         return hi ^ (lo * _MIX)
 
 
-class SeenIndex:
+class CountedIndex:
     """event_id -> fingerprint of every counted event; 24 bytes an entry."""
 
     def __init__(self) -> None:

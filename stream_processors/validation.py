@@ -8,16 +8,18 @@ envelope never splits a record (stream_processors/envelope.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import operator
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
-from tahawul.schemas.batch import BATCH_HEADER, events_of
-from tahawul.schemas.event import MAX_PAYLOAD_BYTES, InvalidEvent, fingerprint_of, parse_fields
-from tahawul.schemas.headers import ORIGINAL_BYTES_HEADER, SOURCE_HEADER
+from tahawul.schemas.batch import events_of
+from tahawul.schemas.event import MAX_PAYLOAD_BYTES, Fields, InvalidEvent, fingerprint_of, parse_fields
+from tahawul.schemas.headers import BATCH_HEADER, ORIGINAL_BYTES_HEADER, SIGNATURE_HEADER, SOURCE_HEADER
 from tahawul.schemas.reference import Catalogue
-from tahawul.schemas.signing import SIGNATURE_HEADER, SignaturePolicy
+from tahawul.schemas.signing import SignaturePolicy
+from tahawul.schemas.verdict import PARSED
 from tahawul.stream_processors.envelope import bad_row, ok_row
 
 Record = tuple[int, bytes | None, Sequence[tuple[str, bytes]] | None]  # offset, value, headers
@@ -61,66 +63,113 @@ def judge(records: Iterable[Record], catalogue: Catalogue, now: datetime | None 
 def judge_records(records: Iterable[Record], catalogue: Catalogue, now: datetime | None = None,
                   signatures: SignaturePolicy | None = None) -> tuple[list[Verdict], list[DeadLetter]]:
     """:func:`judge`, plus the dead letters of the rejected events."""
-    current = now or datetime.now(UTC)
-    out: list[Verdict] = []
-    dead: list[DeadLetter] = []
+    judging = Judge(catalogue, now or datetime.now(UTC), signatures)
     for record in records:
-        judge_record(record, catalogue, current, signatures, out, dead)
-    return out, dead
+        judging.record(record)
+    return judging.take()
 
 
-def judge_record(record: Record, catalogue: Catalogue, current: datetime,
-                 signatures: SignaturePolicy | None, out: list[Verdict], dead: list[DeadLetter]) -> None:
-    """Append the verdicts (and dead letters) of one record's event or events."""
-    offset, value, headers = record
-    batch_format = header_of(headers, BATCH_HEADER) if headers else None
-    if batch_format is None:
-        _judge_one(offset, None, value, value, headers, catalogue, current, signatures, out, dead, {})
-        return
-    try:
-        _check_cut(headers)
-        payloads = events_of(value, batch_format)
-    except InvalidEvent as exc:  # not a batch at all: one rejection for the record
-        out.append((offset, False, bad_row(offset, exc.code, exc.message, value, source_of(headers))))
-        dead.append(DeadLetter(offset, None, value, exc.code, exc.message))
-        return
-    signed: dict[str, InvalidEvent | None] = {}  # entity -> signature verdict of this record
-    for index, payload in enumerate(payloads):
-        _judge_one(offset, index, payload, value, headers, catalogue, current, signatures, out, dead, signed)
+# The entity of parsed fields (read for every signed event: an itemgetter of a plain int is
+# as fast as indexing, and typed).
+_entity_of: Final[Callable[[Fields], str]] = operator.itemgetter(int(PARSED.ENTITY))
+
+
+class Judge:
+    """Judges source records one after the other against the catalogue at ``now``, collecting
+    their verdicts (``out``) and the dead letters of the rejected events (``dead``).
+
+    The steps follow the protocol: a :meth:`record` holds one event or a batch of them; each
+    :meth:`event` is cut (too large), parsed and checked against the catalogue, and its
+    signature checked, giving a valid verdict or a :meth:`reject`. The record being judged is
+    held here, so each step takes only what it adds (an event's index and payload), and
+    nothing is allocated per record: this runs for every event the workers see."""
+
+    __slots__ = ("catalogue", "dead", "headers", "now", "offset", "out", "signatures", "signed",
+                 "value")
+
+    def __init__(self, catalogue: Catalogue, now: datetime, signatures: SignaturePolicy | None = None
+                 ) -> None:
+        self.catalogue = catalogue
+        self.now = now
+        self.signatures = signatures
+        self.out: list[Verdict] = []
+        self.dead: list[DeadLetter] = []
+        # The record being judged.
+        self.offset = -1
+        self.value: bytes | None = None  # its whole value: what a signature signs
+        self.headers: Sequence[tuple[str, bytes]] | None = None
+        # entity -> the record's signature verdict for it (None: accepted); made on first use
+        self.signed: dict[str, InvalidEvent | None] | None = None
+
+    def take(self) -> tuple[list[Verdict], list[DeadLetter]]:
+        """The verdicts and dead letters so far; the next records' are collected afresh."""
+        out, dead = self.out, self.dead
+        self.out, self.dead = [], []
+        return out, dead
+
+    def record(self, record: Record) -> None:
+        """Judge one record's event, or each event of a batched record."""
+        self.offset, self.value, headers = record
+        self.headers = headers
+        self.signed = None
+        batch_format = header_of(headers, BATCH_HEADER) if headers else None
+        if batch_format is None:
+            self.event(None, self.value)
+            return
+        try:
+            _check_cut(headers)
+            payloads = events_of(self.value, batch_format)
+        except InvalidEvent as exc:  # not a batch at all: one rejection for the record
+            self.reject(None, self.value, exc)
+            return
+        for index, payload in enumerate(payloads):
+            self.event(index, payload)
+
+    def event(self, index: int | None, payload: bytes | None) -> None:
+        """Judge one event: ``payload`` at ``index`` of a batched record, or (index None) the
+        record's only event, whose payload is the whole value."""
+        try:
+            if index is None:
+                _check_cut(self.headers)
+            fields = parse_fields(payload, self.catalogue, self.now)
+            signatures, value = self.signatures, self.value
+            if signatures is not None and value is not None:
+                self.check_signature(signatures, value, _entity_of(fields))
+        except InvalidEvent as exc:
+            self.reject(index, payload, exc)
+        else:
+            offset = self.offset
+            self.out.append((offset, True, ok_row(offset, fields, fingerprint_of(fields))))
+
+    def check_signature(self, signatures: SignaturePolicy, value: bytes, entity: str) -> None:
+        """Raise unless the record is acceptably signed for ``entity``. A record has one
+        signature, so it is checked once per entity and record, not per event."""
+        signed = self.signed
+        if signed is None:
+            signed = self.signed = {}
+        if entity not in signed:
+            try:
+                signatures.check(entity, value, header_of(self.headers, SIGNATURE_HEADER))
+                signed[entity] = None
+            except InvalidEvent as exc:
+                signed[entity] = exc
+        refused = signed[entity]
+        if refused is not None:
+            raise refused
+
+    def reject(self, index: int | None, payload: bytes | None, exc: InvalidEvent) -> None:
+        """A rejected verdict and its dead letter; ``index`` None rejects the whole record."""
+        source = source_of(self.headers)
+        if index is not None:
+            source = f"{source}#{index}"
+        offset = self.offset
+        self.out.append((offset, False, bad_row(offset, exc.code, exc.message, payload, source)))
+        self.dead.append(DeadLetter(offset, index, payload, exc.code, exc.message))
 
 
 def _check_cut(headers: Sequence[tuple[str, bytes]] | None) -> None:
+    """Reject a record a producer had to cut: it is too large, as it would have been whole."""
     cut = header_of(headers, ORIGINAL_BYTES_HEADER) if headers else None
     if cut is not None:
         raise InvalidEvent("too_large", f"payload is {cut.decode(errors='replace')[:20]} bytes; "
                            f"the limit is {MAX_PAYLOAD_BYTES}")
-
-
-def _judge_one(offset: int, index: int | None, payload: bytes | None, value: bytes | None,
-               headers: Sequence[tuple[str, bytes]] | None, catalogue: Catalogue, current: datetime,
-               signatures: SignaturePolicy | None, out: list[Verdict], dead: list[DeadLetter],
-               signed: dict[str, InvalidEvent | None]) -> None:
-    """Judge one event (``payload``) of the record whose whole value is ``value``."""
-    try:
-        if index is None:
-            _check_cut(headers)
-        fields = parse_fields(payload, catalogue, current)
-        if signatures is not None and value is not None:
-            entity = fields[2]
-            if entity not in signed:  # one HMAC per entity and record, not per event
-                try:
-                    signatures.check(entity, value, header_of(headers, SIGNATURE_HEADER))
-                    signed[entity] = None
-                except InvalidEvent as exc:
-                    signed[entity] = exc
-            refused = signed[entity]
-            if refused is not None:
-                raise refused
-    except InvalidEvent as exc:
-        source = source_of(headers)
-        if index is not None:
-            source = f"{source}#{index}"
-        out.append((offset, False, bad_row(offset, exc.code, exc.message, payload, source)))
-        dead.append(DeadLetter(offset, index, payload, exc.code, exc.message))
-    else:
-        out.append((offset, True, ok_row(offset, fields, fingerprint_of(fields))))

@@ -9,10 +9,11 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from tahawul.errors import Unavailable
 from tahawul.settings import Settings
 
 
-class KafkaUnavailable(RuntimeError):
+class KafkaUnavailable(Unavailable):
     pass
 
 

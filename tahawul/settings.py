@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tahawul.schemas import topics
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TAHAWUL_", frozen=True, extra="ignore")
@@ -30,15 +32,15 @@ class Settings(BaseSettings):
         "http(s)://user:password@host:8123/database for a server. Unset: chdb under the data dir.",
     )
     topic_transactions: str = Field(
-        "tahawul.transactions", description="TAHAWUL_TOPIC_TRANSACTIONS: raw events, keyed by entity."
+        topics.TRANSACTIONS, description="TAHAWUL_TOPIC_TRANSACTIONS: raw events, keyed by entity."
     )
     topic_validated: str = Field(
-        "tahawul.validated",
+        topics.VALIDATED,
         description="TAHAWUL_TOPIC_VALIDATED: per-partition batches from the validating workers "
         "to the single counting writer.",
     )
     topic_dead_letter: str = Field(
-        "tahawul.transactions.dlq",
+        topics.DEAD_LETTER,
         description="TAHAWUL_TOPIC_DEAD_LETTER: rejected payloads with the reason in headers.",
     )
     partitions: int = Field(
@@ -100,9 +102,11 @@ class Settings(BaseSettings):
     def pipeline_env(self) -> dict[str, str]:
         """The ``TAHAWUL_*`` variables that give a child process (a worker, the counting
         writer) the same pipeline as these settings: data dir, broker, topics, groups,
-        partitions, batching and session timeout. Secrets and the settings of one process
-        (ports, the gateway) are not passed: a child takes those from its own environment."""
-        return {
+        partitions, batching, session timeout, log level and which signatures a worker
+        demands (what it counts must not depend on which process started it). Secrets and
+        the settings of one process (ports, the gateway) are not passed: a child takes those
+        from its own environment."""
+        env = {
             "TAHAWUL_DATA_DIR": str(self.data_dir),
             "TAHAWUL_KAFKA_URL": self.kafka_url or "",
             "TAHAWUL_TOPIC_TRANSACTIONS": self.topic_transactions,
@@ -115,9 +119,14 @@ class Settings(BaseSettings):
             "TAHAWUL_BATCH_MAX": str(self.batch_max),
             "TAHAWUL_BATCH_WITHIN": str(self.batch_within),
             "TAHAWUL_WORKER_BUFFER": str(self.worker_buffer),
+            "TAHAWUL_LOG_LEVEL": self.log_level,
+            "TAHAWUL_SIGNING_REQUIRED": self.signing_required,
         }
+        if self.signing_keyring is not None:
+            env["TAHAWUL_SIGNING_KEYRING"] = str(self.signing_keyring)
+        return env
 
-    # --- producers: HTTP gateway, credentials, signing (issue 4) ---
+    # --- producers: HTTP gateway, credentials, signing ---
     credentials_path: Path | None = Field(
         None,
         description="TAHAWUL_CREDENTIALS_PATH: SQLite file of gateway API keys (stored hashed). "
@@ -160,7 +169,7 @@ class Settings(BaseSettings):
         "rejects unless signed with a key of the keyring ('*' = every entity).",
     )
 
-    # --- operations: Prometheus metrics endpoint (issue 6) ---
+    # --- operations: Prometheus metrics endpoint ---
     metrics_port: int | None = Field(
         None, ge=0, le=65535,
         description="TAHAWUL_METRICS_PORT: port on which `tahawul worker`, `tahawul counter` and "

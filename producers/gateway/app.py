@@ -8,8 +8,9 @@ TAHAWUL_GATEWAY_MAX_BATCH). In order, the gateway:
    ``tahawul_gateway_foreign_entity_total``) if any event names another entity than the
    caller's: one entity's credentials never count transactions for another;
 3. applies the caller's rate limit (429 with Retry-After, nothing sent);
-4. validates every event with the pipeline's own validator (:func:`schemas.event.parse`);
-   fields outside the contract are refused (``unknown_field``), never passed on;
+4. validates every event with the pipeline's own validator
+   (:func:`tahawul.schemas.event.parse`); fields outside the contract are refused
+   (``unknown_field``), never passed on;
 5. sends the valid, new events keyed by entity, in batched records of up to 1000 events
    (schemas/batch.py; signed as a whole when the keyring has the entity's key), and waits
    until the broker acknowledged every one (503 otherwise: retry as is);
@@ -38,7 +39,7 @@ from tahawul.producers.gateway.credentials import AuthError, CredentialStore
 from tahawul.producers.gateway.delivery import Delivery, NotAcknowledged, Record
 from tahawul.producers.gateway.metrics import GatewayMetrics
 from tahawul.producers.gateway.ratelimit import RateLimiter
-from tahawul.producers.gateway.seen import SeenIndex
+from tahawul.producers.gateway.seen import DeliveredIndex
 from tahawul.schemas.event import MAX_PAYLOAD_BYTES, Event, InvalidEvent, parse
 from tahawul.schemas.jsonschema import build as event_json_schema
 from tahawul.schemas.reference import Catalogue
@@ -76,7 +77,7 @@ class Services:
     """Everything a running gateway uses; absent when only the OpenAPI document is built."""
 
     credentials: CredentialStore
-    seen: SeenIndex
+    seen: DeliveredIndex
     delivery: Delivery
     limiter: RateLimiter
     keyring: Keyring
@@ -230,100 +231,178 @@ def create_app(services: Services | None, max_batch: int) -> FastAPI:
     return app
 
 
+class _Refused(Exception):
+    """A step of :func:`_ingest` answers the whole request with this error instead of with
+    per-event results."""
+
+    def __init__(self, status: int, error: str, message: str, events: list[int] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.response = _error(status, error, message, events, headers)
+
+
+Result = dict[str, Any]  # one event's entry of the answer's "results" (an EventResult)
+Valid = tuple[int, bytes, Event]  # index in the request, payload, parsed event
+ToSend = tuple[bytes, Event, int]  # payload, parsed event, fingerprint
+
+
 def _ingest(svc: Services, entity: str, body: bytes, max_batch: int) -> Response:
+    """POST /v1/transactions for an authenticated ``entity``, in the order of the module
+    docstring: the checks that refuse the request whole come first, so nothing is sent
+    unless all of them pass; then each event gets its own answer."""
+    try:
+        items = _events_of(body)
+        _check_batch_size(items, max_batch)
+        _check_entity(svc, entity, items)
+        _check_rate(svc, entity, len(items))
+        results, valid = _validate(svc.catalogue, items)
+        to_send = _not_yet_delivered(svc.seen, valid, results)
+        _deliver(svc, entity, to_send)
+    except _Refused as refused:
+        return refused.response
+    return _answer(svc.metrics, entity, results)
+
+
+def _events_of(body: bytes) -> list[Any]:
+    """The request's events, a single object counting as a batch of one. A body that is not
+    JSON, neither an object nor an array, or an empty array is refused (400) before any
+    event is looked at: the client's request is malformed, not its events."""
     try:
         decoded = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        return _error(400, "not_json", f"the body is not valid JSON: {exc}")
+        raise _Refused(400, "not_json", f"the body is not valid JSON: {exc}") from None
     if isinstance(decoded, dict):
-        items: list[Any] = [decoded]
-    elif isinstance(decoded, list):
-        items = decoded
-        if not items:
-            return _error(400, "empty_batch", "the array holds no events")
-        if len(items) > max_batch:
-            return _error(413, "batch_too_large",
-                          f"{len(items)} events in one request; the limit is {max_batch}")
-    else:
-        return _error(400, "not_an_event",
-                      "the body must be one event (a JSON object) or an array of events")
+        return [decoded]
+    if not isinstance(decoded, list):
+        raise _Refused(400, "not_an_event",
+                       "the body must be one event (a JSON object) or an array of events")
+    if not decoded:
+        raise _Refused(400, "empty_batch", "the array holds no events")
+    return decoded
 
+
+def _check_batch_size(items: list[Any], max_batch: int) -> None:
+    """Refuse more events than TAHAWUL_GATEWAY_MAX_BATCH (413): the whole request is
+    validated, delivered and answered in one go, so its size bounds the gateway's memory and
+    the time to answer."""
+    if len(items) > max_batch:
+        raise _Refused(413, "batch_too_large",
+                       f"{len(items)} events in one request; the limit is {max_batch}")
+
+
+def _check_entity(svc: Services, entity: str, items: list[Any]) -> None:
+    """Refuse the whole request (403) if any event names another entity than the caller's:
+    one entity's credentials never count transactions for another. Checked before the rate
+    limit, so a spoofing attempt is counted as such (and costs the entity no allowance)."""
     foreign = [i for i, item in enumerate(items)
                if isinstance(item, dict) and isinstance(item.get("entity"), str) and item["entity"] != entity]
     if foreign:
         svc.metrics.foreign_entity.labels(entity).inc()
-        return _error(403, "foreign_entity",
-                      f"this API key sends for {entity} only; {len(foreign)} event(s) name another "
-                      "entity. Nothing of this request was sent.", events=foreign[:100])
+        raise _Refused(403, "foreign_entity",
+                       f"this API key sends for {entity} only; {len(foreign)} event(s) name another "
+                       "entity. Nothing of this request was sent.", events=foreign[:100])
 
-    wait = svc.limiter.take(entity, len(items))
-    if wait > 0:
-        svc.metrics.rate_limited.labels(entity).inc()
-        if math.isinf(wait):
-            return _error(429, "rate_limited",
-                          f"a batch of {len(items)} exceeds the burst allowance of {entity}; send smaller "
-                          "batches", headers={"Retry-After": "1"})
-        return _error(429, "rate_limited",
-                      f"{entity} is over its rate limit of {svc.limiter.rate:g} events/s; nothing was sent",
-                      headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
-    results: list[dict[str, Any]] = []
-    valid: list[tuple[int, bytes, Event]] = []
+def _check_rate(svc: Services, entity: str, events: int) -> None:
+    """Take the request's events from the entity's allowance or refuse it whole (429 with
+    Retry-After): one entity's runaway job must not crowd out the others. A batch larger
+    than the burst can never fit, so its answer says to send smaller batches."""
+    wait = svc.limiter.take(entity, events)
+    if wait <= 0:
+        return
+    svc.metrics.rate_limited.labels(entity).inc()
+    if math.isinf(wait):
+        raise _Refused(429, "rate_limited",
+                       f"a batch of {events} exceeds the burst allowance of {entity}; send smaller "
+                       "batches", headers={"Retry-After": "1"})
+    raise _Refused(429, "rate_limited",
+                   f"{entity} is over its rate limit of {svc.limiter.rate:g} events/s; nothing was sent",
+                   headers={"Retry-After": str(max(1, math.ceil(wait)))})
+
+
+def _validate(catalogue: Catalogue, items: list[Any]) -> tuple[list[Result], list[Valid]]:
+    """Each event's result, in request order, and the valid events. Validation is the
+    pipeline's own (:func:`tahawul.schemas.event.parse`), so a rejected event carries the
+    code and reason a worker would record; an invalid event does not stop the others."""
+    results: list[Result] = []
+    valid: list[Valid] = []
     for index, item in enumerate(items):
         payload = orjson.dumps(item)
         event_id = item.get("event_id") if isinstance(item, dict) else None
         try:
-            event = parse(payload, svc.catalogue)
+            event = parse(payload, catalogue)
         except InvalidEvent as exc:
             results.append({"index": index, "event_id": event_id if isinstance(event_id, str) else None,
                             "status": "rejected", "code": exc.code, "reason": exc.message})
             continue
         results.append({"index": index, "event_id": event.event_id, "status": "accepted"})
         valid.append((index, payload, event))
+    return results, valid
 
-    known = svc.seen.lookup([e.event_id for _, _, e in valid]) if valid else {}
-    to_send: list[tuple[int, bytes, Event, int]] = []
+
+def _not_yet_delivered(delivered: DeliveredIndex, valid: list[Valid], results: list[Result]
+                       ) -> list[ToSend]:
+    """The valid events to send: those the gateway has not delivered before. A copy of a
+    delivered event (earlier or in this request) with the same content is answered
+    ``duplicate`` and not sent again, one with other content is rejected
+    (``event_id_conflict``), as the counting writer would do. A courtesy to retrying
+    clients, not what keeps counts exact (see :mod:`tahawul.producers.gateway.seen`)."""
+    known = delivered.lookup([e.event_id for _, _, e in valid]) if valid else {}
+    to_send: list[ToSend] = []
     in_request: dict[str, int] = {}
     for index, payload, event in valid:
         fingerprint = event.fingerprint()
         previous = known.get(event.event_id, in_request.get(event.event_id))
         if previous is None:
             in_request[event.event_id] = fingerprint
-            to_send.append((index, payload, event, fingerprint))
+            to_send.append((payload, event, fingerprint))
         elif previous == fingerprint:
             results[index]["status"] = "duplicate"
         else:
             results[index].update(status="rejected", code="event_id_conflict",
                                   reason=f"event_id {event.event_id} was already sent with different content")
+    return to_send
 
-    if to_send:
-        # One batched record per up to MAX_BATCH_EVENTS events (schemas/batch.py), signed as
-        # a whole: the workers validate and count each event on its own, many times faster
-        # than one record per event. Every event here is of the caller's entity.
-        records: list[Record] = []
-        key = entity.encode()
-        batcher = Batcher(lambda value, k, headers: records.append((value, key, headers)),
-                          sign=lambda k, value: svc.keyring.sign(entity, value))
-        for _, payload, _, _ in to_send:
-            batcher.add(payload, key)
-        batcher.flush()
-        try:
-            svc.delivery.deliver(records)
-        except NotAcknowledged as exc:
-            svc.metrics.not_acknowledged.inc()
-            return _error(503, "not_acknowledged",
-                          f"Kafka did not acknowledge the events ({exc}); retry the same request: "
-                          "events that did arrive are counted once", headers={"Retry-After": "5"})
-        svc.seen.remember((e.event_id, fp, e.entity) for _, _, e, fp in to_send)
 
+def _deliver(svc: Services, entity: str, to_send: list[ToSend]) -> None:
+    """Send the events and return only once the broker acknowledged every one (``acks=all``),
+    then remember them as delivered; otherwise refuse the request (503): the client retries
+    it as is, and whatever did arrive is counted once.
+
+    One batched record per up to MAX_BATCH_EVENTS events (schemas/batch.py), signed as a
+    whole: the workers validate and count each event on its own, many times faster than one
+    record per event. Every event here is of the caller's entity."""
+    if not to_send:
+        return
+    records: list[Record] = []
+    key = entity.encode()
+    batcher = Batcher(lambda value, k, headers: records.append((value, key, headers)),
+                      sign=lambda k, value: svc.keyring.sign(entity, value))
+    for payload, _, _ in to_send:
+        batcher.add(payload, key)
+    batcher.flush()
+    try:
+        svc.delivery.deliver(records)
+    except NotAcknowledged as exc:
+        svc.metrics.not_acknowledged.inc()
+        raise _Refused(503, "not_acknowledged",
+                       f"Kafka did not acknowledge the events ({exc}); retry the same request: "
+                       "events that did arrive are counted once", headers={"Retry-After": "5"}) from None
+    svc.seen.remember((e.event_id, fp, e.entity) for _, e, fp in to_send)
+
+
+def _answer(metrics: GatewayMetrics, entity: str, results: list[Result]) -> Response:
+    """The per-event answer with its totals: 200 when no event was rejected, 422 when any
+    was (the others were still accepted, so re-sending the corrected batch is safe). Each
+    outcome and rejection code is counted in the metrics."""
     counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
     for r in results:
         counts[r["status"]] += 1
         if r["status"] == "rejected":
-            svc.metrics.rejections.labels(r["code"], entity).inc()
+            metrics.rejections.labels(r["code"], entity).inc()
     for outcome, n in counts.items():
         if n:
-            svc.metrics.events.labels(outcome, entity).inc(n)
+            metrics.events.labels(outcome, entity).inc(n)
     body = orjson.dumps({**counts, "results": results})
     return Response(body, status_code=422 if counts["rejected"] else 200, media_type="application/json")
 

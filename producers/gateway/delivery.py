@@ -13,11 +13,11 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from kafka import KafkaProducer
 
-from tahawul.producers.acks import UnconfirmedWrite, stored
+from tahawul.producers.kafka_config import UnconfirmedWrite, producer_config, stored
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +39,16 @@ class KafkaDelivery:
         self.bootstrap = bootstrap
         self.topic = topic
         self.ack_timeout = ack_timeout
+        # Every wait of the producer fits in the time the gateway may take to answer: a
+        # produce request, sent after lingering, must be answered within it (1 s to 30 s).
         timeout_ms = int(ack_timeout * 1000)
-        self._config: dict[str, Any] = dict(
-            bootstrap_servers=bootstrap,
+        self._config = producer_config(
+            bootstrap,
             client_id="tahawul-gateway",
-            acks="all",
-            enable_idempotence=True,
-            retries=2**31 - 1,
-            max_in_flight_requests_per_connection=5,
             linger_ms=linger_ms,
-            batch_size=256 * 1024,
             delivery_timeout_ms=timeout_ms,
             request_timeout_ms=max(1000, min(30_000, timeout_ms - linger_ms - 100)),
             max_block_ms=timeout_ms,
-            reconnect_backoff_max_ms=2000,
         )
         self._lock = threading.Lock()
         self._producer: KafkaProducer | None = KafkaProducer(**self._config)
@@ -86,7 +82,7 @@ class KafkaDelivery:
             futures = [producer.send(self.topic, value=v, key=k, headers=h) for v, k, h in records]
             for future in futures:
                 meta = future.get(timeout=max(0.1, deadline - time.monotonic()))
-                if not stored(meta):  # acknowledged without an offset (producers.acks)
+                if not stored(meta):  # acknowledged without an offset: not proof (kafka_config)
                     raise UnconfirmedWrite("the broker acknowledged a record without an offset")
         except Exception as exc:
             self._healthy = False

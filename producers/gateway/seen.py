@@ -21,7 +21,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 
-class SeenIndex:
+class DeliveredIndex:
+    """(event_id, fingerprint, entity) of every event this gateway delivered, in SQLite at
+    ``path``. Not the counting writer's index of counted events
+    (:mod:`tahawul.stream_processors.seen`), which is what keeps counts exact."""
+
     def __init__(self, path: Path, retention_days: int = 45) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from tahawul.producers.gateway.credentials import CredentialStore, credentials_p
 from tahawul.producers.gateway.delivery import KafkaDelivery
 from tahawul.producers.gateway.metrics import GatewayMetrics
 from tahawul.producers.gateway.ratelimit import RateLimiter
-from tahawul.producers.gateway.seen import SeenIndex
+from tahawul.producers.gateway.seen import DeliveredIndex
 from tahawul.schemas.reference import load_catalogue
 from tahawul.settings import Settings
 
@@ -33,7 +33,7 @@ def build_services(settings: Settings, bootstrap: str) -> Services:
                     "batches will always be refused", settings.gateway_burst, settings.gateway_max_batch)
     return Services(
         credentials=CredentialStore(credentials_path(settings.data_dir, settings.credentials_path)),
-        seen=SeenIndex(settings.data_dir / "gateway-seen.sqlite"),
+        seen=DeliveredIndex(settings.data_dir / "gateway-seen.sqlite"),
         delivery=delivery,
         limiter=RateLimiter(settings.gateway_rate, settings.gateway_burst),
         keyring=settings_keyring(settings),

@@ -1,6 +1,8 @@
 """The tahawul Python SDK: send contract-v1 events to the pipeline without losing any.
 
-See :mod:`producers.sdk.client` for how, and docs/producers.md for an example.
+Integrating teams import it as ``from tahawul.sdk import Producer`` (:mod:`tahawul.sdk`, the
+stable public name of this package). See :mod:`tahawul.producers.sdk.client` for how, and
+docs/producers.md for an example.
 """
 
 from tahawul.producers.sdk.client import BatchRejected, Producer, ProducerClosed, Rejection

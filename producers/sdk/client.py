@@ -2,7 +2,7 @@
 
 Usable from plain synchronous code::
 
-    from tahawul.producers.sdk import Producer
+    from tahawul.sdk import Producer
 
     with Producer("kafka-1:9092,kafka-2:9092", spool_dir="/var/lib/myapp/tahawul") as producer:
         producer.send(event)             # raises InvalidEvent with the pipeline's own message
@@ -10,10 +10,11 @@ Usable from plain synchronous code::
 
 How it keeps every accepted event:
 
-1. ``send``/``send_many`` validate against contract v1 with :func:`schemas.event.parse` (the
-   very function the workers run, so the error codes and messages are the pipeline's);
+1. ``send``/``send_many`` validate against contract v1 with
+   :func:`tahawul.schemas.event.parse` (the very function the workers run, so the error
+   codes and messages are the pipeline's);
 2. they append the events to the on-disk spool and fsync it, then return: from here on the
-   event survives a broker outage, a crash or a restart (:mod:`producers.sdk.spool`);
+   event survives a broker outage, a crash or a restart (:mod:`tahawul.producers.sdk.spool`);
 3. one delivery thread hands spooled events, oldest first, to an idempotent kafka-python
    producer (``acks=all``, retries, keyed by entity) and marks each acknowledged one;
 4. when delivery fails (broker down longer than ``delivery_timeout``), it drops that
@@ -35,15 +36,15 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
-from tahawul.producers.acks import UnconfirmedWrite, stored
+from tahawul.producers.kafka_config import UnconfirmedWrite, producer_config, stored
 from tahawul.producers.sdk.spool import Cursor, Spool, SpoolError
+from tahawul.schemas import topics
 from tahawul.schemas.event import InvalidEvent, parse
+from tahawul.schemas.headers import SIGNATURE_HEADER
 from tahawul.schemas.reference import Catalogue, load_catalogue
-from tahawul.schemas.signing import SIGNATURE_HEADER, sign
+from tahawul.schemas.signing import sign
 
 log = logging.getLogger(__name__)
-
-DEFAULT_TOPIC = "tahawul.transactions"
 
 
 class ProducerClosed(RuntimeError):
@@ -84,7 +85,7 @@ class Producer:
 
     ``signing_key``: ``(key_id, key bytes)`` from ``tahawul credentials signing-key``, when
     the pipeline requires this entity's events to be signed. ``spool_max_bytes`` bounds the
-    spool; a full spool makes ``send`` raise :class:`producers.sdk.spool.SpoolFull`.
+    spool; a full spool makes ``send`` raise :class:`~tahawul.producers.sdk.spool.SpoolFull`.
     ``fsync=False`` trades the crash guarantee of each ``send`` for speed (a process crash
     still loses nothing; a machine crash may lose the last events).
     """
@@ -94,7 +95,7 @@ class Producer:
         bootstrap: str,
         spool_dir: str | Path,
         *,
-        topic: str = DEFAULT_TOPIC,
+        topic: str = topics.TRANSACTIONS,
         signing_key: tuple[str, bytes] | None = None,
         spool_max_bytes: int = 1 << 30,
         spool_segment_bytes: int = 16 << 20,
@@ -110,19 +111,17 @@ class Producer:
         self._signing_key = signing_key
         self._catalogue = load_catalogue()
         self._spool = Spool(Path(spool_dir), spool_max_bytes, spool_segment_bytes, fsync)
-        self._config: dict[str, Any] = dict(
-            bootstrap_servers=bootstrap,
+        # A failed delivery is retried from the spool, so the producer gives up on a record
+        # after delivery_timeout; it never blocks the delivery thread for more than 10 s, and
+        # a connection attempt takes at most 5 s, so that close() is never kept waiting long.
+        timeout_ms = int(delivery_timeout * 1000)
+        self._config = producer_config(
+            bootstrap,
             client_id=client_id,
-            acks="all",
-            enable_idempotence=True,
-            retries=2**31 - 1,
-            max_in_flight_requests_per_connection=5,
             linger_ms=linger_ms,
-            batch_size=256 * 1024,
-            delivery_timeout_ms=int(delivery_timeout * 1000),
-            request_timeout_ms=min(30_000, max(1000, int(delivery_timeout * 1000) - 100)),
+            delivery_timeout_ms=timeout_ms,
+            request_timeout_ms=min(30_000, max(1000, timeout_ms - 100)),
             max_block_ms=int(max(1.0, min(delivery_timeout, 10.0)) * 1000),
-            reconnect_backoff_max_ms=2000,
             bootstrap_timeout_ms=5000,
         )
         self._backoff = retry_backoff
@@ -141,8 +140,9 @@ class Producer:
     def send(self, event: Mapping[str, Any] | bytes) -> None:
         """Validate one event and spool it durably; it is delivered in the background.
 
-        Raises :class:`schemas.event.InvalidEvent` (``.code``, ``.message``) if it breaks the
-        contract, :class:`producers.sdk.spool.SpoolFull` if the spool has no room."""
+        Raises :class:`~tahawul.schemas.event.InvalidEvent` (``.code``, ``.message``) if it
+        breaks the contract, :class:`~tahawul.producers.sdk.spool.SpoolFull` if the spool has
+        no room."""
         payload, entity = encode(event, self._catalogue)
         self._append([(entity.encode(), payload)])
 
@@ -229,7 +229,7 @@ class Producer:
 
     def _on_ack(self, seq: int, generation: int) -> Any:
         def callback(meta: Any) -> None:
-            if not stored(meta):  # acknowledged without an offset: not proof (producers.acks)
+            if not stored(meta):  # acknowledged without an offset: not proof (kafka_config)
                 self._on_error(generation)(UnconfirmedWrite(f"spool entry {seq}"))
                 return
             self._spool.ack(seq)

@@ -13,8 +13,10 @@ from urllib.parse import urlsplit, urlunsplit
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from tahawul.errors import Unavailable
 
-class StoreUnavailable(RuntimeError):
+
+class StoreUnavailable(Unavailable):
     """The store cannot be opened or reached; the message says which and where."""
 
 

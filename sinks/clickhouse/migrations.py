@@ -13,6 +13,7 @@ from importlib import resources
 
 from clickhouse_connect.driver.client import Client
 
+from tahawul.sinks.clickhouse.cluster import for_cluster
 from tahawul.sinks.clickhouse.reference import sync_reference
 
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
@@ -37,6 +38,13 @@ class MigrationError(RuntimeError):
     pass
 
 
+def bookkeeping_table() -> str:
+    """The table of applied migrations, schema_migrations (the printed DDL starts with it)."""
+    return ("CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
+            "checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+            "ENGINE = MergeTree ORDER BY version")
+
+
 def available() -> list[Migration]:
     folder = resources.files("tahawul.sinks").joinpath("clickhouse", "migrations")
     found = []
@@ -50,9 +58,8 @@ def available() -> list[Migration]:
 def migrate(client: Client, cluster: str | None = None) -> list[Migration]:
     """Apply pending migrations, then load the reference catalogue if it changed (views
     join it); return the migrations applied now. With ``cluster``, each statement runs in
-    its ON CLUSTER / Replicated form (sinks/clickhouse/ddl.py); checksums stay those of
+    its ON CLUSTER / Replicated form (sinks/clickhouse/cluster.py); checksums stay those of
     the files, so a store migrated either way is recognised as up to date."""
-    from tahawul.sinks.clickhouse.ddl import bookkeeping_table, for_cluster
 
     def form(statement: str) -> str:
         return statement if cluster is None else for_cluster(statement, cluster)

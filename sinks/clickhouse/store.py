@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
+from tahawul.schemas.verdict import COUNT, COUNT_COLUMNS, OK
 from tahawul.sinks.clickhouse.migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,7 @@ REJECTED_COLUMNS = (
     "src_cluster", "src_topic", "src_partition", "src_offset",
 )
 DUPLICATE_COLUMNS = ("event_id", "seen_at", "src_cluster", "src_topic", "src_partition", "src_offset")
-COUNT_COLUMNS = (
-    "minute", "governorate", "entity", "service", "channel", "mode", "status",
-    "transactions", "events", "src_cluster", "src_topic", "src_partition", "src_offset",
-)
+# counts_minute's columns are those of the writer's count rows: schemas.verdict.COUNT_COLUMNS.
 PROGRESS_COLUMNS = ("src_cluster", "src_topic", "src_partition", "last_offset", "committed_at")
 # Tables whose rows are tagged with the source offset they came from.
 TAGGED_TABLES = ("events", "rejected", "duplicates", "counts_minute")
@@ -48,30 +46,37 @@ SourceKey = tuple[str, int]  # (topic, partition) within one cluster
 @dataclass(slots=True)
 class NewEvents:
     """New events of a batch by column, as the counting writer received them: one list per
-    ``stream_processors.envelope.OK_FIELDS`` entry (offset, event_id, occurred_ms, entity,
-    ..., fingerprint), and per source partition how many consecutive events came from it.
-    No per-event tuple is ever built for them."""
+    field of a valid verdict (:class:`schemas.verdict.OK`: offset, event_id, occurred_ms,
+    entity, ..., fingerprint), and per source partition how many consecutive events came
+    from it. No per-event tuple is ever built for them."""
 
-    columns: list[list[Any]] = field(default_factory=lambda: [[] for _ in range(13)])
+    columns: list[list[Any]] = field(default_factory=lambda: [[] for _ in OK])
     sources: list[tuple[str, int, int]] = field(default_factory=list)  # (topic, partition, events)
     ingested_ms: int = 0
 
     def __len__(self) -> int:
-        return len(self.columns[0])
+        return len(self.columns[OK.OFFSET])
 
     def insert_columns(self, cluster: str) -> list[Sequence[Any]]:
         """Columns in EVENT_COLUMNS order (times as milliseconds since the epoch)."""
-        (offsets, event_ids, occurred, entities, services, governorates, channels, modes,
-         statuses, quantities, automated, satisfaction, fingerprints) = self.columns
+        new = self.columns
         topics: list[str] = []
         partitions: list[int] = []
         for topic, partition, n in self.sources:
             topics += [topic] * n
             partitions += [partition] * n
-        n = len(offsets)
-        return [event_ids, occurred, entities, services, governorates, channels, modes, statuses,
-                quantities, automated, satisfaction, fingerprints, [cluster] * n, topics, partitions,
-                offsets, [self.ingested_ms] * n]
+        n = len(self)
+        by_column: dict[str, Sequence[Any]] = {
+            "event_id": new[OK.EVENT_ID], "occurred_at": new[OK.OCCURRED_MS],
+            "entity": new[OK.ENTITY], "service": new[OK.SERVICE],
+            "governorate": new[OK.GOVERNORATE], "channel": new[OK.CHANNEL], "mode": new[OK.MODE],
+            "status": new[OK.STATUS], "quantity": new[OK.QUANTITY],
+            "automated": new[OK.AUTOMATED], "satisfaction": new[OK.SATISFACTION],
+            "fingerprint": new[OK.FINGERPRINT], "src_cluster": [cluster] * n,
+            "src_topic": topics, "src_partition": partitions, "src_offset": new[OK.OFFSET],
+            "ingested_at": [self.ingested_ms] * n,
+        }
+        return [by_column[name] for name in EVENT_COLUMNS]
 
 
 @dataclass(slots=True)
@@ -178,7 +183,7 @@ class Store:
         ):
             if rows:
                 self._insert(table, columns, rows)
-        if batch.counts[0]:
+        if batch.counts[COUNT.MINUTE]:
             self._insert("counts_minute", COUNT_COLUMNS, batch.counts, column_oriented=True)
         if batch.progress:
             now = datetime.now(UTC)

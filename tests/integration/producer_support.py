@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -15,15 +14,12 @@ from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
 
-from tahawul.cli.up import Run
-from tahawul.kafka_admin import cluster_id
+from tahawul.runtime.local import WriterThread, child_env, open_store, start_writer, worker_command
 from tahawul.runtime.processes import stop_processes
 from tahawul.schemas.event import InvalidEvent, parse
 from tahawul.schemas.reference import load_catalogue
 from tahawul.settings import Settings
-from tahawul.sinks.clickhouse.store import Store
-from tahawul.stream_processors.counter import run_counter
-from tests.integration.conftest import REPO, CounterThread, env_for, wait_for
+from tests.integration.conftest import REPO, wait_for
 
 MUSCAT = ZoneInfo("Asia/Muscat")
 Cell = tuple[str, str, str, str, str, str]
@@ -32,14 +28,13 @@ Cell = tuple[str, str, str, str, str, str]
 def tahawul(settings: Settings, *args: str, timeout: float = 300, **extra: str
             ) -> subprocess.CompletedProcess[str]:
     """Run the CLI as a user does, with the test's settings (and extra TAHAWUL_* variables)."""
-    return subprocess.run([sys.executable, "-m", "tahawul", *args], env={**env_for(settings), **extra},
+    return subprocess.run([sys.executable, "-m", "tahawul", *args], env=child_env(settings, **extra),
                           cwd=REPO, capture_output=True, text=True, timeout=timeout)
 
 
 def start_worker(settings: Settings, log: Path, **extra: str) -> subprocess.Popen[bytes]:
     with log.open("ab") as fh:
-        return subprocess.Popen([sys.executable, "-m", "tahawul", "worker"],
-                                env={**env_for(settings), **extra}, stdout=fh,
+        return subprocess.Popen(worker_command(), env=child_env(settings, **extra), stdout=fh,
                                 stderr=subprocess.STDOUT, cwd=REPO)
 
 
@@ -47,19 +42,12 @@ def stop(proc: subprocess.Popen[Any]) -> None:
     stop_processes([proc])
 
 
-def counter_on(settings: Settings, client: Client) -> CounterThread:
+def counter_on(settings: Settings, client: Client) -> WriterThread:
     """A counting writer for the broker of ``settings`` on an open store client."""
-    store = Store(client, cluster_id(settings.kafka_bootstrap() or ""))
-    store.migrate()
-    store.recover()
-    run = Run()
-    halt = threading.Event()
-    thread = threading.Thread(target=run_counter, args=(settings, store, halt, run.on_batch), daemon=True)
-    thread.start()
-    return CounterThread(store, run, halt, thread)
+    return start_writer(settings, open_store(client, settings.kafka_bootstrap() or ""))
 
 
-def wait_outcomes(ct: CounterThread, counted: int, duplicates: int, rejected: int, timeout: float) -> None:
+def wait_outcomes(ct: WriterThread, counted: int, duplicates: int, rejected: int, timeout: float) -> None:
     """Wait until the writer applied exactly this many events, duplicates and rejections."""
     def reached() -> bool:
         with ct.run.lock:

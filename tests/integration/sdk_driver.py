@@ -12,7 +12,7 @@ import base64
 import sys
 from pathlib import Path
 
-from tahawul.producers.sdk import Producer
+from tahawul.sdk import Producer
 
 
 def main() -> None:

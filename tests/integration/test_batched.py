@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tahawul.schemas.batch import BATCH_HEADER
+from tahawul.runtime.local import Workers, WriterThread
+from tahawul.schemas.headers import BATCH_HEADER, SOURCE_INDEX_HEADER
 from tahawul.settings import Settings
-from tests.integration.conftest import CounterThread, Workers, wait_for
+from tests.integration.conftest import wait_for
 from tests.integration.helpers import (
     assert_exact,
     feed,
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_batched_records_are_exact_through_repeated_worker_sigkills(
-    settings: Settings, workers: Workers, start_counter: Callable[[], CounterThread]
+    settings: Settings, workers: Workers, start_counter: Callable[[], WriterThread]
 ) -> None:
     # Small batches (about 60 events a record over the run's 8 partitions) so that the run
     # lasts long enough to kill the worker five times while it works.
@@ -57,7 +58,7 @@ def test_batched_records_are_exact_through_repeated_worker_sigkills(
 
 
 def test_batched_records_are_exact_through_a_counter_sigkill(
-    settings: Settings, workers: Workers, start_counter: Callable[[], CounterThread],
+    settings: Settings, workers: Workers, start_counter: Callable[[], WriterThread],
     tmp_path: Path,
 ) -> None:
     workers.start()
@@ -73,7 +74,7 @@ def test_batched_records_are_exact_through_a_counter_sigkill(
     # once, as its own bytes, with its place in the batched record it came in.
     dead = consume_all(settings, settings.topic_dead_letter, truth.invalid)
     assert len(dead) == truth.invalid
-    indexed = [r for r in dead if "tahawul-source-index" in dict(r.headers)]
+    indexed = [r for r in dead if SOURCE_INDEX_HEADER in dict(r.headers)]
     assert len(indexed) >= truth.invalid * 0.9
     assert all(b"\n" not in r.value for r in indexed)
     assert all(BATCH_HEADER not in dict(r.headers) for r in dead)

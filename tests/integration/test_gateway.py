@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from tahawul.runtime.broker import free_port
+from tahawul.runtime.local import Workers, WriterThread, child_env
 from tahawul.settings import Settings
-from tests.integration.conftest import REPO, CounterThread, Workers, env_for, wait_for
+from tests.integration.conftest import REPO, wait_for
 from tests.integration.producer_support import (
     event_days,
     expected_daily,
@@ -33,7 +34,7 @@ MOH = {"entity": "MOH", "service": "MOH-PREARRIVAL-MED", "governorate": "OM-MA"}
 def gateway(settings: Settings, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     log = (tmp_path / "gateway.log").open("wb")
-    env = {**env_for(settings), "TAHAWUL_GATEWAY_PORT": str(port), "TAHAWUL_GATEWAY_RATE": "100000",
+    env = {**child_env(settings), "TAHAWUL_GATEWAY_PORT": str(port), "TAHAWUL_GATEWAY_RATE": "100000",
            "TAHAWUL_GATEWAY_BURST": "100000"}
     proc = subprocess.Popen([sys.executable, "-m", "tahawul", "gateway"], env=env, stdout=log,
                             stderr=subprocess.STDOUT, cwd=REPO)
@@ -66,7 +67,7 @@ def metric(url: str, name: str) -> float:
 
 
 def test_gateway_counts_exactly_and_refuses_spoofing_and_revoked_keys(
-    settings: Settings, workers: Workers, start_counter: Callable[[], CounterThread], gateway: str
+    settings: Settings, workers: Workers, start_counter: Callable[[], WriterThread], gateway: str
 ) -> None:
     workers.start()
     ct = start_counter()

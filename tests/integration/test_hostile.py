@@ -13,8 +13,8 @@ import pytest
 
 from tahawul.producers.kafka_sender import EventSender
 from tahawul.producers.simulator import Truth, iter_simulation
+from tahawul.runtime.local import Workers, WriterThread
 from tahawul.settings import Settings
-from tests.integration.conftest import CounterThread, Workers
 from tests.integration.helpers import assert_exact, scalar, wait_applied
 from tests.integration.hostile import KINDS, corpus
 from tests.integration.test_pipeline import consume_all
@@ -25,7 +25,7 @@ BAD = 10_000
 
 
 def test_hostile_corpus_is_rejected_exactly_and_good_events_all_count(
-    settings: Settings, workers: Workers, start_counter: Callable[..., CounterThread]
+    settings: Settings, workers: Workers, start_counter: Callable[..., WriterThread]
 ) -> None:
     worker = workers.start()
     ct = start_counter()
@@ -74,7 +74,7 @@ def event(occurred_at: str, **extra: object) -> bytes:
 
 
 def test_late_and_out_of_order_events_count_in_the_day_they_occurred(
-    settings: Settings, workers: Workers, start_counter: Callable[..., CounterThread]
+    settings: Settings, workers: Workers, start_counter: Callable[..., WriterThread]
 ) -> None:
     workers.start()
     ct = start_counter()

@@ -23,9 +23,10 @@ import pytest
 from tahawul.dashboards.provisioning import dashboards
 from tahawul.producers.kafka_sender import EventSender
 from tahawul.runtime.broker import free_port
+from tahawul.runtime.local import child_env
 from tahawul.runtime.processes import stop_processes
 from tahawul.settings import Settings
-from tests.integration.conftest import REPO, env_for, wait_for
+from tests.integration.conftest import REPO, wait_for
 from tests.unit.factories import payload
 
 pytestmark = pytest.mark.integration
@@ -108,7 +109,7 @@ def processes(settings: Settings, tmp_path: Path) -> Iterator[dict[str, str]]:
     ports = {"tahawul-worker": free_port(), "tahawul-counter": free_port()}
     procs = []
     for job, command in (("tahawul-worker", "worker"), ("tahawul-counter", "counter")):
-        env = {**env_for(settings), "TAHAWUL_METRICS_PORT": str(ports[job]),
+        env = {**child_env(settings), "TAHAWUL_METRICS_PORT": str(ports[job]),
                "TAHAWUL_CLICKHOUSE_URL": f"chdb://{tmp_path / 'store'}"}
         log = (tmp_path / f"{command}.log").open("wb")
         procs.append((subprocess.Popen([sys.executable, "-m", "tahawul", command], env=env, cwd=REPO,

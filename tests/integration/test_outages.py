@@ -21,8 +21,9 @@ from prometheus_client import REGISTRY
 from tahawul.kafka_admin import ensure_topics
 from tahawul.producers.simulator import Truth
 from tahawul.runtime.broker import EmbeddedBroker, free_port
+from tahawul.runtime.local import Workers, WriterThread, child_env
 from tahawul.settings import Settings
-from tests.integration.conftest import REPO, CounterThread, Workers, env_for, wait_for
+from tests.integration.conftest import REPO, wait_for
 from tests.integration.helpers import assert_exact, feed, wait_applied
 
 pytestmark = pytest.mark.integration
@@ -63,7 +64,7 @@ def metric(name: str) -> float:
 
 
 def test_store_outage_of_30_s_pauses_then_catches_up_exactly(
-    settings: Settings, workers: Workers, start_counter: Callable[..., CounterThread],
+    settings: Settings, workers: Workers, start_counter: Callable[..., WriterThread],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="tahawul.stream_processors.counter")
@@ -99,12 +100,12 @@ def test_store_outage_of_30_s_pauses_then_catches_up_exactly(
 
 
 def test_store_url_that_refuses_connections_keeps_the_counter_waiting(
-    settings: Settings, workers: Workers, start_counter: Callable[..., CounterThread],
+    settings: Settings, workers: Workers, start_counter: Callable[..., WriterThread],
     tmp_path: Path,
 ) -> None:
     workers.start()
     refused = free_port()
-    env = env_for(settings)
+    env = child_env(settings)
     env["TAHAWUL_CLICKHOUSE_URL"] = f"http://default:pw@127.0.0.1:{refused}/default"
     log_path = tmp_path / "counter.log"
     with log_path.open("wb") as log:
@@ -159,7 +160,7 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 
 
 def test_broker_killed_and_restarted_on_durable_storage_is_exact(
-    s3: dict[str, str], tmp_path: Path, start_counter: Callable[..., CounterThread],
+    s3: dict[str, str], tmp_path: Path, start_counter: Callable[..., WriterThread],
     settings: Settings,
 ) -> None:
     log = tmp_path / "durable-broker.log"

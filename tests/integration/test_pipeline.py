@@ -18,8 +18,9 @@ import pytest
 from kafka import KafkaConsumer
 
 from tahawul.producers.simulator import Truth, iter_simulation
+from tahawul.runtime.local import Workers, WriterThread
 from tahawul.settings import Settings
-from tests.integration.conftest import CounterThread, Workers, wait_for
+from tests.integration.conftest import wait_for
 from tests.integration.helpers import (
     assert_exact,
     feed,
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_pipeline_is_exact_with_duplicates_and_invalid_events(
-    settings: Settings, workers: Workers, start_counter: Callable[[], CounterThread]
+    settings: Settings, workers: Workers, start_counter: Callable[[], WriterThread]
 ) -> None:
     workers.start()
     ct = start_counter()
@@ -66,7 +67,7 @@ def consume_all(settings: Settings, topic: str, expected: int) -> list[Any]:
 
 
 def test_worker_sigkilled_repeatedly_still_exact(
-    settings: Settings, workers: Workers, start_counter: Callable[[], CounterThread]
+    settings: Settings, workers: Workers, start_counter: Callable[[], WriterThread]
 ) -> None:
     rng = random.Random(5)
     proc = workers.start()
@@ -97,7 +98,7 @@ def test_worker_sigkilled_repeatedly_still_exact(
 
 
 def test_two_workers_with_a_rebalance_are_exact(
-    settings: Settings, workers: Workers, start_counter: Callable[[], CounterThread]
+    settings: Settings, workers: Workers, start_counter: Callable[[], WriterThread]
 ) -> None:
     workers.start()
     ct = start_counter()
@@ -116,7 +117,7 @@ def test_two_workers_with_a_rebalance_are_exact(
 
 
 def test_counter_sigkilled_mid_run_recovers_exactly(
-    settings: Settings, workers: Workers, start_counter: Callable[[], CounterThread],
+    settings: Settings, workers: Workers, start_counter: Callable[[], WriterThread],
     tmp_path: Path,
 ) -> None:
     workers.start()

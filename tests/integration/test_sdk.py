@@ -20,10 +20,12 @@ from tahawul.kafka_admin import ensure_topics
 from tahawul.producers.kafka_sender import EventSender
 from tahawul.producers.sdk import Producer
 from tahawul.runtime.broker import EmbeddedBroker, free_port
-from tahawul.schemas.signing import SIGNATURE_HEADER, sign
+from tahawul.runtime.local import WriterThread
+from tahawul.schemas.headers import SIGNATURE_HEADER
+from tahawul.schemas.signing import sign
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.connection import connect
-from tests.integration.conftest import REPO, CounterThread
+from tests.integration.conftest import REPO
 from tests.integration.producer_support import (
     counter_on,
     event_days,
@@ -88,7 +90,7 @@ def test_spool_survives_broker_outage_and_producer_restart(tmp_path: Path) -> No
     client = connect(settings.clickhouse_dsn())
     first = EmbeddedBroker(tmp_path / "broker-1.log", port=port).start()
     worker = start_worker(settings, tmp_path / "worker-1.log")
-    ct: CounterThread | None = None
+    ct: WriterThread | None = None
     second: EmbeddedBroker | None = None
     try:
         ensure_topics(first.bootstrap, settings)
@@ -166,7 +168,7 @@ def test_in_process_producer_rides_out_an_outage(tmp_path: Path) -> None:
 
 
 def test_entity_that_must_sign_gets_unsigned_and_forged_events_rejected(
-    settings: Settings, start_counter: Callable[[], CounterThread], tmp_path: Path
+    settings: Settings, start_counter: Callable[[], WriterThread], tmp_path: Path
 ) -> None:
     keyring = tmp_path / "keyring.json"
     made = tahawul(settings, "credentials", "signing-key", "ROP", TAHAWUL_SIGNING_KEYRING=str(keyring))

@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 from tahawul.producers.csv_events import TALLY_TIME, row_event_id
+from tahawul.runtime.local import Workers, WriterThread
 from tahawul.settings import Settings
-from tests.integration.conftest import CounterThread, Workers
 from tests.integration.producer_support import (
     event_days,
     expected_daily,
@@ -56,7 +56,7 @@ def write_files(tmp_path: Path) -> tuple[Path, Path, list[dict[str, object]], li
 
 
 def test_send_files_counts_exactly_reports_rejections_and_resending_counts_nothing_twice(
-    settings: Settings, workers: Workers, start_counter: Callable[[], CounterThread], tmp_path: Path
+    settings: Settings, workers: Workers, start_counter: Callable[[], WriterThread], tmp_path: Path
 ) -> None:
     workers.start()
     ct = start_counter()
@@ -94,7 +94,7 @@ def test_send_refuses_a_csv_with_columns_outside_the_contract(settings: Settings
 
 
 def test_simulate_send_streams_a_run_that_is_counted_exactly(
-    settings: Settings, workers: Workers, start_counter: Callable[[], CounterThread], tmp_path: Path
+    settings: Settings, workers: Workers, start_counter: Callable[[], WriterThread], tmp_path: Path
 ) -> None:
     workers.start()
     ct = start_counter()

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from tahawul.schemas.reference import load_catalogue
-from tahawul.stream_processors.counter import Counter
+from tahawul.stream_processors.counter import CountingWriter
 from tahawul.stream_processors.envelope import Envelope, split
 from tahawul.stream_processors.validation import judge
 
@@ -46,7 +46,7 @@ def envelopes(partition: int, first_offset: int, payloads: Sequence[bytes]) -> l
     return list(split(TOPIC, partition, judge(records, CAT, NOW)))
 
 
-def apply(counter: Counter, envs: list[Envelope]) -> None:
+def apply(counter: CountingWriter, envs: list[Envelope]) -> None:
     """One successful pass of the counting writer."""
     prepared = counter.prepare(envs)
     counter.store.write(prepared.batch)

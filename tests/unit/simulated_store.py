@@ -15,7 +15,7 @@ from tahawul.producers.simulator import iter_simulation
 from tahawul.schemas.reference import load_catalogue
 from tahawul.sinks.clickhouse.connection import connect
 from tahawul.sinks.clickhouse.store import Store
-from tahawul.stream_processors.counter import Counter
+from tahawul.stream_processors.counter import CountingWriter
 from tahawul.stream_processors.envelope import split
 from tahawul.stream_processors.validation import judge
 
@@ -27,7 +27,7 @@ def fill(store: Store, scale: float = 0.002, seed: int = 7, duplicates: float = 
          invalid: float = 0.01, chunk: int = 5000) -> int:
     """Apply a simulated H1 2025 run; return the number of lines sent."""
     catalogue = load_catalogue()
-    counter = Counter(store)
+    counter = CountingWriter(store)
     pending: dict[int, list[bytes]] = defaultdict(list)
     offsets: dict[int, int] = defaultdict(int)
     sent = 0

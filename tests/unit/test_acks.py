@@ -1,11 +1,12 @@
-"""An acknowledgement without an offset is not proof the record is stored (producers.acks)."""
+"""An acknowledgement without an offset is not proof the record is stored
+(tahawul.producers.kafka_config)."""
 
 from __future__ import annotations
 
 from collections import namedtuple
 from typing import Any
 
-from tahawul.producers.acks import stored
+from tahawul.producers.kafka_config import stored
 from tahawul.producers.kafka_sender import EventSender
 
 Meta = namedtuple("Meta", "partition offset")

@@ -11,10 +11,11 @@ import orjson
 import pytest
 
 from tahawul.producers.batching import Batcher
-from tahawul.schemas.batch import BATCH_FORMAT, BATCH_HEADER, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, encode
-from tahawul.schemas.signing import SIGNATURE_HEADER, Keyring, SignaturePolicy, sign
+from tahawul.schemas.batch import BATCH_FORMAT, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, encode
+from tahawul.schemas.headers import BATCH_HEADER, ORIGINAL_BYTES_HEADER, SIGNATURE_HEADER
+from tahawul.schemas.signing import Keyring, SignaturePolicy, sign
 from tahawul.sinks.clickhouse.store import Store
-from tahawul.stream_processors.counter import Counter, write_with_retry
+from tahawul.stream_processors.counter import CountingWriter, write_with_retry
 from tahawul.stream_processors.envelope import MAX_ENVELOPE_BYTES, Envelope, split
 from tahawul.stream_processors.validation import judge_records
 from tests.unit.factories import CAT, NOW, TOPIC, apply, payload
@@ -51,7 +52,7 @@ def test_each_event_of_a_batch_gets_its_own_verdict_and_dead_letter() -> None:
     (b"\n".join([b"{}"] * (MAX_BATCH_EVENTS + 1)), BATCH, "batch_too_large"),
     (b"{}", [(BATCH_HEADER, b"csv-v9")], "bad_batch"),
     (b"", BATCH, "bad_batch"),
-    (b"{}\n{}", [*BATCH, ("tahawul-original-bytes", b"2000000")], "too_large"),
+    (b"{}\n{}", [*BATCH, (ORIGINAL_BYTES_HEADER, b"2000000")], "too_large"),
 ])
 def test_a_record_that_is_no_batch_is_rejected_as_one(value: bytes, headers: list[tuple[str, bytes]],
                                                       code: str) -> None:
@@ -104,7 +105,7 @@ def test_envelopes_of_the_previous_version_are_still_read() -> None:
 
 def test_batched_records_count_exactly_through_replays_resends_and_a_half_written_batch(
         store: Store) -> None:
-    counter = Counter(store)
+    counter = CountingWriter(store)
     first = [payload() for _ in range(40)]
     conflict = orjson.loads(first[0])
     conflict["quantity"] = 9
@@ -124,9 +125,9 @@ def test_batched_records_count_exactly_through_replays_resends_and_a_half_writte
     later = [(3, encode([payload() for _ in range(30)]), BATCH), (4, encode([first[5], b"{"]), BATCH)]
     broken = Store(FailingInserts(store.client, "counts_minute", 1), store.cluster)  # type: ignore[arg-type]
     with pytest.raises(ConnectionError):
-        broken.write(Counter(broken).prepare(batch_envelopes(0, later)).batch)
+        broken.write(CountingWriter(broken).prepare(batch_envelopes(0, later)).batch)
     assert store.recover() == 32  # 30 events, 1 duplicate, 1 rejected of offsets 3..4
-    restarted = Counter(store)
+    restarted = CountingWriter(store)
     prepared = restarted.prepare(batch_envelopes(0, later))
     assert write_with_retry(store, prepared.batch, threading.Event())
     restarted.commit(prepared)

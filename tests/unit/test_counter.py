@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tahawul.sinks.clickhouse.store import Store
-from tahawul.stream_processors.counter import Counter, write_with_retry
+from tahawul.stream_processors.counter import CountingWriter, write_with_retry
 from tests.unit.factories import apply, envelopes, payload
 
 
@@ -25,7 +25,7 @@ def scalar(store: Store, sql: str) -> int:
 
 
 def test_counts_completed_by_day_in_muscat_time(store: Store) -> None:
-    counter = Counter(store)
+    counter = CountingWriter(store)
     apply(counter, envelopes(0, 0, [
         payload(occurred_at="2025-01-31T20:30:00+00:00"),  # 00:30 on 1 Feb in Muscat
         payload(occurred_at="2025-01-31T19:59:59.999+00:00", channel="counter", quantity=7),
@@ -41,7 +41,7 @@ def test_counts_completed_by_day_in_muscat_time(store: Store) -> None:
 
 
 def test_replayed_and_overlapping_batches_count_once(store: Store) -> None:
-    counter = Counter(store)
+    counter = CountingWriter(store)
     batch = [payload() for _ in range(15)]
     apply(counter, envelopes(3, 0, batch[:10]))
     apply(counter, envelopes(3, 0, batch[:10]))  # replay of the same offsets
@@ -52,7 +52,7 @@ def test_replayed_and_overlapping_batches_count_once(store: Store) -> None:
 
 
 def test_resend_is_a_duplicate_and_reuse_with_other_content_is_rejected(store: Store) -> None:
-    counter = Counter(store)
+    counter = CountingWriter(store)
     original = payload(event_id="00000000-0000-4000-8000-000000000001")
     conflicting = payload(event_id="00000000-0000-4000-8000-000000000001", quantity=5,
                           channel="counter")
@@ -65,8 +65,8 @@ def test_resend_is_a_duplicate_and_reuse_with_other_content_is_rejected(store: S
 
 def test_restarted_counter_rebuilds_its_state_from_the_store(store: Store) -> None:
     batch = [payload() for _ in range(6)]
-    apply(Counter(store), envelopes(0, 0, batch[:4]))
-    restarted = Counter(store)
+    apply(CountingWriter(store), envelopes(0, 0, batch[:4]))
+    restarted = CountingWriter(store)
     apply(restarted, envelopes(0, 0, batch))  # whole partition replayed from offset 0
     apply(restarted, envelopes(5, 0, [batch[0]]))  # a resend after restart
     assert scalar(store, "SELECT sum(transactions) FROM v_counts_daily") == 6
@@ -92,11 +92,11 @@ class FailingInserts:
 
 
 def test_partial_write_is_undone_on_recovery(store: Store) -> None:
-    counter = Counter(store)
+    counter = CountingWriter(store)
     apply(counter, envelopes(0, 0, [payload() for _ in range(5)]))
     # Crash after events and rejected are in, before counts and progress.
     broken = Store(FailingInserts(store.client, "counts_minute", 1), store.cluster)  # type: ignore[arg-type]
-    crashing = Counter(broken)
+    crashing = CountingWriter(broken)
     later = [payload() for _ in range(5)] + [b"{"]
     prepared = crashing.prepare(envelopes(0, 5, later))
     with pytest.raises(ConnectionError):
@@ -104,7 +104,7 @@ def test_partial_write_is_undone_on_recovery(store: Store) -> None:
     assert scalar(store, "SELECT count() FROM events") == 10  # the half-written batch
     # Restart: recover, rebuild state, re-read the same offsets.
     assert store.recover() == 6  # 5 events + 1 rejected of the unfinished batch
-    apply(Counter(store), envelopes(0, 5, later))
+    apply(CountingWriter(store), envelopes(0, 5, later))
     assert scalar(store, "SELECT count() FROM events") == 10
     assert scalar(store, "SELECT sum(transactions) FROM v_counts_daily") == 10
     assert scalar(store, "SELECT count() FROM rejected") == 1
@@ -114,7 +114,7 @@ def test_partial_write_is_undone_on_recovery(store: Store) -> None:
 def test_store_outage_is_retried_until_exact(store: Store) -> None:
     flaky = FailingInserts(store.client, "ingest_progress", 3)
     flaky_store = Store(flaky, store.cluster)  # type: ignore[arg-type]
-    counter = Counter(flaky_store)
+    counter = CountingWriter(flaky_store)
     prepared = counter.prepare(envelopes(0, 0, [payload() for _ in range(20)]))
     assert write_with_retry(flaky_store, prepared.batch, threading.Event(), max_delay=0.05)
     counter.commit(prepared)
@@ -125,7 +125,7 @@ def test_store_outage_is_retried_until_exact(store: Store) -> None:
 
 def test_outage_that_outlasts_the_stop_leaves_nothing_committed(store: Store) -> None:
     flaky_store = Store(FailingInserts(store.client, "ingest_progress", 10**6), store.cluster)  # type: ignore[arg-type]
-    counter = Counter(flaky_store)
+    counter = CountingWriter(flaky_store)
     prepared = counter.prepare(envelopes(0, 0, [payload() for _ in range(3)]))
     stop = threading.Event()
     stop.set()

@@ -1,7 +1,7 @@
 """Dashboards as code: the committed files are what the code builds, every panel queries
 named views only, and every panel's SQL, with Grafana's macros and variables expanded as
 Grafana would, runs against a store filled by the simulator and returns the columns the
-panel reads (issue 6)."""
+panel reads."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The production stack files: docker-compose, Kubernetes manifests and Prometheus config
-are well formed and say what docs/operations.md says they do (issue 6). The tools
+are well formed and say what docs/operations.md says they do. The tools
 (promtool, docker-compose) run on them in tests/integration/test_operations.py."""
 
 from __future__ import annotations

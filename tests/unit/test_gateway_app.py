@@ -16,10 +16,11 @@ from tahawul.producers.gateway.credentials import CredentialStore
 from tahawul.producers.gateway.delivery import NotAcknowledged, Record
 from tahawul.producers.gateway.metrics import GatewayMetrics
 from tahawul.producers.gateway.ratelimit import RateLimiter
-from tahawul.producers.gateway.seen import SeenIndex
-from tahawul.schemas.batch import BATCH_FORMAT, BATCH_HEADER, events_of
+from tahawul.producers.gateway.seen import DeliveredIndex
+from tahawul.schemas.batch import BATCH_FORMAT, events_of
+from tahawul.schemas.headers import BATCH_HEADER, SIGNATURE_HEADER
 from tahawul.schemas.reference import load_catalogue
-from tahawul.schemas.signing import SIGNATURE_HEADER, Keyring, SignaturePolicy
+from tahawul.schemas.signing import Keyring, SignaturePolicy
 from tahawul.settings import Settings
 from tests.unit.factories import event
 
@@ -57,7 +58,7 @@ def gw(tmp_path: Path) -> Iterator[tuple[TestClient, Services, MemoryDelivery, d
     delivery = MemoryDelivery()
     services = Services(
         credentials=CredentialStore(tmp_path / "credentials.sqlite"),
-        seen=SeenIndex(tmp_path / "seen.sqlite"),
+        seen=DeliveredIndex(tmp_path / "seen.sqlite"),
         delivery=delivery,
         limiter=RateLimiter(rate=1000.0, burst=50),
         keyring=Keyring({"ROP": {"k1": b"r" * 32}}),

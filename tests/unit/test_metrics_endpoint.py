@@ -1,4 +1,4 @@
-"""The /metrics endpoint and the pipeline-health metrics it serves (issue 6).
+"""The /metrics endpoint and the pipeline-health metrics it serves.
 
 Metrics live in the process-wide default registry, so each test reads values before and
 after and asserts the difference."""
@@ -9,6 +9,7 @@ import urllib.request
 import uuid
 from collections import namedtuple
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -65,20 +66,20 @@ def test_verdicts_count_consumed_valid_and_rejections_by_reason() -> None:
 def test_written_batch_counts_rows_entities_and_freshness() -> None:
     now = datetime(2026, 1, 1, 12, tzinfo=UTC)
     entity = f"E{uuid.uuid4().hex[:6]}"
-    rows = [(uuid.uuid4(), now - timedelta(seconds=3), entity),
-            (uuid.uuid4(), now - timedelta(hours=2), entity)]
+    occurred_ms = [int((now - age).timestamp() * 1000) for age in (timedelta(seconds=3), timedelta(hours=2))]
     under_5s = value("tahawul_event_freshness_seconds_bucket", le="5.0")
     under_1h = value("tahawul_event_freshness_seconds_bucket", le="3600.0")
     aggregates = value("tahawul_counter_rows_written_total", table="counts_minute")
-    metrics.observe_written(rows, aggregates=4, duplicates=0, rejected=1, now=now)
+    metrics.observe_stored([entity, entity], occurred_ms, aggregates=4, duplicates=0, rejected=1,
+                           now_s=now.timestamp())
     assert value("tahawul_counter_entity_events_total", entity=entity) == 2
     assert value("tahawul_event_freshness_seconds_bucket", le="5.0") - under_5s == 1
     assert value("tahawul_event_freshness_seconds_bucket", le="3600.0") - under_1h == 1
     assert value("tahawul_counter_rows_written_total", table="counts_minute") - aggregates == 4
     assert value("tahawul_counter_last_write_timestamp_seconds") == now.timestamp()
-    # The same from envelope rows (offset, event_id, occurred_ms, entity, ...).
-    envelope_rows = SimpleNamespace(rows=[(7, "id", int(now.timestamp() * 1000) - 1500, entity)])
-    metrics.observe_written(envelope_rows, aggregates=1, duplicates=0, rejected=0, now=now)
+    # One more event of the entity, 1.5 s old.
+    metrics.observe_stored([entity], [int(now.timestamp() * 1000) - 1500], aggregates=1, duplicates=0,
+                           rejected=0, now_s=now.timestamp())
     assert value("tahawul_counter_entity_events_total", entity=entity) == 3
     assert value("tahawul_event_freshness_seconds_bucket", le="5.0") - under_5s == 2
 
@@ -100,16 +101,17 @@ def test_lag_is_clamped_and_forgotten_when_a_partition_moves_away() -> None:
     assert value("tahawul_consumer_lag_records", group=group, topic=topic, partition="1") == 10
 
 
-def test_up_gives_its_worker_the_next_metrics_port(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_up_gives_its_worker_the_next_metrics_port(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """`tahawul up` serves the counting writer's metrics itself; its worker subprocess must
     not try the same port (it inherits the environment)."""
-    import tahawul.cli.up
+    import tahawul.runtime.local
+    from tahawul.runtime.local import LocalPipeline
 
     seen: list[dict[str, str]] = []
-    monkeypatch.setattr(tahawul.cli.up.subprocess, "Popen", lambda *a, env, **kw: seen.append(env))
+    monkeypatch.setattr(tahawul.runtime.local.subprocess, "Popen", lambda *a, env, **kw: seen.append(env))
     monkeypatch.setenv("TAHAWUL_METRICS_PORT", "9500")
-    tahawul.cli.up.start_worker(settings(metrics_port=9500, kafka_url="kafka://b:9092"), None)  # type: ignore[arg-type]
+    LocalPipeline(settings(metrics_port=9500, kafka_url="kafka://b:9092"), log_dir=tmp_path).start_workers(1)
     monkeypatch.delenv("TAHAWUL_METRICS_PORT")
-    tahawul.cli.up.start_worker(settings(kafka_url="kafka://b:9092"), None)  # type: ignore[arg-type]
+    LocalPipeline(settings(kafka_url="kafka://b:9092"), log_dir=tmp_path).start_workers(1)
     assert seen[0]["TAHAWUL_METRICS_PORT"] == "9501"
     assert "TAHAWUL_METRICS_PORT" not in seen[1]  # no endpoint for up: none for its worker

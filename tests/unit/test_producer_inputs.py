@@ -14,11 +14,12 @@ from tahawul.producers.csv_events import CsvHeaderError, iter_csv, row_event_id
 from tahawul.producers.file_send import RejectionReport, send_file
 from tahawul.producers.gateway.credentials import AuthError, CredentialStore
 from tahawul.producers.gateway.ratelimit import RateLimiter
-from tahawul.producers.sdk import BatchRejected, InvalidEvent, Producer, SpoolFull
-from tahawul.schemas.batch import BATCH_HEADER, events_of
+from tahawul.schemas.batch import events_of
 from tahawul.schemas.event import parse
+from tahawul.schemas.headers import BATCH_HEADER, SIGNATURE_HEADER
 from tahawul.schemas.reference import load_catalogue
-from tahawul.schemas.signing import SIGNATURE_HEADER, Keyring
+from tahawul.schemas.signing import Keyring
+from tahawul.sdk import BatchRejected, InvalidEvent, Producer, SpoolFull
 from tests.unit.factories import event, payload
 
 HEADER = "occurred_at,entity,service,governorate,channel,status,quantity,automated,satisfaction,event_id"

@@ -6,12 +6,12 @@ from datetime import date
 
 from tahawul.sinks.clickhouse.reconcile import Difference, reconcile
 from tahawul.sinks.clickhouse.store import Store
-from tahawul.stream_processors.counter import Counter
+from tahawul.stream_processors.counter import CountingWriter
 from tests.unit.factories import apply, envelopes, payload
 
 
 def fill(store: Store) -> None:
-    apply(Counter(store), envelopes(0, 0, [
+    apply(CountingWriter(store), envelopes(0, 0, [
         payload(occurred_at="2025-01-31T10:00:00+04:00"),
         payload(occurred_at="2025-01-31T11:00:00+04:00", channel="counter", quantity=4),
         payload(occurred_at="2025-02-01T10:00:00+04:00"),

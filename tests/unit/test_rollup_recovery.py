@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from tahawul.sinks.clickhouse.store import TAGGED_TABLES, Store
-from tahawul.stream_processors.counter import Counter
+from tahawul.stream_processors.counter import CountingWriter
 from tests.unit.factories import payload
 from tests.unit.test_counter import FailingInserts, apply, envelopes
 
@@ -41,12 +41,12 @@ def test_recovered_partial_batch_leaves_every_rollup_exact(store: Store) -> None
     first = [payload(occurred_at=at, channel="portal", satisfaction=4) for _ in range(3)]
     first += [payload(occurred_at=at, channel="counter", quantity=5),
               payload(occurred_at=at, status="abandoned")]
-    apply(Counter(store), envelopes(0, 0, first))
+    apply(CountingWriter(store), envelopes(0, 0, first))
     # A batch whose events land but whose counts and progress do not (the writer died).
     later = [payload(occurred_at=at, channel="api", automated=True, satisfaction=1) for _ in range(4)]
     broken = Store(FailingInserts(store.client, "counts_minute", 1), store.cluster)  # type: ignore[arg-type]
     with pytest.raises(ConnectionError):
-        broken.write(Counter(broken).prepare(envelopes(0, 5, later)).batch)
+        broken.write(CountingWriter(broken).prepare(envelopes(0, 5, later)).batch)
     takeup = ("SELECT period, governorate, completed_digital, completed_all "
               "FROM v_digital_takeup_governorate_daily")
     day = datetime(2025, 3, 4).date()
@@ -65,7 +65,7 @@ def test_recovered_partial_batch_leaves_every_rollup_exact(store: Store) -> None
     assert live and all("p_daily" in parts[name] for name in live)  # rebuilt where rows are left
 
     # Redo the batch from Kafka: counted once, rollup and raw agree.
-    apply(Counter(store), envelopes(0, 5, later))
+    apply(CountingWriter(store), envelopes(0, 5, later))
     assert store.client.query(takeup).result_rows == [(day, "OM-BS", 7, 12)]
     assert store.client.query(sat).result_rows == [(7, ((3 * 4 + 4 * 1) / 7 - 1) / 4 * 100)]
     assert answers(store, use_rollup=True) == answers(store, use_rollup=False)

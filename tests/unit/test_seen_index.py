@@ -8,7 +8,7 @@ import uuid
 import numpy as np
 import pytest
 
-from tahawul.stream_processors.seen import _MIX, SeenIndex, _key, uuid_halves
+from tahawul.stream_processors.seen import _MIX, CountedIndex, _key, uuid_halves
 
 
 def test_uuid_halves_are_the_128_bits_of_the_id() -> None:
@@ -25,7 +25,7 @@ def test_uuid_halves_are_the_128_bits_of_the_id() -> None:
 
 def test_index_agrees_with_a_dict_over_many_batches() -> None:
     rng = random.Random(1)
-    index = SeenIndex()
+    index = CountedIndex()
     reference: dict[str, int] = {}
     for batch in range(200):
         ids = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(rng.randrange(1, 600))]
@@ -59,7 +59,7 @@ def test_two_ids_with_the_same_sort_key_are_told_apart() -> None:
     lo3 = np.array([9], dtype=np.uint64)
     with np.errstate(over="ignore"):
         hi3 = _key(hi, lo)[:1] ^ (lo3 * _MIX)
-    index = SeenIndex()
+    index = CountedIndex()
     index.add(np.concatenate([hi, hi3]), np.concatenate([lo, lo3]), np.array([10, 20, 30], dtype=np.uint64))
     found, fps = index.lookup(np.concatenate([hi3, hi]), np.concatenate([lo3, lo]))
     assert found.all() and fps.tolist() == [30, 10, 20]

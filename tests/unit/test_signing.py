@@ -9,9 +9,9 @@ import pytest
 
 from tahawul.keyring import add_signing_key, load_keyring, signature_policy
 from tahawul.schemas.event import InvalidEvent
+from tahawul.schemas.headers import SIGNATURE_HEADER, SOURCE_HEADER
 from tahawul.schemas.reference import load_catalogue
 from tahawul.schemas.signing import (
-    SIGNATURE_HEADER,
     Keyring,
     KeyringError,
     SignaturePolicy,
@@ -85,7 +85,7 @@ def test_judge_rejects_with_signature_codes_and_keeps_order() -> None:
     records = [
         (10, good, [(SIGNATURE_HEADER, sign(good, "k1", ROP_KEY))]),
         (11, unsigned, None),
-        (12, forged, [("tahawul-source", b"x"), (SIGNATURE_HEADER, sign(forged, "k1", MOH_KEY))]),
+        (12, forged, [(SOURCE_HEADER, b"x"), (SIGNATURE_HEADER, sign(forged, "k1", MOH_KEY))]),
         (13, b"not json", None),
     ]
     verdicts = judge(records, catalogue, signatures=policy("ROP"))

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from tahawul.cli.common import EXIT_USAGE, positive, rate
-from tahawul.runtime.metrics_server import serve_metrics
 from tahawul.settings import Settings
 
 
@@ -33,7 +32,8 @@ def register(sub: Any) -> None:
 
 
 def run_up(args: argparse.Namespace, settings: Settings) -> int:
-    from tahawul.cli.up import Feed, file_feed, simulation_feed, up
+    from tahawul.cli.up import up
+    from tahawul.runtime.feeds import Feed, file_feed, simulation_feed
 
     feed_factory = None
     if args.input is not None:
@@ -58,36 +58,39 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
     return up(settings, feed_factory, args.exit_when_done)
 
 
-def _bootstrap(settings: Settings, who: str) -> str | None:
+def _join_cluster(settings: Settings, who: str) -> str | None:
+    """What a production process does before it works: check that it has a Kafka cluster,
+    create the topics it needs and serve its /metrics. The cluster's bootstrap, or None
+    (after saying why) when TAHAWUL_KAFKA_URL is not set."""
+    from tahawul.kafka_admin import ensure_topics
+    from tahawul.runtime.metrics_server import serve_metrics
+
     bootstrap = settings.kafka_bootstrap()
     if bootstrap is None:
         print(f"TAHAWUL_KAFKA_URL is not set: the {who} needs a Kafka cluster", file=sys.stderr)
+        return None
+    ensure_topics(bootstrap, settings)
+    serve_metrics(settings)
     return bootstrap
 
 
 def run_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from tahawul.kafka_admin import ensure_topics
     from tahawul.stream_processors.app import run_worker as faust_worker
 
-    bootstrap = _bootstrap(settings, "worker")
-    if bootstrap is None:
+    if _join_cluster(settings, "worker") is None:
         return EXIT_USAGE
-    ensure_topics(bootstrap, settings)
-    serve_metrics(settings)
     faust_worker(settings)
     return 0
 
 
 def run_counter(args: argparse.Namespace, settings: Settings) -> int:
-    from tahawul.kafka_admin import cluster_id, ensure_topics
+    from tahawul.kafka_admin import cluster_id
     from tahawul.stream_processors.counter import open_store
     from tahawul.stream_processors.counter import run_counter as counting_loop
 
-    bootstrap = _bootstrap(settings, "counter")
+    bootstrap = _join_cluster(settings, "counter")
     if bootstrap is None:
         return EXIT_USAGE
-    ensure_topics(bootstrap, settings)
-    serve_metrics(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -66,7 +66,7 @@ def send_simulation(args: argparse.Namespace, settings: Settings) -> int:
     from tahawul.keyring import settings_keyring
     from tahawul.producers.kafka_sender import EventSender, SendFailed, entity_key
     from tahawul.producers.simulator import Truth, iter_simulation
-    from tahawul.schemas.signing import SIGNATURE_HEADER
+    from tahawul.schemas.headers import SIGNATURE_HEADER
 
     bootstrap = settings.kafka_bootstrap()
     if bootstrap is None:
