@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from importlib import resources
 from typing import Literal
@@ -53,6 +54,11 @@ class Service:
     entity: str
     name_en: str
     name_ar: str
+    # The day the service could first be completed on a digital channel; None when it was
+    # digital before any period the programme publishes. Digitisation is a catalogue fact
+    # (events of a truncated window cannot tell a new service from an old one), and the
+    # simulator never puts a digital transaction of a service before this day.
+    digitised_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +110,11 @@ def load_catalogue() -> Catalogue:
             raise ReferenceDataError(f"service {r['code']}: unknown entity {r['entity']}")
         if r["code"] in services:
             raise ReferenceDataError(f"service {r['code']} listed twice")
-        services[r["code"]] = Service(r["code"], r["entity"], r["name_en"], r["name_ar"])
+        digitised = r.get("digitised_on") or ""
+        services[r["code"]] = Service(
+            r["code"], r["entity"], r["name_en"], r["name_ar"],
+            date.fromisoformat(digitised) if digitised else None,
+        )
         by_entity[r["entity"]].append(r["code"])
     return Catalogue(
         governorates=governorates,
@@ -113,3 +123,19 @@ def load_catalogue() -> Catalogue:
         services=services,
         services_by_entity={k: tuple(v) for k, v in by_entity.items()},
     )
+
+
+def administration_of(entity: Entity) -> str | None:
+    """The governorate whose administration an entity belongs to, None for a national one.
+
+    The programme counts each governorate's administration (the governor's office, its
+    municipality, its projects) as one of its 48 entities; in the catalogue those are the
+    entities that serve a single governorate.
+    """
+    return entity.governorate
+
+
+def programme_entity(entity: Entity) -> str:
+    """The programme entity an entity reports under: itself, or ``admin:<governorate>``."""
+    gov = administration_of(entity)
+    return entity.code if gov is None else f"admin:{gov}"

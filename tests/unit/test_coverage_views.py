@@ -38,7 +38,7 @@ def test_coverage_compares_the_last_hour_and_day_with_the_usual_pattern(store: S
     assert got[ma] == (0, 1, 0.0, 0.0, "reported_today", False)
     assert got[mr] == (0, 0, 0.0, 0.5, "idle", False)
     assert got["ROP-VEH-MORTGAGE-REMOVE"] == (0, 0, 0.0, 0.0, "idle", True)  # never reported
-    assert len(got) == 146
+    assert len(got) == 178
     last = query(store.client, "SELECT last_reported_at FROM v_coverage_services "
                                "WHERE service = {s:String}", s=fr)
     seen = last[0][0] if last[0][0].tzinfo else last[0][0].replace(tzinfo=UTC)  # UTC comes back naive
@@ -50,4 +50,4 @@ def test_coverage_compares_the_last_hour_and_day_with_the_usual_pattern(store: S
     assert ents["ROP"] == (2, 1, 3, 1.0, 1.0, "reporting")
     assert ents["MOH"] == (0, 0, 0, 0.0, 2.5, "silent_day")
     assert ents["MUSCAT-MUN"] == (1, 0, 1, 1.0, 1.0, "silent_hour")
-    assert len(ents) == 33
+    assert len(ents) == 52

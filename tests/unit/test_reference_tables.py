@@ -13,7 +13,7 @@ def counts(store: Store) -> tuple[int, ...]:
 
 
 def test_catalogue_loaded_once_and_reloaded_exactly_when_it_changes(store: Store) -> None:
-    assert counts(store) == (11, 8, 33, 146)
+    assert counts(store) == (11, 8, 52, 178)
     assert store.client.query("SELECT name_ar, governorate FROM ref_entities WHERE code = 'MUSCAT-MUN'"
                               ).result_rows == [("بلدية مسقط", "OM-MA")]
     national = store.client.query("SELECT governorate FROM ref_entities WHERE code = 'ROP'")
@@ -21,6 +21,6 @@ def test_catalogue_loaded_once_and_reloaded_exactly_when_it_changes(store: Store
     assert sync_reference(store.client) is False  # unchanged: nothing reloaded
     store.client.command("INSERT INTO ref_loads (checksum) VALUES ('an older catalogue')")
     assert sync_reference(store.client) is True
-    assert counts(store) == (11, 8, 33, 146)  # replaced, not appended
+    assert counts(store) == (11, 8, 52, 178)  # replaced, not appended
     store.migrate()
     assert store.client.query("SELECT count() FROM ref_loads").result_rows == [(3,)]
