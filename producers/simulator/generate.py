@@ -11,21 +11,33 @@ depends only on (profile, scale, seed).
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from operator import itemgetter
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 import orjson
 
+from tahawul.producers.simulator.apportion import largest_remainder
 from tahawul.producers.simulator.calendar import TimeOfDay, occurred_at
 from tahawul.producers.simulator.ids import valid_event_id
 from tahawul.producers.simulator.invalid import InvalidLines
-from tahawul.producers.simulator.plan import Counts, Plan, build_plan
-from tahawul.producers.simulator.population import Population
+from tahawul.producers.simulator.plan import (
+    ADMIN,
+    Counts,
+    Plan,
+    ProgrammePlan,
+    Stratum,
+    build_plan,
+    build_programme_plan,
+)
+from tahawul.producers.simulator.population import Population, ProgrammePools
 from tahawul.producers.simulator.profiles import Profile, get_profile
+from tahawul.producers.simulator.weighted import Weighted
 from tahawul.schemas.reference import Mode, load_catalogue
 
 SCHEMA_VERSION: Final = 1
@@ -61,6 +73,23 @@ def iter_simulation(
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"{name} must be within [0, 1], got {rate}")
     catalogue = load_catalogue()
+    if chosen.programme is not None:
+        pools = ProgrammePools(chosen, catalogue)
+        programme_generator = _ProgrammeGenerator(
+            profile=chosen,
+            population=Population.of(chosen, catalogue),
+            pools=pools,
+            times=TimeOfDay(chosen.shape),
+            rng=random.Random(seed),
+        )
+        return _stream(
+            programme_generator,
+            build_programme_plan(chosen, scale, pools.availability),
+            invalid=InvalidLines(catalogue),
+            injection=random.Random(f"tahawul-injection/{seed}"),
+            duplicate_rate=duplicate_rate,
+            invalid_rate=invalid_rate,
+        )
     generator = _Generator(
         profile=chosen,
         population=Population.of(chosen, catalogue),
@@ -77,9 +106,13 @@ def iter_simulation(
     )
 
 
+class _DayGenerator(Protocol):
+    def day(self, day_iso: str, counts: Mapping[Any, Counts]) -> list[dict[str, Any]]: ...
+
+
 def _stream(
-    generator: _Generator,
-    plan: Plan,
+    generator: _DayGenerator,
+    plan: Plan | ProgrammePlan,
     *,
     invalid: InvalidLines,
     injection: random.Random,
@@ -87,7 +120,8 @@ def _stream(
     invalid_rate: float,
 ) -> Iterator[SimulatedLine]:
     inject = injection.random
-    for day, counts in zip(plan.days, plan.daily, strict=True):
+    daily: tuple[Mapping[Any, Counts], ...] = plan.daily
+    for day, counts in zip(plan.days, daily, strict=True):
         # Duplicates waiting to be re-sent: (after valid event number, order, line).
         pending: list[tuple[int, int, SimulatedLine]] = []
         for position, event in enumerate(generator.day(day.isoformat(), counts), 1):
@@ -183,4 +217,137 @@ class _Generator:
             and rng.random() < self.profile.satisfaction_rate
         ):
             event["satisfaction"] = pop.satisfaction.pick(rng)
+        return event
+
+
+class _Ratings:
+    """Satisfaction scores in shuffled blocks of 100 with exactly the profile's mix.
+
+    Independent draws let a run's average drift by more than a published percentage's
+    rounding at small scales; blocks keep the running average within one block of the mix.
+    """
+
+    __slots__ = ("_block", "_pending", "_rng")
+
+    def __init__(self, weights: Mapping[int, float], rng: random.Random) -> None:
+        scores = sorted(weights)
+        counts = largest_remainder(100, [round(weights[s] * 1_000_000) for s in scores])
+        self._block = [s for s, c in zip(scores, counts, strict=True) for _ in range(c)]
+        self._pending: list[int] = []
+        self._rng = rng
+
+    def pick(self, _rng: random.Random) -> int:
+        if not self._pending:
+            self._pending = list(self._block)
+            self._rng.shuffle(self._pending)
+        return self._pending.pop()
+
+
+@dataclass(slots=True)
+class _ProgrammeGenerator:
+    """Draws the events of one day of a programme profile from its strata's counts."""
+
+    profile: Profile
+    population: Population
+    pools: ProgrammePools
+    times: TimeOfDay
+    rng: random.Random
+    # Per administration, services digital but not yet completed digitally in this run:
+    # the next digital completion takes one of them, so every newly digitised service is
+    # used as soon as the administration has a transaction after its digitisation day.
+    fresh: dict[str, set[str]] = dataclasses.field(default_factory=dict)
+    known: dict[str, set[str]] = dataclasses.field(default_factory=dict)
+    ratings: _Ratings | None = None
+
+    def __post_init__(self) -> None:
+        programme = self.profile.programme
+        if programme is not None and programme.exact_satisfaction:
+            self.ratings = _Ratings(self.profile.satisfaction_weights,
+                                    random.Random(f"tahawul-ratings/{self.rng.random()}"))
+
+    def day(self, day_iso: str, counts: Mapping[Stratum, Counts]) -> list[dict[str, Any]]:
+        profile = self.profile
+        rng = self.rng
+        pools = self.pools
+        on = date.fromisoformat(day_iso)
+        events: list[dict[str, Any]] = []
+        add = events.append
+        for (gov, part), c in counts.items():
+            channel = pools.special_channel.get(part)
+            if c.digital:
+                pool = pools.pool(gov, part, "digital", on)
+                fresh = self._fresh(gov, pool) if part == ADMIN else None
+                for _ in range(c.digital):
+                    if fresh:
+                        service = min(fresh)
+                        fresh.discard(service)
+                        pair = (pools.catalogue.services[service].entity, service)
+                    else:
+                        pair = pool.pick(rng)
+                    add(self._event(day_iso, gov, "digital", "completed", 1, pair, channel))
+            remaining = c.manual
+            if remaining:
+                pool = pools.pool(gov, part, "manual", on)
+                while remaining:
+                    quantity, tally_channel = 1, None
+                    if remaining >= 2 and rng.random() < profile.tally_rate:
+                        quantity = rng.randint(2, min(profile.tally_max, remaining))
+                        tally_channel = self.population.tally_channels.pick(rng)
+                    add(self._event(day_iso, gov, "manual", "completed", quantity, pool.pick(rng),
+                                    tally_channel))
+                    remaining -= quantity
+            open_counts: tuple[tuple[Mode, int], ...] = (
+                ("digital", c.digital_non_completed), ("manual", c.manual_non_completed))
+            for mode_, count in open_counts:
+                if not count:
+                    continue
+                pool = pools.pool(gov, part, mode_, on)
+                statuses = self.population.statuses[mode_]
+                for _ in range(count):
+                    add(self._event(day_iso, gov, mode_, statuses.pick(rng), 1, pool.pick(rng),
+                                    channel if mode_ == "digital" else None))
+        events.sort(key=_by_time)
+        return events
+
+    def _fresh(self, gov: str, pool: Weighted[tuple[str, str]]) -> set[str]:
+        known = self.known.setdefault(gov, set())
+        fresh = self.fresh.setdefault(gov, set())
+        for _, service in pool.items:
+            if service not in known:
+                known.add(service)
+                fresh.add(service)
+        return fresh
+
+    def _event(
+        self,
+        day_iso: str,
+        governorate: str,
+        mode: Mode,
+        status: str,
+        quantity: int,
+        pair: tuple[str, str],
+        channel: str | None,
+    ) -> dict[str, Any]:
+        rng = self.rng
+        pop = self.population
+        digital = mode == "digital"
+        ms = self.times.digital(rng) if digital else self.times.manual(rng)
+        entity, service = pair
+        if channel is None:
+            channel = pop.channels[mode].pick(rng)
+        rate = pop.automated_rate.get(channel, 0.0) if digital else 0.0
+        event: dict[str, Any] = {
+            "event_id": valid_event_id(rng),
+            "schema_version": SCHEMA_VERSION,
+            "occurred_at": occurred_at(day_iso, ms),
+            "entity": entity,
+            "service": service,
+            "governorate": governorate,
+            "channel": channel,
+            "status": status,
+            "quantity": quantity,
+            "automated": rate > 0.0 and rng.random() < rate,
+        }
+        if digital and status == "completed" and rng.random() < self.profile.satisfaction_rate:
+            event["satisfaction"] = (self.ratings or pop.satisfaction).pick(rng)
         return event
