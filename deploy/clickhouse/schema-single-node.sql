@@ -948,3 +948,74 @@ LEFT JOIN
     GROUP BY event_id
 ) AS c ON c.event_id = r.event_id
 GROUP BY period, reason_code, entity;
+
+-- 011_programme
+CREATE VIEW IF NOT EXISTS v_programme_entities AS
+SELECT
+    code AS entity,
+    if(governorate IS NULL, code, concat('admin:', assumeNotNull(governorate))) AS programme_entity,
+    if(governorate IS NULL, 'national', 'administration') AS scope,
+    governorate
+FROM ref_entities;
+
+CREATE VIEW IF NOT EXISTS v_programme_digital_between AS
+SELECT
+    p.programme_entity AS programme_entity,
+    p.scope AS scope,
+    d.entity AS entity,
+    d.service AS service,
+    d.governorate AS governorate,
+    d.transactions AS transactions,
+    d.events AS events
+FROM
+(
+    SELECT entity, service, governorate, sum(quantity) AS transactions, count() AS events
+    FROM events
+    WHERE status = 'completed' AND mode = 'digital'
+      AND toDate(occurred_at, 'Asia/Muscat') BETWEEN {first_day:Date} AND {last_day:Date}
+    GROUP BY entity, service, governorate
+) AS d
+LEFT JOIN v_programme_entities AS p ON p.entity = d.entity;
+
+CREATE VIEW IF NOT EXISTS v_service_first_digital AS
+SELECT
+    service,
+    entity,
+    min(toDate(occurred_at, 'Asia/Muscat')) AS first_digital_day,
+    max(toDate(occurred_at, 'Asia/Muscat')) AS last_digital_day,
+    sum(quantity) AS transactions
+FROM events
+WHERE status = 'completed' AND mode = 'digital'
+GROUP BY service, entity;
+
+CREATE VIEW IF NOT EXISTS v_services_digitised_national_between AS
+SELECT
+    c.entity AS entity,
+    c.services AS catalogue_services,
+    d.services_digitised AS services_digitised,
+    d.services_digitised / c.services AS share_digitised
+FROM (SELECT entity, count() AS services FROM ref_services GROUP BY entity) AS c
+LEFT JOIN
+(
+    SELECT entity, uniqExact(service) AS services_digitised
+    FROM events
+    WHERE status = 'completed' AND mode = 'digital'
+      AND toDate(occurred_at, 'Asia/Muscat') BETWEEN {first_day:Date} AND {last_day:Date}
+    GROUP BY entity
+) AS d ON d.entity = c.entity;
+
+CREATE VIEW IF NOT EXISTS v_satisfaction_national_between AS
+SELECT
+    mode,
+    sum(n) AS responses,
+    sum(score) / responses AS average_score,
+    (average_score - 1) / 4 * 100 AS satisfaction_pct
+FROM
+(
+    SELECT mode, sum(isNotNull(satisfaction)) AS n, sum(satisfaction) AS score
+    FROM events
+    WHERE toDate(occurred_at, 'Asia/Muscat') BETWEEN {first_day:Date} AND {last_day:Date}
+    GROUP BY mode
+)
+GROUP BY mode
+HAVING responses > 0;

@@ -1,10 +1,12 @@
-"""`tahawul audit reconcile`: prove the published counts from the raw events."""
+"""`tahawul audit reconcile` and `audit published`: prove the counts, compare them with
+the programme's published figures."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tahawul.cli.common import EXIT_FAILED, print_result
@@ -23,6 +25,26 @@ def register(sub: Any) -> None:
     rec.add_argument("--format", choices=("table", "csv", "json"), default="table",
                      help="format of the differing rows")
     rec.set_defaults(handler=run_reconcile)
+    pub = audit_sub.add_parser(
+        "published",
+        help="compare the views with every published figure of the periods the store holds; "
+             "exit 1 on a difference beyond a figure's rounding",
+    )
+    pub.add_argument("--scale", type=_scale, default=Decimal(1),
+                     help="the scale the store's events were simulated at (default 1: real data)")
+    pub.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                     help="format of the figures table")
+    pub.set_defaults(handler=run_published)
+
+
+def _scale(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value.is_finite() or value <= 0:
+        raise argparse.ArgumentTypeError(f"scale must be > 0, got {text}")
+    return value
 
 
 def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
@@ -41,3 +63,38 @@ def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
         columns = [f.name for f in dataclasses.fields(Difference)]
         print_result(columns, [dataclasses.astuple(d) for d in result.differences], args.format)
     return EXIT_FAILED if result.drift else 0
+
+
+def run_published(args: argparse.Namespace, settings: Settings) -> int:
+    from tahawul.sinks.clickhouse.connection import connect
+    from tahawul.sinks.clickhouse.published import audit_published
+
+    client = connect(settings.clickhouse_dsn())
+    try:
+        result = audit_published(client, args.scale)
+    finally:
+        client.close()
+    held = f"{result.first_day} .. {result.last_day}" if result.first_day else "nothing"
+    print(f"published figures: store holds {held}, compared at scale {result.scale}")
+    columns = ["figure", "period", "published", "counted", "difference", "within", "source"]
+    rows = [
+        [c.figure.figure, f"{c.figure.period_from}..{c.figure.period_to}", c.published_text,
+         _number(c.counted), _number(c.difference), "yes" if c.within else "NO",
+         c.figure.source_title]
+        for c in result.checked
+    ]
+    print_result(columns, rows, args.format)
+    for fig in result.not_countable:
+        print(f"  not counted: {fig.figure} ({fig.value:,} {fig.unit}): {fig.note or fig.description}")
+    if result.not_held:
+        names = ", ".join(f.figure for f in result.not_held)
+        print(f"  not held (period outside the store): {names}")
+    bad = result.differences
+    print(f"{len(result.checked) - len(bad)} of {len(result.checked)} figures within their rounding")
+    return EXIT_FAILED if bad else 0
+
+
+def _number(value: Decimal | None) -> str:
+    if value is None:
+        return ""
+    return f"{int(value):,}" if value == value.to_integral_value() else f"{value:,.3f}"
