@@ -55,6 +55,7 @@ GRANT SELECT ON tahawul.v_programme_digital_between TO tahawul_auditor;
 GRANT SELECT ON tahawul.v_service_first_digital TO tahawul_auditor;
 GRANT SELECT ON tahawul.v_services_digitised_national_between TO tahawul_auditor;
 GRANT SELECT ON tahawul.v_satisfaction_national_between TO tahawul_auditor;
+GRANT SELECT ON tahawul.v_entity_scorecard_between TO tahawul_auditor;
 CREATE SETTINGS PROFILE OR REPLACE tahawul_auditor_profile SETTINGS readonly = 2, max_execution_time = 300, max_memory_usage = 4000000000, max_result_rows = 10000000 TO tahawul_auditor, tahawul_entity_auditor;
 CREATE QUOTA OR REPLACE tahawul_auditor_quota KEYED BY user_name FOR INTERVAL 1 hour MAX queries = 2000, result_rows = 100000000, read_rows = 50000000000, execution_time = 3600 TO tahawul_auditor, tahawul_entity_auditor;
 CREATE ROW POLICY OR REPLACE tahawul_all_rows ON tahawul.events FOR SELECT USING 1 TO ALL EXCEPT tahawul_entity_auditor;

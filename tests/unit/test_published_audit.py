@@ -45,3 +45,30 @@ def test_scale_must_be_positive(url: str) -> None:
             audit_published(client, Decimal(0))
     finally:
         client.close()
+
+
+BANDS = [(90, "advanced"), (71, "above average"), (50, "average"), (36, "below average")]
+
+
+def band_of(score: float) -> str:
+    for low, name in BANDS:
+        if score >= low:
+            return name
+    return "low" if score <= 25 else "unbanded"
+
+
+def test_scorecard_places_each_programme_entity_in_the_published_bands(url: str) -> None:
+    sql = ("SELECT programme_entity, score, band FROM v_entity_scorecard_between("
+           "first_day = '2025-01-01', last_day = '2025-06-30', w_takeup = {a:Float64}, "
+           "w_completion = {b:Float64}, w_satisfaction = {b:Float64}, w_services = {b:Float64}) "
+           "ORDER BY programme_entity")
+    client = connect(url)
+    try:
+        rows = client.query(sql, parameters={"a": 0.4, "b": 0.2}).result_rows
+        doubled = client.query(sql, parameters={"a": 0.8, "b": 0.4}).result_rows
+    finally:
+        client.close()
+    assert 40 <= len(rows) <= 48
+    assert {r[0] for r in rows} >= {"ROP", "MOH", "admin:OM-BS", "admin:OM-MA"}
+    assert all(0 <= score <= 100 and band == band_of(score) for _, score, band in rows)
+    assert rows == doubled  # weights are relative
