@@ -13,19 +13,40 @@ they are not reliable (shared/docs/platform-notes.md), and the truth lives in Cl
 from __future__ import annotations
 
 import asyncio
+import base64
 import ctypes
 import ctypes.util
+import hashlib
 import logging
+import os
+import signal
+import sys
+import threading
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Final, NoReturn
 
 import faust
+import orjson
+from aiokafka.errors import (
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+)
 from faust.types import EventT
 
 from tahawul.keyring import signature_policy
+from tahawul.logs import dict_config
 from tahawul.schemas.headers import (
     MESSAGE_HEADER,
+    PAYLOAD_BYTES_HEADER,
+    PAYLOAD_SHA256_HEADER,
     REASON_HEADER,
     SOURCE_INDEX_HEADER,
     SOURCE_OFFSET_HEADER,
@@ -44,6 +65,199 @@ Message = tuple[str, bytes | None, bytes | None, int | None, list[tuple[str, byt
 # Events judged before their envelopes are sent (a batch of batched records can hold a
 # million): bounds the verdicts held in memory, and lets the broker work while we judge.
 CHUNK_EVENTS = 10_000
+# Exit codes of a worker that ends itself without finishing its batch (nothing of it is
+# committed; the next owner of its partitions re-sends it): stuck too long (EX_TEMPFAIL:
+# "try again", a supervisor restarts it), and still running after SIGTERM's grace period
+# (128 + SIGTERM, as if the signal had killed it).
+STUCK_EXIT: Final = 75
+TERM_EXIT: Final = 128 + signal.SIGTERM
+# Errors a resend cannot cure: a dead letter failing so is quarantined at once.
+PERMANENT_SEND_ERRORS: Final = (MessageSizeTooLargeError, RecordTooLargeError,
+                                RecordListTooLargeError, InvalidTopicError,
+                                TopicAuthorizationFailedError)
+
+
+def hard_exit(code: int, why: str) -> NoReturn:
+    """End the process now, from any thread, without running Faust's shutdown.
+
+    Faust's shutdown commits the offsets of every acked record, and ``take_events`` acks a
+    batch's records as soon as its loop body exits, delivered or not: the only way out of a
+    batch whose verdicts are not all acknowledged that can never commit them is not to run
+    any more of the event loop, exactly as a SIGKILL would."""
+    log.critical(why)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+class Watchdog:
+    """Watches the batch in progress from a thread of its own, so that a worker that cannot
+    deliver is visible (``tahawul_worker_batch_in_progress_seconds``) and, after
+    ``stuck_seconds``, ends itself rather than keep its partitions while it heartbeats; and
+    bounds how long a SIGTERM may take (``stop_seconds``). A thread, not a task: it must act
+    even when the event loop is the thing that is stuck."""
+
+    def __init__(self, stuck_seconds: float, stop_seconds: float,
+                 exit: Callable[[int, str], Any] = hard_exit) -> None:
+        self.stuck_seconds = stuck_seconds
+        self.stop_seconds = stop_seconds
+        self.exit = exit
+        self.started: float | None = None  # monotonic start of the batch in progress
+        self.stopping_since: float | None = None
+        self._thread: threading.Thread | None = None
+        metrics.WORKER_BATCH_SECONDS.set_function(self.batch_seconds)
+
+    def begin(self) -> None:
+        self.started = time.monotonic()
+
+    def end(self) -> None:
+        self.started = None
+        metrics.WORKER_LAST_BATCH.set(time.time())
+
+    def batch_seconds(self) -> float:
+        started = self.started
+        return 0.0 if started is None else time.monotonic() - started
+
+    def stopping(self) -> None:
+        """A stop was asked for (SIGTERM, SIGINT): from now on the process has
+        ``stop_seconds`` to end by itself."""
+        if self.stopping_since is None:
+            self.stopping_since = time.monotonic()
+
+    def check(self) -> None:
+        """End the process if its batch is stuck or its stop takes too long."""
+        if self.stopping_since is not None and time.monotonic() - self.stopping_since >= self.stop_seconds:
+            self.exit(TERM_EXIT, f"worker did not stop within {self.stop_seconds} s of the signal; "
+                      "exiting without committing the batch in progress (it will be re-sent)")
+        elif self.batch_seconds() >= self.stuck_seconds:
+            self.exit(STUCK_EXIT, f"batch not delivered after {self.stuck_seconds} s; exiting so "
+                      "that another worker takes these partitions (nothing of the batch was "
+                      "committed: it will be re-sent)")
+
+    def start(self) -> Watchdog:
+        interval = max(0.05, min(0.5, self.stuck_seconds / 20, self.stop_seconds / 20))
+
+        def watch() -> None:
+            while True:
+                time.sleep(interval)
+                self.check()
+
+        self._thread = threading.Thread(target=watch, name="worker-watchdog", daemon=True)
+        self._thread.start()
+        return self
+
+
+def dead_letter_message(topic: str, partition: int, letter: DeadLetter, max_bytes: int) -> Message:
+    """A rejected event as a dead letter, bounded by construction: at most ``max_bytes`` of
+    the payload (whatever size the source broker accepted), its true size and SHA-256, the
+    reason (code and at most 1,000 bytes of message) and where it came from. Nothing of the
+    source record's own headers is copied, so no header can make it larger either. A record
+    without value gets an empty one, without size or hash headers."""
+    raw = letter.payload
+    headers = [
+        (REASON_HEADER, letter.code.encode()),
+        (MESSAGE_HEADER, letter.message.encode()[:1000]),
+        (SOURCE_PARTITION_HEADER, str(partition).encode()),
+        (SOURCE_OFFSET_HEADER, str(letter.offset).encode()),
+    ]
+    if letter.index is not None:  # an event of a batched record
+        headers.append((SOURCE_INDEX_HEADER, str(letter.index).encode()))
+    if raw is None:  # no value at all: Kafka takes no record without key and value
+        return (topic, None, b"", None, headers)
+    headers.append((PAYLOAD_BYTES_HEADER, str(len(raw)).encode()))
+    headers.append((PAYLOAD_SHA256_HEADER, hashlib.sha256(raw).hexdigest().encode()))
+    if len(raw) > max_bytes:
+        raw = raw[:max_bytes]
+        metrics.DEAD_LETTERS_CUT.inc()
+    return (topic, None, raw, None, headers)
+
+
+class Quarantine:
+    """Dead letters the broker would not take, kept in a local JSONL file (one object per
+    line: the dead letter's topic, value in base64, headers, and why it was not delivered),
+    fsynced before the batch may finish. Appended with one write per batch, so that workers
+    sharing a data directory never interleave lines."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def add(self, letters: list[tuple[Message, str]]) -> None:
+        lines = []
+        now = datetime.now(UTC).isoformat()
+        for (topic, _key, value, _partition, headers), error in letters:
+            lines.append(orjson.dumps({
+                "quarantined_at": now, "topic": topic, "error": error[:1000],
+                "headers": {name: data.decode("utf-8", "replace") for name, data in headers or ()},
+                "value_b64": None if value is None else base64.b64encode(value).decode("ascii"),
+            }) + b"\n")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            data = b"".join(lines)
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        metrics.DEAD_LETTERS_QUARANTINED.inc(len(letters))
+        log.error("%d dead letters not acknowledged by the broker; kept in %s", len(letters),
+                  self.path)
+
+
+def _permanent(exc: BaseException) -> bool:
+    """True for a send error that no resend can cure: a refusal by the broker or the client
+    that names the record itself, or anything but a Kafka, network or timeout error (the
+    client refusing the record's shape). Faust wraps aiokafka's errors in its own."""
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    if isinstance(cause, PERMANENT_SEND_ERRORS):
+        return True
+    return not isinstance(cause, (KafkaError, OSError, asyncio.TimeoutError, TimeoutError))
+
+
+async def deliver_bounded(app: faust.App, messages: list[Message], seconds: float,
+                          kind: str = "dead_letter") -> list[tuple[Message, str]]:
+    """Send and wait for acknowledgements, resending what failed, for at most ``seconds``.
+    Returns the messages still not acknowledged then, or refused for good (too large, a
+    topic that cannot exist), each with its last error."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    delay = 0.2
+    given_up: list[tuple[Message, str]] = []
+    pending = messages
+    while pending:
+        failed: list[tuple[Message, str]] = []
+        futures: list[tuple[Message, asyncio.Future[Any]]] = []
+        for message in pending:
+            topic, key, value, partition, headers = message
+            try:
+                future = await asyncio.wait_for(
+                    app.producer.send(topic, key, value, partition, None, headers),
+                    max(0.01, deadline - loop.time()))
+                futures.append((message, asyncio.ensure_future(future)))
+            except Exception as exc:  # TimeoutError included: metadata never came
+                (given_up if _permanent(exc) else failed).append((message, repr(exc)))
+        if futures:
+            await asyncio.wait([f for _, f in futures], timeout=max(0.01, deadline - loop.time()))
+        for message, future in futures:
+            if not future.done():
+                failed.append((message, "not acknowledged in time"))
+            elif future.cancelled():
+                failed.append((message, "cancelled"))
+            elif (error := future.exception()) is not None:
+                (given_up if _permanent(error) else failed).append((message, repr(error)))
+        if failed:
+            metrics.DELIVERY_FAILURES.labels(kind).inc(len(failed))
+            if loop.time() + delay >= deadline:
+                given_up += failed
+                break
+            log.warning("%d %s messages not acknowledged; resending in %.1f s", len(failed), kind,
+                        delay)
+            await asyncio.sleep(delay)
+            delay = min(5.0, delay * 2)
+        pending = [message for message, _ in failed]
+    return given_up
 
 
 async def deliver_all(app: faust.App, messages: list[Message], max_delay: float = 5.0) -> None:
@@ -74,6 +288,7 @@ async def deliver_all(app: faust.App, messages: list[Message], max_delay: float 
                 log.warning("send to %s not acknowledged: %s", message[0], exc)
                 failed.append(message)
         if failed:
+            metrics.DELIVERY_FAILURES.labels("envelope").inc(len(failed))
             log.warning("%d messages not acknowledged; resending in %.1f s", len(failed), delay)
             await asyncio.sleep(delay)
             delay = min(max_delay, delay * 2)
@@ -117,7 +332,9 @@ def source_topic(app: faust.App, settings: Settings) -> faust.TopicT:
                      value_serializer="raw", key_serializer="raw", partitions=settings.partitions)
 
 
-def create_app(settings: Settings) -> faust.App:
+def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.App:
+    """The validating worker's Faust app. ``watchdog`` (the worker process's) is told when
+    each batch starts and ends."""
     options = consumer_options(settings)
     datadir = settings.data_dir / "faust"  # Faust's own files (none with memory tables)
     datadir.mkdir(parents=True, exist_ok=True)
@@ -134,6 +351,7 @@ def create_app(settings: Settings) -> faust.App:
     catalogue = load_catalogue()
     signatures = signature_policy(settings)
     source = source_topic(app, settings)
+    quarantine = Quarantine(settings.data_dir / "quarantine" / "dead-letters.jsonl")
 
     async def forward(events: list[EventT]) -> None:
         """Judge a batch and deliver its envelopes and dead letters, all acknowledged before
@@ -158,7 +376,7 @@ def create_app(settings: Settings) -> faust.App:
             metrics.observe_worker_batch(app, settings.worker_group, settings.topic_transactions,
                                          partition, verdicts)
             if dead:
-                in_flight.append(asyncio.ensure_future(deliver_all(app, dead_letters(partition, dead))))
+                in_flight.append(asyncio.ensure_future(deliver_dead_letters(partition, dead)))
             key = str(partition).encode()
             envelopes: list[Message] = [
                 (settings.topic_validated, key, envelope.encode(), partition, None)
@@ -181,26 +399,33 @@ def create_app(settings: Settings) -> faust.App:
                 await send(partition, *judge.take())
         await asyncio.gather(*in_flight)
 
-    def dead_letters(partition: int, dead: list[DeadLetter]) -> list[Message]:
-        out: list[Message] = []
-        for letter in dead:
-            headers = [
-                (REASON_HEADER, letter.code.encode()),
-                (MESSAGE_HEADER, letter.message.encode()[:1000]),
-                (SOURCE_PARTITION_HEADER, str(partition).encode()),
-                (SOURCE_OFFSET_HEADER, str(letter.offset).encode()),
-            ]
-            if letter.index is not None:  # an event of a batched record
-                headers.append((SOURCE_INDEX_HEADER, str(letter.index).encode()))
-            out.append((settings.topic_dead_letter, None, letter.payload, None, headers))
-        return out
+    async def deliver_dead_letters(partition: int, dead: list[DeadLetter]) -> None:
+        """Dead letters are a copy (the rejection travels in the envelope, which is delivered
+        until acknowledged): retried for a bounded time, then quarantined, so that no record
+        the dead-letter topic cannot take can hold its partition."""
+        messages = [dead_letter_message(settings.topic_dead_letter, partition, letter,
+                                        settings.dead_letter_max_bytes) for letter in dead]
+        undelivered = await deliver_bounded(app, messages, settings.dead_letter_retry_seconds)
+        if undelivered:
+            quarantine.add(undelivered)
 
     @app.agent(source, name="validate")
     async def validate(stream: faust.StreamT) -> None:
         # take_events is on faust's Stream but missing from the StreamT protocol.
         batches = stream.take_events(settings.batch_max, within=settings.batch_within)  # type: ignore[attr-defined]
         async for events in batches:
-            await forward(list(events))
+            if watchdog is not None:
+                watchdog.begin()
+            try:
+                await forward(list(events))
+            except BaseException as exc:  # cancelled by a stop, or a fault: not delivered
+                # Leaving the loop body now would ack the batch (take_events), and Faust would
+                # commit offsets whose verdicts may never have reached the counter.
+                hard_exit(TERM_EXIT if isinstance(exc, asyncio.CancelledError) else 70,
+                          f"batch of {len(events)} records interrupted before all was delivered "
+                          f"({exc!r}); exiting without committing it (it will be re-sent)")
+            if watchdog is not None:
+                watchdog.end()
 
     return app
 
@@ -220,10 +445,24 @@ def release_large_blocks() -> None:
         pass
 
 
+class _Worker(faust.Worker):
+    """Faust's worker, with a bound on how long a stop may take: Faust's own shutdown waits
+    for the batch in progress, which waits for the broker, for as long as that takes."""
+
+    watchdog: Watchdog
+
+    def _schedule_shutdown(self, signal: signal.Signals) -> None:
+        self.watchdog.stopping()
+        super()._schedule_shutdown(signal)
+
+
 def run_worker(settings: Settings) -> None:
-    """Run a worker until SIGINT/SIGTERM (Faust installs the handlers)."""
+    """Run a worker until SIGINT/SIGTERM (Faust installs the handlers; the watchdog bounds
+    how long they may take, and how long a batch may stay undelivered)."""
     release_large_blocks()
-    app = create_app(settings)
-    worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True,
-                          redirect_stdouts=False)
+    watchdog = Watchdog(settings.worker_stuck_seconds, settings.worker_stop_seconds).start()
+    app = create_app(settings, watchdog)
+    worker = _Worker(app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False,
+                     logging_config=dict_config(settings.log_level, settings.log_format))
+    worker.watchdog = watchdog
     worker.execute_from_commandline()

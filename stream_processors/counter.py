@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from kafka import KafkaConsumer
+from clickhouse_connect.driver.client import Client
+from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from tahawul.schemas.verdict import BAD, CELL, COUNT, COUNT_COLUMNS, OK
@@ -55,12 +56,26 @@ class BatchStats:
     completed: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
 
 
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """Source offsets ``first``..``last`` of a partition that no envelope brought, between
+    the progress of the partition and the next envelope: either records that never reached
+    the counter (a gap: an alarm) or offsets at which the broker holds no record (a hole,
+    e.g. left by a broker restart: nothing to apply). Only the source topic can tell."""
+
+    topic: str
+    partition: int
+    first: int
+    last: int
+
+
 @dataclass(slots=True)
 class Prepared:
     batch: WriteBatch
     # (hi, lo, fingerprint) of the events this batch counts for the first time
     new_ids: tuple[np.ndarray, np.ndarray, np.ndarray]
     stats: BatchStats
+    missing: list[Missing] = field(default_factory=list)
 
 
 class CountingWriter:
@@ -90,16 +105,15 @@ class CountingWriter:
         # Pass 1: what is beyond progress, in envelope order.
         columns: list[list[Any]] = [[] for _ in OK]
         segments: list[tuple[str, int, int]] = []  # (topic, partition, end in columns)
+        missing: list[Missing] = []
         for env in envelopes:
             key = (env.topic, env.partition)
             done = progress.get(key, self.progress.get(key, -1))
             if env.last_offset <= done:
                 stats.skipped += env.n_ok + len(env.bad)
                 continue
-            if env.first_offset > done + 1:
-                log.error("offsets %d..%d of %s[%d] never reached the counter; counting on",
-                          done + 1, env.first_offset - 1, env.topic, env.partition)
-                metrics.OFFSET_GAPS.inc()
+            if env.first_offset > done + 1:  # told apart by run_counter (check_missing)
+                missing.append(Missing(env.topic, env.partition, done + 1, env.first_offset - 1))
             if env.first_offset > done:
                 for column, part in zip(columns, env.ok, strict=True):
                     column.extend(part)
@@ -149,7 +163,7 @@ class CountingWriter:
         else:
             at = np.array(new_at, dtype=np.intp)
             new_ids = (hi[at], lo[at], np.array(events.columns[OK.FINGERPRINT], dtype=np.uint64))
-        return Prepared(batch, new_ids, stats)
+        return Prepared(batch, new_ids, stats, missing)
 
     def _decide(self, columns: list[list[Any]], segments: list[tuple[str, int, int]],
                 found: list[bool], previous_fps: list[int], batch: WriteBatch, stats: BatchStats,
@@ -244,7 +258,7 @@ def write_with_retry(store: Store, batch: WriteBatch, stop: threading.Event,
             metrics.STORE_WRITE_SECONDS.observe(time.perf_counter() - started)
             if failed:
                 log.warning("store writes succeed again")
-                metrics.STORE_UP.set(1)
+            metrics.STORE_UP.set(1)  # true to the store's state whoever opened it
             return True
         except Exception as exc:
             failed = True
@@ -256,18 +270,25 @@ def write_with_retry(store: Store, batch: WriteBatch, stop: threading.Event,
             delay = min(max_delay, delay * 2)
 
 
+def prepare_store(client: Client, cluster: str) -> Store:
+    """The store of the Kafka cluster ``cluster`` on ``client``, migrated, with any
+    unfinished batch of an earlier writer rolled back: the only state in which counting
+    may start."""
+    store = Store(client, cluster)
+    store.migrate()
+    store.recover()
+    metrics.STORE_UP.set(1)
+    return store
+
+
 def open_store(dsn: str, cluster: str, stop: threading.Event, max_delay: float = 10.0) -> Store | None:
-    """Open, migrate and recover the store, retrying with backoff while it is unreachable
-    (None if asked to stop first). Nothing is consumed before this succeeds, so an outage
-    at start-up delays counting and loses nothing."""
+    """:func:`prepare_store` on the store at ``dsn``, retrying with backoff while it is
+    unreachable (None if asked to stop first). Nothing is consumed before this succeeds, so
+    an outage at start-up delays counting and loses nothing."""
     delay = 0.5
     while True:
         try:
-            store = Store(connect(dsn), cluster)
-            store.migrate()
-            store.recover()
-            metrics.STORE_UP.set(1)
-            return store
+            return prepare_store(connect(dsn), cluster)
         except Exception as exc:
             metrics.STORE_UP.set(0)
             metrics.STORE_OPEN_ERRORS.inc()
@@ -275,6 +296,69 @@ def open_store(dsn: str, cluster: str, stop: threading.Event, max_delay: float =
             if stop.wait(delay):
                 return None
             delay = min(max_delay, delay * 2)
+
+
+class SourceProbe:
+    """Reads the source topic at offsets no envelope brought, to tell a gap (a record exists
+    there and was never applied) from a hole (no record: Tansu leaves some after a restart,
+    and compaction or transaction markers do on Apache Kafka).
+
+    A fetch from an offset with no record returns the next record that exists, so the first
+    record read from ``first`` tells: at or before ``last``, a gap; after it, a hole. The
+    envelope that revealed the range starts with a record at ``last + 1``, so an answer
+    always comes while the broker serves the partition; none in time (or any error) is
+    reported as a gap, never passed over."""
+
+    def __init__(self, bootstrap: str, timeout: float = 10.0) -> None:
+        self.bootstrap = bootstrap
+        self.timeout = timeout
+        self._consumer: KafkaConsumer | None = None
+
+    def first_record(self, topic: str, partition: int, first: int) -> int:
+        """The offset of the first record at or after ``first`` (raises if none in time)."""
+        if self._consumer is None:
+            self._consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
+                                           enable_auto_commit=False, auto_offset_reset="none",
+                                           max_poll_records=1, consumer_timeout_ms=1000)
+        consumer = self._consumer
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, first)
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            records = consumer.poll(timeout_ms=500, max_records=1).get(tp, [])
+            if records:
+                return int(records[0].offset)
+        raise TimeoutError(f"no record of {topic}[{partition}] from offset {first} within "
+                           f"{self.timeout} s")
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close(autocommit=False)
+            self._consumer = None
+
+
+def check_missing(probe: SourceProbe, missing: Iterable[Missing]) -> None:
+    """Raise the alarm (log and ``tahawul_counter_offset_gaps_total``) for each range that
+    holds a record, or that cannot be checked; count the holes the broker left."""
+    for m in missing:
+        try:
+            found = probe.first_record(m.topic, m.partition, m.first)
+        except Exception as exc:
+            metrics.OFFSET_GAP_CHECK_ERRORS.inc()
+            metrics.OFFSET_GAPS.inc()
+            log.error("offsets %d..%d of %s[%d] never reached the counter, and the source topic "
+                      "could not be read to check them (%s); counting on",
+                      m.first, m.last, m.topic, m.partition, exc)
+            continue
+        if found <= m.last:
+            metrics.OFFSET_GAPS.inc()
+            log.error("offsets %d..%d of %s[%d] never reached the counter (the source topic holds "
+                      "a record at %d); counting on", m.first, m.last, m.topic, m.partition, found)
+        else:
+            metrics.OFFSET_HOLES.inc(m.last - m.first + 1)
+            log.info("offsets %d..%d of %s[%d] hold no record (a hole the broker left)",
+                     m.first, m.last, m.topic, m.partition)
 
 
 def poll_batch(consumer: KafkaConsumer, stop: threading.Event, linger: float) -> list[Envelope]:
@@ -324,6 +408,7 @@ def run_counter(
         max_partition_fetch_bytes=8 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
     )
+    probe = SourceProbe(settings.kafka_bootstrap() or "")
     last_write = 0  # events in the last write: a busy stream lingers longer
     try:
         while not stop.is_set():
@@ -340,6 +425,8 @@ def run_counter(
             if not envelopes:
                 continue
             prepared = counter.prepare(envelopes)
+            if prepared.missing:
+                check_missing(probe, prepared.missing)
             last_write = sum(env.n_ok + len(env.bad) for env in envelopes)
             if not write_with_retry(store, prepared.batch, stop):
                 break
@@ -366,4 +453,5 @@ def run_counter(
                 on_batch(counter, prepared)
     finally:
         consumer.close(autocommit=False)
+        probe.close()
     return counter

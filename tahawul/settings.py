@@ -7,8 +7,9 @@ import time. Every setting is documented where it is declared, with its variable
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tahawul.schemas import topics
@@ -72,6 +73,43 @@ class Settings(BaseSettings):
         "(heartbeat is a quarter of it); the first assignment arrives after about half of it.",
     )
     log_level: str = Field("WARNING", description="TAHAWUL_LOG_LEVEL: logging level.")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="TAHAWUL_LOG_FORMAT: `text` (for a person) or `json` (one object a line: time, "
+        "level, logger, message, process; for a log stack) in every tahawul process.",
+    )
+    dead_letter_max_bytes: int = Field(
+        256 * 1024, ge=1024, le=900 * 1024,
+        description="TAHAWUL_DEAD_LETTER_MAX_BYTES: most bytes of a rejected payload a worker puts "
+        "in its dead letter; a longer one is cut, with its true size and SHA-256 in headers. A "
+        "source broker may accept records of many MB, but a dead letter must fit the worker's "
+        "producer (2 MiB a request) and a broker's default message.max.bytes (1 MB), whatever "
+        "was read. The rejected verdict (and so the `rejected` table) keeps 16 KiB regardless.",
+    )
+    dead_letter_retry_seconds: float = Field(
+        30.0, gt=0,
+        description="TAHAWUL_DEAD_LETTER_RETRY_SECONDS: how long a worker retries a dead letter "
+        "the broker does not acknowledge before it writes it to the quarantine file "
+        "(<data dir>/quarantine/dead-letters.jsonl, fsynced; metric "
+        "tahawul_worker_dead_letters_quarantined_total) and lets its batch finish. The dead "
+        "letter is a copy: the rejection itself travels in the envelope, which is retried until "
+        "acknowledged.",
+    )
+    worker_stuck_seconds: float = Field(
+        120.0, gt=0,
+        description="TAHAWUL_WORKER_STUCK_SECONDS: a worker whose batch has not been delivered "
+        "after this long exits (code 75) instead of holding its partitions while it heartbeats, "
+        "so that the group gives them to another worker (and `tahawul up` restarts it). Nothing "
+        "of the batch was committed: the next owner re-sends it. Keep it above "
+        "TAHAWUL_DEAD_LETTER_RETRY_SECONDS and a broker restart's duration.",
+    )
+    worker_stop_seconds: float = Field(
+        5.0, gt=0, le=9.0,
+        description="TAHAWUL_WORKER_STOP_SECONDS: after SIGTERM/SIGINT a worker that has not "
+        "stopped by itself within this many seconds (Faust waits for the batch in progress, "
+        "which may be waiting on the broker) exits at once (code 143) without committing that "
+        "batch, which is re-sent by the next owner.",
+    )
     clickhouse_cluster: str | None = Field(
         None,
         description="TAHAWUL_CLICKHOUSE_CLUSTER: name of a ClickHouse cluster (remote_servers) to "
@@ -83,29 +121,45 @@ class Settings(BaseSettings):
         "below this (and the ratios built on them) so that no small cell can identify a person.",
     )
 
+    @classmethod
+    def secret_fields(cls) -> set[str]:
+        """Settings whose values are never printed, not even in an error about them."""
+        return {name for name, field in cls.model_fields.items() if "SecretStr" in str(field.annotation)}
+
     def clickhouse_dsn(self) -> str:
         """The store's DSN, defaulting to the embedded chDB directory under the data dir."""
         if self.clickhouse_url is not None:
             return self.clickhouse_url.get_secret_value()
         return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
 
+    @field_validator("kafka_url")
+    @classmethod
+    def _kafka_url_is_a_host_list(cls, value: str | None) -> str | None:
+        """A malformed broker address is a settings error at start-up (exit 2), not a
+        traceback from deep inside a Kafka client."""
+        if not value:
+            return value
+        hosts = _strip_scheme(value)
+        for host in hosts.split(","):
+            name, sep, port = host.strip().rpartition(":")
+            if not sep or not name or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{host.strip()!r} is not host:port; expected "
+                                 "kafka://host:port[,host:port] (e.g. kafka://kafka-1:9092)")
+        return value
+
     def kafka_bootstrap(self) -> str | None:
         """host:port list for Kafka clients, from kafka_url (scheme optional)."""
         if not self.kafka_url:
             return None
-        url = self.kafka_url
-        for scheme in ("kafka://", "tcp://", "plaintext://"):
-            if url.startswith(scheme):
-                url = url[len(scheme):]
-        return url.rstrip("/")
+        return _strip_scheme(self.kafka_url)
 
     def pipeline_env(self) -> dict[str, str]:
         """The ``TAHAWUL_*`` variables that give a child process (a worker, the counting
         writer) the same pipeline as these settings: data dir, broker, topics, groups,
-        partitions, batching, session timeout, log level and which signatures a worker
-        demands (what it counts must not depend on which process started it). Secrets and
-        the settings of one process (ports, the gateway) are not passed: a child takes those
-        from its own environment."""
+        partitions, batching, session timeout, log level, how a worker bounds dead letters
+        and a stuck batch, and which signatures a worker demands (what it counts must not
+        depend on which process started it). Secrets and the settings of one process
+        (ports, the gateway) are not passed: a child takes those from its own environment."""
         env = {
             "TAHAWUL_DATA_DIR": str(self.data_dir),
             "TAHAWUL_KAFKA_URL": self.kafka_url or "",
@@ -120,6 +174,11 @@ class Settings(BaseSettings):
             "TAHAWUL_BATCH_WITHIN": str(self.batch_within),
             "TAHAWUL_WORKER_BUFFER": str(self.worker_buffer),
             "TAHAWUL_LOG_LEVEL": self.log_level,
+            "TAHAWUL_LOG_FORMAT": self.log_format,
+            "TAHAWUL_DEAD_LETTER_MAX_BYTES": str(self.dead_letter_max_bytes),
+            "TAHAWUL_DEAD_LETTER_RETRY_SECONDS": str(self.dead_letter_retry_seconds),
+            "TAHAWUL_WORKER_STUCK_SECONDS": str(self.worker_stuck_seconds),
+            "TAHAWUL_WORKER_STOP_SECONDS": str(self.worker_stop_seconds),
             "TAHAWUL_SIGNING_REQUIRED": self.signing_required,
         }
         if self.signing_keyring is not None:
@@ -191,3 +250,11 @@ class Settings(BaseSettings):
         description="TAHAWUL_GRAFANA_CLICKHOUSE_PASSWORD: password of the read-only ClickHouse user "
         "the published Grafana datasource connects as (the provisioning file reads the same variable).",
     )
+
+
+def _strip_scheme(url: str) -> str:
+    """host:port[,host:port] of a broker URL (the scheme is optional)."""
+    for scheme in ("kafka://", "tcp://", "plaintext://"):
+        if url.startswith(scheme):
+            url = url[len(scheme):]
+    return url.rstrip("/")

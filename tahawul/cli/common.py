@@ -31,6 +31,24 @@ def positive(text: str) -> float:
     return value
 
 
+def add_simulation_options(parser: argparse.ArgumentParser, profile: bool = True) -> None:
+    """--profile/--scale/--seed/--duplicates/--invalid, the same for `simulate` and `up`."""
+    from tahawul.producers.simulator import PROFILES
+
+    if profile:
+        parser.add_argument("--profile", default="oman-2025-h1", choices=sorted(PROFILES),
+                            help="which published period to simulate")
+    parser.add_argument("--scale", type=positive, default=0.01,
+                        help="fraction of the profile's volume (1 = the published national volume; "
+                        "exact figures are scaled with round-half-up)")
+    parser.add_argument("--seed", type=int, default=7,
+                        help="random seed: the same seed gives the same events, byte for byte")
+    parser.add_argument("--duplicates", type=rate, default=0.0,
+                        help="share of events sent a second time (must be counted once)")
+    parser.add_argument("--invalid", type=rate, default=0.0,
+                        help="share of invalid events mixed in (must be rejected with a reason)")
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()

@@ -42,7 +42,8 @@ def totals_table(client: Client) -> str:
         last = d1 if last is None else max(last, d1)
     share = total_d / (total_d + total_m) if total_d + total_m else 0.0
     lines.append(f"{'all governorates':<29}{total_d:>10}{total_m:>10}{share:>15.1%}")
-    lines.insert(0, f"completed transactions in v_counts_daily, {first} .. {last}")
+    span = f"{first} .. {last}" if first is not None else "none yet"
+    lines.insert(0, f"completed transactions in v_counts_daily, {span}")
     return "\n".join(lines)
 
 

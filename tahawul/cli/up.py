@@ -4,17 +4,29 @@ Starts the local pipeline (:mod:`tahawul.runtime.local`: the embedded broker unl
 TAHAWUL_KAFKA_URL points at a cluster, the topics, the store, a worker and the counting
 writer), feeds the given input and shows a live view. With ``--exit-when-done`` it waits
 until every acknowledged input record is applied in the store, prints the totals and exits.
+
+Stopping loses nothing acknowledged. The embedded broker keeps its log in memory, so what
+it acknowledged (to this run's input, or to a `tahawul send` pointed at it) exists nowhere
+else until it is counted: on the first Ctrl-C or SIGTERM `up` takes no more input, counts
+every record the broker holds, and exits. A second one stops at once and says how many
+acknowledged records were not counted. Children (the broker, the worker) die with `up`
+whatever signal it gets (tahawul.runtime.processes.die_with_parent).
 """
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import TextIO
 
 from tahawul.cli.console import LiveView, totals_table
+from tahawul.kafka_admin import last_offsets
 from tahawul.producers.kafka_sender import EventSender
 from tahawul.runtime.feeds import Feed, send_feed
 from tahawul.runtime.local import LocalPipeline, Run
@@ -25,48 +37,96 @@ EXIT_FEED_FAILED = 4
 EXIT_INTERRUPTED = 130
 
 
+@contextmanager
+def stop_requests() -> Iterator[threading.Event]:
+    """An event set by the first SIGINT or SIGTERM; the second raises KeyboardInterrupt (stop
+    at once). The previous handlers come back afterwards."""
+    requested = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if requested.is_set():
+            raise KeyboardInterrupt
+        requested.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield requested
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def uncounted(run: Run, topic: str, targets: dict[int, int] | None) -> int | None:
+    """Acknowledged source records not yet applied (None if the targets are not known)."""
+    if targets is None:
+        return None
+    with run.lock:
+        return sum(max(0, last - run.progress.get((topic, p), -1)) for p, last in targets.items())
+
+
 def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_done: bool,
        out: TextIO = sys.stdout) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     pipeline = LocalPipeline(settings)
+    topic = settings.topic_transactions
     run = Run()
+    targets: dict[int, int] | None = None  # at a stop: the last offset of every partition
     started = time.monotonic()
-    try:
-        pipeline.start_broker()
-        if pipeline.broker is not None:
-            print(f"embedded broker on {pipeline.broker.bootstrap} (log: {pipeline.broker.log_path})",
-                  file=sys.stderr)
-        writer = pipeline.start_writer(run=run)
-        workers = pipeline.start_workers(1)
-        if feed_factory is not None:
-            sender = EventSender(pipeline.bootstrap, settings.topic_transactions)
-            threading.Thread(target=send_feed, args=(sender, feed_factory(), run), name="feed",
-                             daemon=True).start()
-        else:
-            run.feed_done = True
-        with LiveView(run, started, out) as view:
-            while True:
-                time.sleep(0.25)
-                view.refresh()
-                for proc in workers.exited():
-                    print(f"worker exited with {proc.returncode}; restarting "
-                          f"(log: {pipeline.log_dir})", file=sys.stderr)
-                    workers.restart(proc)
-                if not writer.thread.is_alive():
-                    print("the counting writer stopped unexpectedly; see the log", file=sys.stderr)
-                    return EXIT_WRITER_FAILED
-                if run.feed_error:
-                    print(f"could not send input: {run.feed_error}", file=sys.stderr)
-                    return EXIT_FEED_FAILED
-                if exit_when_done and run.caught_up(settings.topic_transactions):
-                    break
-        writer.halt()
-        elapsed = time.monotonic() - started
-        print(f"processed {run.fed} input records in {elapsed:.1f} s: {run.counted} counted, "
-              f"{run.duplicates} duplicates, {run.rejected} rejected", file=out)
-        print(totals_table(writer.store.client), file=out)
-        return 0
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    finally:
-        pipeline.close()
+    with stop_requests() as stopping:
+        try:
+            pipeline.start_broker()
+            if pipeline.broker is not None:
+                print(f"embedded broker on {pipeline.broker.bootstrap} (log: {pipeline.broker.log_path})",
+                      file=sys.stderr)
+            writer = pipeline.start_writer(run=run)
+            workers = pipeline.start_workers(1)
+            if feed_factory is not None:
+                sender = EventSender(pipeline.bootstrap, topic)
+                threading.Thread(target=send_feed, args=(sender, feed_factory(), run, stopping),
+                                 name="feed", daemon=True).start()
+            else:
+                run.feed_done = True
+            with LiveView(run, started, out) as view:
+                while True:
+                    time.sleep(0.25)
+                    view.refresh()
+                    for proc in workers.exited():
+                        print(f"worker exited with {proc.returncode}; restarting "
+                              f"(log: {pipeline.log_dir})", file=sys.stderr)
+                        workers.restart(proc)
+                    if not writer.thread.is_alive():
+                        print("the counting writer stopped unexpectedly; see the log", file=sys.stderr)
+                        return EXIT_WRITER_FAILED
+                    if run.feed_error:
+                        print(f"could not send input: {run.feed_error}", file=sys.stderr)
+                        return EXIT_FEED_FAILED
+                    if stopping.is_set():
+                        if targets is None and run.feed_done:
+                            targets = last_offsets(pipeline.bootstrap, topic)
+                            left = uncounted(run, topic, targets)
+                            print(f"stopping: no more input; counting the {left} record(s) the broker "
+                                  "holds that are not counted yet (Ctrl-C again to stop at once)",
+                                  file=sys.stderr)
+                        if targets is not None and uncounted(run, topic, targets) == 0:
+                            print("stopped: everything the broker acknowledged is counted", file=sys.stderr)
+                            break
+                    elif exit_when_done and run.caught_up(topic):
+                        break
+            writer.halt()
+            elapsed = time.monotonic() - started
+            print(f"processed {run.fed} input records in {elapsed:.1f} s: {run.counted} counted, "
+                  f"{run.duplicates} duplicates, {run.rejected} rejected", file=out)
+            print(totals_table(writer.store.client), file=out)
+            return 0
+        except KeyboardInterrupt:
+            logging.getLogger("kafka").setLevel(logging.CRITICAL)  # our lines, not the client's
+            left = uncounted(run, topic, targets)
+            where = ("they were held only by the embedded broker, in memory, and are lost: send them "
+                     "again" if pipeline.broker is not None else
+                     "they stay in Kafka and are counted when the pipeline runs again")
+            what = (f"{left} acknowledged record(s) not counted" if left is not None
+                    else "records the broker acknowledged may not all be counted")
+            print(f"stopped at once: {what}; {where}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        finally:
+            pipeline.close()

@@ -8,11 +8,12 @@ the broker acknowledged, which is what "caught up" is measured against.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from tahawul.producers.file_send import iter_jsonl
+from tahawul.producers.file_send import detect_format, iter_file
 from tahawul.producers.kafka_sender import EventSender, entity_key
 from tahawul.runtime.local import Run
 from tahawul.schemas.event import InvalidEvent, parse
@@ -24,21 +25,41 @@ log = logging.getLogger(__name__)
 Feed = Iterator[tuple[bytes, bytes | None, list[tuple[str, bytes]] | None]]
 
 
-def file_feed(path: Path, report: TextIO, max_reported: int = 20) -> Feed:
-    """Lines of a JSONL file; invalid ones are reported with their line number here and
-    still sent, so the pipeline records them in the dead-letter path with the same reason."""
-    catalogue = load_catalogue()
-    reported = 0
-    for number, payload in iter_jsonl(path):
-        try:
-            parse(payload, catalogue)
-        except InvalidEvent as exc:
-            reported += 1
-            if reported <= max_reported:
-                print(f"{path.name}:{number}: rejected ({exc.code}): {exc.message}", file=report)
-            elif reported == max_reported + 1:
-                print(f"{path.name}: more rejected lines; see the rejected table", file=report)
-        yield payload, entity_key(payload), [(SOURCE_HEADER, f"{path.name}:{number}".encode())]
+class FileFeed:
+    """The lines of a JSONL file or of a CSV tally file (the same formats as `tahawul send`,
+    told apart the same way). Invalid lines are reported here with their line number and
+    counted in ``rejected``; invalid JSONL lines are still sent, so the pipeline records
+    them in the dead-letter path with the same reason (a CSV row that cannot become an
+    event has no payload to send)."""
+
+    def __init__(self, path: Path, report: TextIO, max_reported: int = 20) -> None:
+        self.path = path
+        self.report = report
+        self.max_reported = max_reported
+        self.rejected = 0
+
+    def _reject(self, number: int, exc: InvalidEvent) -> None:
+        self.rejected += 1
+        if self.rejected <= self.max_reported:
+            print(f"{self.path.name}:{number}: rejected ({exc.code}): {exc.message}", file=self.report)
+        elif self.rejected == self.max_reported + 1:
+            print(f"{self.path.name}: more rejected lines; see the rejected table", file=self.report)
+
+    def __iter__(self) -> Feed:
+        catalogue = load_catalogue()
+        for number, item in iter_file(self.path, detect_format(self.path), self.path.name, _no_progress):
+            if isinstance(item, InvalidEvent):
+                self._reject(number, item)
+                continue
+            try:
+                parse(item, catalogue)
+            except InvalidEvent as exc:
+                self._reject(number, exc)
+            yield item, entity_key(item), [(SOURCE_HEADER, f"{self.path.name}:{number}".encode())]
+
+
+def _no_progress(_: int) -> None:
+    pass
 
 
 def simulation_feed(profile: str, scale: float, seed: int, duplicates: float, invalid: float) -> Feed:
@@ -48,11 +69,14 @@ def simulation_feed(profile: str, scale: float, seed: int, duplicates: float, in
         yield line.data, line.entity.encode() if line.entity else entity_key(line.data), None
 
 
-def send_feed(sender: EventSender, feed: Feed, run: Run) -> None:
-    """Send every record of ``feed``, then record the acknowledged offsets in ``run`` (also
-    when sending failed, so that a caller never waits for records that were not sent)."""
+def send_feed(sender: EventSender, feed: Feed, run: Run, stop: threading.Event | None = None) -> None:
+    """Send every record of ``feed`` (until ``stop`` is set), wait for the broker's
+    acknowledgements, then record the acknowledged offsets in ``run`` (also when sending
+    failed, so that a caller never waits for records that were not sent)."""
     try:
         for payload, key, headers in feed:
+            if stop is not None and stop.is_set():
+                break
             sender.send(payload, key, headers)
             run.fed += 1
         sender.flush()

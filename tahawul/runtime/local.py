@@ -26,11 +26,11 @@ from typing import IO, TYPE_CHECKING, Self
 from tahawul.kafka_admin import cluster_id, ensure_topics
 from tahawul.runtime.broker import EmbeddedBroker
 from tahawul.runtime.metrics_server import MetricsEndpoint, serve_metrics
-from tahawul.runtime.processes import stop_processes
+from tahawul.runtime.processes import die_with_parent, stop_processes
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.connection import connect
 from tahawul.sinks.clickhouse.store import Store
-from tahawul.stream_processors.counter import CountingWriter, Prepared, run_counter
+from tahawul.stream_processors.counter import CountingWriter, Prepared, prepare_store, run_counter
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
@@ -95,12 +95,8 @@ class Run:
 
 
 def open_store(client: Client, bootstrap: str) -> Store:
-    """The store of the cluster at ``bootstrap``, migrated, with any unfinished batch of an
-    earlier writer rolled back: the only state in which counting may start."""
-    store = Store(client, cluster_id(bootstrap))
-    store.migrate()
-    store.recover()
-    return store
+    """The store of the cluster at ``bootstrap``, ready to count in (prepare_store)."""
+    return prepare_store(client, cluster_id(bootstrap))
 
 
 @dataclass
@@ -163,7 +159,7 @@ class Workers:
         self._logs.append(log)
         return subprocess.Popen(worker_command(), env=child_env(self.settings, **{**self.env, **extra}),
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=self.cwd)
+                                cwd=self.cwd, preexec_fn=die_with_parent)
 
     def restart(self, proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
         """Replace a worker that exited (its log is appended to, not replaced)."""

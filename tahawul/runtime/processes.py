@@ -1,11 +1,39 @@
-"""Stopping child processes: the embedded broker, workers, and the processes tests and
-benchmarks start."""
+"""Child processes of tahawul: the embedded broker, workers, and the processes tests and
+benchmarks start. They are started so that they die with their parent, and stopped in one
+way."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import signal
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _load_prctl() -> Callable[[], None] | None:
+    """prctl(PR_SET_PDEATHSIG, SIGTERM), resolved once in the parent (the function that
+    runs between fork and exec must do as little as possible), or None off Linux."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+
+    def die_with_parent() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+    return die_with_parent
+
+
+# Given as ``preexec_fn`` to every child tahawul starts: the kernel sends the child SIGTERM
+# when the thread that started it dies, however it dies (kill -9 included), so no broker or
+# worker outlives a `tahawul up`, a test or a benchmark. Children are started from the main
+# thread, which lives as long as the process.
+die_with_parent = _load_prctl()
 
 
 def stop_processes(procs: Iterable[subprocess.Popen[Any]], timeout: float = 15.0) -> None:

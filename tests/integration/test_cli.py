@@ -39,6 +39,7 @@ def test_up_simulate_reproduces_published_h1_figures(tmp_path: Path) -> None:
     done = tahawul("up", "--simulate", "oman-2025-h1", "--scale", "0.01", "--exit-when-done",
                    data_dir=data)
     assert done.returncode == 0, done.stderr
+    assert "with seed 7" in done.stderr  # a run can be repeated byte for byte
     assert digital_of(done.stdout, "North Al Batinah", "OM-BS") == "965"
     assert digital_of(done.stdout, "Ad Dhahirah", "OM-ZA") == "139"
     # The same figures straight from the published view.
@@ -79,7 +80,9 @@ def test_up_input_equals_truth_and_rerun_counts_nothing_twice(tmp_path: Path) ->
         r"\((\d+) valid, (\d+) duplicates, (\d+) invalid\)", sim.stdout).groups())  # type: ignore[union-attr]
 
     first = tahawul("up", "--input", str(events), "--exit-when-done", data_dir=data)
-    assert first.returncode == 0, first.stderr
+    # Everything valid is counted, and the run says it rejected lines: exit 1, as documented.
+    assert first.returncode == 1, first.stderr
+    assert f"{n_bad} line(s) of {events} rejected" in first.stderr
     assert re.search(r"events\.jsonl:\d+: rejected \(\w+\): ", first.stderr)  # line numbers reported
     after_first = published(data)
     expected = read_truth(truth)
@@ -88,7 +91,7 @@ def test_up_input_equals_truth_and_rerun_counts_nothing_twice(tmp_path: Path) ->
     assert after_first[("duplicates",)] == n_dup
 
     again = tahawul("up", "--input", str(events), "--exit-when-done", data_dir=data)
-    assert again.returncode == 0, again.stderr
+    assert again.returncode == 1, again.stderr
     after_again = published(data)
     assert {k: v for k, v in after_again.items() if len(k) == 6} == expected
     # Every valid line of the second run was recognised as already counted.
@@ -117,6 +120,7 @@ def test_sql_formats(tmp_path: Path) -> None:
     assert table.stdout.splitlines()[0].strip() == "n" and "(1 rows)" in table.stdout
     bad = tahawul("sql", "SELECT nope FROM nowhere", data_dir=data)
     assert bad.returncode == 1 and "query failed" in bad.stderr
+    assert "FORMAT Native" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
 def test_unreachable_broker_and_store_say_what_and_where(tmp_path: Path) -> None:
@@ -125,6 +129,7 @@ def test_unreachable_broker_and_store_say_what_and_where(tmp_path: Path) -> None
                         TAHAWUL_KAFKA_URL=f"kafka://127.0.0.1:{port}")
     assert no_broker.returncode == 69
     assert f"cannot reach Kafka at 127.0.0.1:{port}" in no_broker.stderr
+    assert len(no_broker.stderr.strip().splitlines()) == 1, no_broker.stderr  # no client log lines
     no_store = tahawul("sql", "SELECT 1", data_dir=tmp_path / "b",
                        TAHAWUL_CLICKHOUSE_URL=f"http://default:secret@127.0.0.1:{port}/default")
     assert no_store.returncode == 69
@@ -135,3 +140,21 @@ def test_unreachable_broker_and_store_say_what_and_where(tmp_path: Path) -> None
 def test_missing_input_file_is_a_usage_error(tmp_path: Path) -> None:
     r = tahawul("up", "--input", str(tmp_path / "nope.jsonl"), data_dir=tmp_path / "d")
     assert r.returncode == 2 and "input file not found" in r.stderr
+
+
+def test_up_input_takes_csv_tallies_like_send(tmp_path: Path) -> None:
+    """A CSV tally file is read as CSV (as `tahawul send` reads it), not as bad JSON lines."""
+    tallies = tmp_path / "tallies.csv"
+    tallies.write_text(
+        "occurred_at,entity,service,governorate,channel,quantity\n"
+        "2025-03-02,ROP,ROP-VEH-FIRST-REG,OM-BS,counter,40\n"
+        "2025-03-02,ROP,ROP-VEH-FIRST-REG,OM-BS,portal,60\n"
+        "2025-03-03,ROP,ROP-VEH-FIRST-REG,OM-BS,nowhere,5\n")
+    data = tmp_path / "data"
+    done = tahawul("up", "--input", str(tallies), "--exit-when-done", data_dir=data)
+    assert done.returncode == 1, done.stderr  # the third row's channel is unknown
+    assert re.search(r"tallies\.csv:4: rejected \(unknown_channel\)", done.stderr)
+    q = tahawul("sql", "SELECT channel, sum(transactions) FROM v_counts_daily GROUP BY channel "
+                "ORDER BY channel", "--format", "csv", data_dir=data)
+    assert q.stdout.splitlines()[1:] == ["counter,40", "portal,60"]
+

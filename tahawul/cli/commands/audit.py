@@ -48,10 +48,10 @@ def _scale(text: str) -> Decimal:
 
 
 def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
-    from tahawul.sinks.clickhouse.connection import connect
+    from tahawul.sinks.clickhouse.reading import connect_for_reading
     from tahawul.sinks.clickhouse.reconcile import Difference, reconcile
 
-    result = reconcile(connect(settings.clickhouse_dsn()), args.first, args.last)
+    result = reconcile(connect_for_reading(settings.clickhouse_dsn()), args.first, args.last)
     verdict = "DRIFT" if result.drift else "zero drift"
     print(f"reconcile {result.first_day} .. {result.last_day}: {verdict}")
     print(f"  completed transactions from raw events: {result.raw_total}")
@@ -66,10 +66,10 @@ def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_published(args: argparse.Namespace, settings: Settings) -> int:
-    from tahawul.sinks.clickhouse.connection import connect
     from tahawul.sinks.clickhouse.published import audit_published
+    from tahawul.sinks.clickhouse.reading import connect_for_reading
 
-    client = connect(settings.clickhouse_dsn())
+    client = connect_for_reading(settings.clickhouse_dsn())
     try:
         result = audit_published(client, args.scale)
     finally:

@@ -21,15 +21,15 @@ def register(sub: Any) -> None:
     p.add_argument("--from", dest="first", type=date.fromisoformat, required=True,
                    help="first day, YYYY-MM-DD")
     p.add_argument("--to", dest="last", type=date.fromisoformat, required=True, help="last day, inclusive")
-    p.add_argument("--format", choices=("csv", "parquet", "json"), default="csv")
+    p.add_argument("--format", choices=("csv", "parquet", "json"), default="csv", help="file format")
     p.add_argument("--out", type=Path, required=True, help="directory to write into")
     p.add_argument("--min-cell", type=int, help="suppress counts below this (TAHAWUL_EXPORT_MIN_CELL)")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from tahawul.sinks.clickhouse.connection import connect
     from tahawul.sinks.clickhouse.open_data import export
+    from tahawul.sinks.clickhouse.reading import connect_for_reading
 
     if args.last < args.first:
         print("--to is before --from", file=sys.stderr)
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if min_cell < 1:
         print("--min-cell must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    client = connect(settings.clickhouse_dsn())
+    client = connect_for_reading(settings.clickhouse_dsn())
     try:
         files = export(client, args.first, args.last, args.format, args.out, min_cell)
     finally:

@@ -25,12 +25,16 @@ def register(sub: Any) -> None:
     pub.add_argument("--url", required=True, help="Grafana base URL, e.g. https://grafana.example")
     pub.add_argument("--token", help="service-account token (default: TAHAWUL_GRAFANA_TOKEN)")
     pub.add_argument("--clickhouse-host", default="clickhouse", help="as Grafana reaches it")
-    pub.add_argument("--clickhouse-port", type=int, default=8123)
-    pub.add_argument("--clickhouse-protocol", choices=("http", "native"), default="http")
+    pub.add_argument("--clickhouse-port", type=int, default=8123,
+                     help="port of ClickHouse as Grafana reaches it")
+    pub.add_argument("--clickhouse-protocol", choices=("http", "native"), default="http",
+                     help="protocol of the Grafana ClickHouse datasource")
     pub.add_argument("--clickhouse-secure", action="store_true", help="TLS to ClickHouse")
-    pub.add_argument("--clickhouse-user", default="grafana")
-    pub.add_argument("--clickhouse-database", default="tahawul")
-    pub.add_argument("--prometheus-url", default="http://prometheus:9090")
+    pub.add_argument("--clickhouse-user", default="grafana",
+                     help="read-only ClickHouse user of the datasource")
+    pub.add_argument("--clickhouse-database", default="tahawul", help="database holding the views")
+    pub.add_argument("--prometheus-url", default="http://prometheus:9090",
+                     help="Prometheus as Grafana reaches it")
     pub.set_defaults(handler=run_publish)
 
 

@@ -9,19 +9,19 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tahawul.cli.common import EXIT_USAGE, positive, rate
+from tahawul.cli.common import EXIT_FAILED, EXIT_USAGE, add_simulation_options
+from tahawul.producers.simulator import PROFILES
 from tahawul.settings import Settings
 
 
 def register(sub: Any) -> None:
     up = sub.add_parser("up", help="run the whole pipeline here (embedded broker and store)")
     src = up.add_mutually_exclusive_group()
-    src.add_argument("--input", type=Path, help="JSONL file of events to send")
-    src.add_argument("--simulate", metavar="PROFILE", help="send simulated events of a profile")
-    up.add_argument("--scale", type=positive, default=0.01)
-    up.add_argument("--seed", type=int, default=7)
-    up.add_argument("--duplicates", type=rate, default=0.0)
-    up.add_argument("--invalid", type=rate, default=0.0)
+    src.add_argument("--input", type=Path,
+                     help="file of events to send: JSONL, or CSV daily tallies (.csv, as `tahawul send`)")
+    src.add_argument("--simulate", metavar="PROFILE", choices=sorted(PROFILES),
+                     help=f"send simulated events of a profile (one of: {', '.join(sorted(PROFILES))})")
+    add_simulation_options(up, profile=False)
     up.add_argument("--exit-when-done", action="store_true",
                     help="exit once all input is counted in ClickHouse, printing the totals")
     up.set_defaults(handler=run_up)
@@ -33,29 +33,32 @@ def register(sub: Any) -> None:
 
 def run_up(args: argparse.Namespace, settings: Settings) -> int:
     from tahawul.cli.up import up
-    from tahawul.runtime.feeds import Feed, file_feed, simulation_feed
+    from tahawul.runtime.feeds import Feed, FileFeed, simulation_feed
 
     feed_factory = None
+    file_feed: FileFeed | None = None
     if args.input is not None:
         if not args.input.is_file():
-            print(f"input file not found: {args.input}", file=sys.stderr)
+            print(f"tahawul up: input file not found: {args.input}", file=sys.stderr)
             return EXIT_USAGE
-        path: Path = args.input
+        file_feed = FileFeed(args.input, sys.stderr)
 
         def feed_factory() -> Feed:
-            return file_feed(path, sys.stderr)
+            assert file_feed is not None
+            return iter(file_feed)
     elif args.simulate is not None:
-        from tahawul.producers.simulator import PROFILES
-
-        if args.simulate not in PROFILES:
-            print(f"unknown profile {args.simulate!r}; known: {', '.join(PROFILES)}",
-                  file=sys.stderr)
-            return EXIT_USAGE
+        print(f"simulating {args.simulate} at scale {args.scale:g} with seed {args.seed} "
+              f"(the same seed gives the same events)", file=sys.stderr)
 
         def feed_factory() -> Feed:
             return simulation_feed(args.simulate, args.scale, args.seed, args.duplicates,
                                    args.invalid)
-    return up(settings, feed_factory, args.exit_when_done)
+    code = up(settings, feed_factory, args.exit_when_done)
+    if code == 0 and file_feed is not None and file_feed.rejected:
+        print(f"tahawul up: {file_feed.rejected} line(s) of {args.input} rejected (see above and the "
+              "rejected table)", file=sys.stderr)
+        return EXIT_FAILED
+    return code
 
 
 def _join_cluster(settings: Settings, who: str) -> str | None:

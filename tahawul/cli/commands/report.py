@@ -26,9 +26,9 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from tahawul.report.data import latest_day, overview
     from tahawul.report.page import render_page
-    from tahawul.sinks.clickhouse.connection import connect
+    from tahawul.sinks.clickhouse.reading import connect_for_reading
 
-    client = connect(settings.clickhouse_dsn())
+    client = connect_for_reading(settings.clickhouse_dsn())
     try:
         last_day = args.last_day or latest_day(client)
         if last_day is None:

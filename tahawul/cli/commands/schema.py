@@ -14,7 +14,7 @@ def register(sub: Any) -> None:
     schema = sub.add_parser("schema", help="the event contract")
     schema_sub = schema.add_subparsers(dest="schema_command", required=True)
     export = schema_sub.add_parser("export", help="print or write the JSON Schema of contract v1")
-    export.add_argument("--out", type=Path)
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
     export.set_defaults(handler=export_schema)
 
 

@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
         "send", help="validate and send JSONL or CSV files of events to TAHAWUL_KAFKA_URL",
         description="Validate every line, send the valid ones, report the rejected ones. "
         "CSV columns: see docs/producers.md.")
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="JSONL or CSV files of events")
     p.add_argument("--format", choices=("auto", "jsonl", "csv"), default="auto",
                    help="file format (auto: .csv is CSV, anything else JSON lines)")
     p.add_argument("--report", type=Path, default=Path("tahawul-send-rejected.csv"),

@@ -13,20 +13,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tahawul.cli.common import EXIT_UNAVAILABLE, EXIT_USAGE, positive, rate
+from tahawul.cli.common import EXIT_UNAVAILABLE, EXIT_USAGE, add_simulation_options, positive
 from tahawul.settings import Settings
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("simulate", help="write simulated events and their exact expected counts, "
                        "or stream them to the broker (--send)")
-    p.add_argument("--profile", default="oman-2025-h1")
-    p.add_argument("--scale", type=positive, default=0.01)
-    p.add_argument("--seed", type=int, default=7)
+    add_simulation_options(p)
     p.add_argument("--out", type=Path, help="events, one JSON object per line")
     p.add_argument("--truth", type=Path, help="expected counts (CSV)")
-    p.add_argument("--duplicates", type=rate, default=0.0, help="rate of resent events")
-    p.add_argument("--invalid", type=rate, default=0.0, help="rate of injected invalid events")
     p.add_argument("--send", action="store_true",
                    help="stream the events to TAHAWUL_KAFKA_URL instead of writing --out")
     p.add_argument("--rate", type=positive, default=None, metavar="EVENTS_PER_S",

@@ -1,0 +1,118 @@
+"""`tahawul up` stops as a user needs it to: what the embedded broker acknowledged is counted
+before it exits, and no child process outlives it, whatever signal it got."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tahawul.runtime.local import child_env
+from tahawul.settings import Settings
+from tests.integration.conftest import REPO, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+class Up:
+    """`tahawul up` (no input) as a user starts it, with its stderr collected line by line."""
+
+    def __init__(self, data: Path) -> None:
+        settings = Settings(data_dir=data, session_timeout=3.0, _env_file=None)  # type: ignore[call-arg]
+        env = child_env(settings)
+        env.pop("TAHAWUL_KAFKA_URL", None)  # the embedded broker
+        self.proc = subprocess.Popen([sys.executable, "-m", "tahawul", "up"], env=env, cwd=REPO,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        wait_for(lambda: len(self.children()) >= 2 or self.proc.poll() is not None, 60,
+                 "the embedded broker and the worker")
+        assert self.bootstrap is not None, self.lines
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def bootstrap(self) -> str | None:
+        for line in self.lines:
+            if m := re.search(r"embedded broker on (\S+)", line):
+                return m.group(1)
+        return None
+
+    def children(self) -> set[int]:
+        """Pids of the processes `up` started (the broker, the worker)."""
+        out: set[int] = set()
+        try:
+            for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+                out.update(int(pid) for pid in (task / "children").read_text().split())
+        except OSError:  # up has exited
+            pass
+        return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def sql(data: Path, query: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAHAWUL_")}
+    env["TAHAWUL_DATA_DIR"] = str(data)
+    done = subprocess.run([sys.executable, "-m", "tahawul", "sql", query, "--format", "csv"], env=env,
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()[1]
+
+
+def test_sigterm_counts_what_send_had_acknowledged_then_exits_without_orphans(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    events = tmp_path / "events.jsonl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAHAWUL_")}
+    sim = subprocess.run([sys.executable, "-m", "tahawul", "simulate", "--scale", "0.01", "--seed", "3",
+                          "--out", str(events), "--truth", str(tmp_path / "truth.csv")],
+                         env={**env, "TAHAWUL_DATA_DIR": str(tmp_path / "sim")},
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert sim.returncode == 0, sim.stderr
+    valid = int(re.search(r"\((\d+) valid", sim.stdout).group(1))  # type: ignore[union-attr]
+
+    up = Up(data)
+    try:
+        children = up.children()  # the broker and the worker
+        sent = subprocess.run([sys.executable, "-m", "tahawul", "send", str(events)],
+                              env={**env, "TAHAWUL_KAFKA_URL": f"kafka://{up.bootstrap}",
+                                   "TAHAWUL_DATA_DIR": str(tmp_path / "sender")},
+                              cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert sent.returncode == 0, sent.stderr
+        up.proc.send_signal(signal.SIGTERM)  # at once: most events are not counted yet
+        assert up.proc.wait(300) == 0, "\n".join(up.lines)
+    finally:
+        if up.proc.poll() is None:
+            up.proc.kill()
+    assert any(line.startswith("stopping: no more input") for line in up.lines), up.lines
+    assert "stopped: everything the broker acknowledged is counted" in up.lines
+    assert not [line for line in up.lines if "ERROR" in line], up.lines  # our lines, not the client's
+    wait_for(lambda: not any(alive(pid) for pid in children), 30, "the broker and the worker to exit")
+    assert int(sql(data, "SELECT count() FROM events")) == valid
+
+
+def test_children_die_with_a_killed_up(tmp_path: Path) -> None:
+    up = Up(tmp_path / "data")
+    try:
+        children = up.children()
+        up.proc.send_signal(signal.SIGKILL)
+        up.proc.wait(30)
+    finally:
+        if up.proc.poll() is None:
+            up.proc.kill()
+    wait_for(lambda: not any(alive(pid) for pid in children), 30, "the children of a killed up to exit")
