@@ -26,3 +26,11 @@ SOURCE_PARTITION_HEADER: Final = "tahawul-source-partition"
 SOURCE_OFFSET_HEADER: Final = "tahawul-source-offset"
 # The event's position in a batched record (absent for a record of one event).
 SOURCE_INDEX_HEADER: Final = "tahawul-source-index"
+# The true size in bytes of the rejected payload: a dead letter carries at most
+# TAHAWUL_DEAD_LETTER_MAX_BYTES of it, whatever size the source broker accepted, so that
+# it always fits the dead-letter producer's and broker's limits; compare with the length
+# of the value to see whether it was cut. Absent when the record had no value at all.
+PAYLOAD_BYTES_HEADER: Final = "tahawul-payload-bytes"
+# The SHA-256 (hex) of the whole rejected payload, so that a cut dead letter can still be
+# matched with the record its sender kept.
+PAYLOAD_SHA256_HEADER: Final = "tahawul-payload-sha256"

@@ -24,7 +24,8 @@ STORE_WRITE_ERRORS = Counter(
 STORE_UP = Gauge("tahawul_store_up", "1 while ClickHouse writes succeed, 0 during an outage.")
 OFFSET_GAPS = Counter(
     "tahawul_counter_offset_gaps_total",
-    "Times the counter saw source offsets jump past ones it never received.",
+    "Times the counter saw source offsets jump past records it never received (records that "
+    "exist in the source topic, or that it could not check): an alarm.",
 )
 STORE_OPEN_ERRORS = Counter(
     "tahawul_store_open_errors_total",
@@ -49,6 +50,31 @@ WORKER_REJECTED = Counter(
     "Records the validating worker rejected (sent to the dead-letter topic), by reason code.",
     ["reason"],
 )
+DEAD_LETTERS_CUT = Counter(
+    "tahawul_worker_dead_letters_cut_total",
+    "Dead letters whose payload was cut to TAHAWUL_DEAD_LETTER_MAX_BYTES (true size and "
+    "SHA-256 in their headers).",
+)
+DEAD_LETTERS_QUARANTINED = Counter(
+    "tahawul_worker_dead_letters_quarantined_total",
+    "Dead letters the broker would not acknowledge in time, written to the worker's local "
+    "quarantine file instead (their rejection is in the `rejected` table all the same).",
+)
+DELIVERY_FAILURES = Counter(
+    "tahawul_worker_delivery_failures_total",
+    "Sends of the validating worker the broker did not acknowledge (each is retried), by what "
+    "was sent: envelope or dead_letter.",
+    ["kind"],
+)
+WORKER_BATCH_SECONDS = Gauge(
+    "tahawul_worker_batch_in_progress_seconds",
+    "Seconds since the batch in progress started (0 while idle): a worker that cannot deliver "
+    "a batch shows here long before it gives up its partitions (TAHAWUL_WORKER_STUCK_SECONDS).",
+)
+WORKER_LAST_BATCH = Gauge(
+    "tahawul_worker_last_batch_timestamp_seconds",
+    "Unix time at which the validating worker last finished a batch (all delivered).",
+)
 CONSUMER_LAG = Gauge(
     "tahawul_consumer_lag_records",
     "Records behind the partition's high watermark when this process last read it.",
@@ -69,6 +95,16 @@ FRESHNESS_SECONDS = Histogram(
     "tahawul_event_freshness_seconds",
     "End-to-end freshness: time of the store write minus the event's occurred_at.",
     buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 6 * 3600, 86400, 7 * 86400),
+)
+OFFSET_HOLES = Counter(
+    "tahawul_counter_offset_holes_total",
+    "Source offsets between envelopes at which the broker holds no record (a hole, e.g. left by "
+    "a broker restart): checked by fetching them, not an alarm.",
+)
+OFFSET_GAP_CHECK_ERRORS = Counter(
+    "tahawul_counter_offset_gap_check_errors_total",
+    "Times the counter could not fetch the source topic to tell a gap from a hole (counted as "
+    "a gap, so that a missing record is never passed over silently).",
 )
 LAST_WRITE = Gauge(
     "tahawul_counter_last_write_timestamp_seconds",

@@ -40,8 +40,8 @@ class DeadLetter:
 def source_of(headers: Sequence[tuple[str, bytes]] | None) -> str:
     """Where a record came from (file:line from `tahawul send`/`up --input`), if it says."""
     for name, value in headers or ():
-        if name == SOURCE_HEADER:
-            return value.decode("utf-8", "replace")[:500]
+        if name == SOURCE_HEADER and value is not None:  # Kafka allows a header without value
+            return bytes(value).decode("utf-8", "replace")[:500]
     return ""
 
 
@@ -108,7 +108,22 @@ class Judge:
         return out, dead
 
     def record(self, record: Record) -> None:
-        """Judge one record's event, or each event of a batched record."""
+        """Judge one record's event, or each event of a batched record. A record that breaks
+        a step in a way no rule foresaw is rejected whole ("unreadable"), never left to stop
+        its partition: the worker would fail on it again after every restart."""
+        out_at, dead_at = len(self.out), len(self.dead)
+        try:
+            self._record(record)
+        except Exception as exc:
+            del self.out[out_at:]
+            del self.dead[dead_at:]
+            offset, value = record[0], record[1]
+            payload = value if isinstance(value, bytes) else None
+            message = f"record could not be judged ({type(exc).__name__})"
+            self.out.append((offset, False, bad_row(offset, "unreadable", message, payload, "")))
+            self.dead.append(DeadLetter(offset, None, payload, "unreadable", message))
+
+    def _record(self, record: Record) -> None:
         self.offset, self.value, headers = record
         self.headers = headers
         self.signed = None
