@@ -70,14 +70,18 @@ def simulation_feed(profile: str, scale: float, seed: int, duplicates: float, in
 
 
 def send_feed(sender: EventSender, feed: Feed, run: Run, stop: threading.Event | None = None) -> None:
-    """Send every record of ``feed`` (until ``stop`` is set), wait for the broker's
-    acknowledgements, then record the acknowledged offsets in ``run`` (also when sending
-    failed, so that a caller never waits for records that were not sent)."""
+    """Send every record of ``feed`` (until ``stop`` is set; records without headers in
+    batched records when ``sender`` batches), wait for the broker's acknowledgements, then
+    record the acknowledged offsets in ``run`` (also when sending failed, so that a caller
+    never waits for records that were not sent)."""
     try:
         for payload, key, headers in feed:
             if stop is not None and stop.is_set():
                 break
-            sender.send(payload, key, headers)
+            if headers is None:  # batched with others of its key when the sender batches
+                sender.add(payload, key)
+            else:  # a record that says where it came from travels on its own
+                sender.send(payload, key, headers)
             run.fed += 1
         sender.flush()
     except Exception as exc:
