@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from operator import itemgetter
@@ -106,6 +106,39 @@ def iter_simulation(
     )
 
 
+class _Picker(Protocol):
+    def pick(self, rng: random.Random) -> Any: ...
+
+
+def build_event(rng: random.Random, pop: Population, times: TimeOfDay, day_iso: str, governorate: str,
+                mode: Mode, status: str, quantity: int, pair: Callable[[], tuple[str, str]],
+                channel: str | None, satisfaction_rate: float, ratings: _Picker) -> dict[str, Any]:
+    """One event of a day, drawn in a fixed order (time, entity and service, channel,
+    id, automation, rating) so that a seed always gives the same events; ``pair`` picks the
+    entity and service when its turn comes."""
+    digital = mode == "digital"
+    ms = times.digital(rng) if digital else times.manual(rng)
+    entity, service = pair()
+    if channel is None:
+        channel = pop.channels[mode].pick(rng)
+    rate = pop.automated_rate.get(channel, 0.0) if digital else 0.0
+    event: dict[str, Any] = {
+        "event_id": valid_event_id(rng),
+        "schema_version": SCHEMA_VERSION,
+        "occurred_at": occurred_at(day_iso, ms),
+        "entity": entity,
+        "service": service,
+        "governorate": governorate,
+        "channel": channel,
+        "status": status,
+        "quantity": quantity,
+        "automated": rate > 0.0 and rng.random() < rate,
+    }
+    if digital and status == "completed" and rng.random() < satisfaction_rate:
+        event["satisfaction"] = ratings.pick(rng)
+    return event
+
+
 class _DayGenerator(Protocol):
     def day(self, day_iso: str, counts: Mapping[Any, Counts]) -> list[dict[str, Any]]: ...
 
@@ -191,33 +224,10 @@ class _Generator:
         quantity: int,
         channel: str | None = None,
     ) -> dict[str, Any]:
-        rng = self.rng
         pop = self.population
-        digital = mode == "digital"
-        ms = self.times.digital(rng) if digital else self.times.manual(rng)
-        entity, service = pop.services[(governorate, mode)].pick(rng)
-        if channel is None:
-            channel = pop.channels[mode].pick(rng)
-        rate = pop.automated_rate.get(channel, 0.0) if digital else 0.0
-        event: dict[str, Any] = {
-            "event_id": valid_event_id(rng),
-            "schema_version": SCHEMA_VERSION,
-            "occurred_at": occurred_at(day_iso, ms),
-            "entity": entity,
-            "service": service,
-            "governorate": governorate,
-            "channel": channel,
-            "status": status,
-            "quantity": quantity,
-            "automated": rate > 0.0 and rng.random() < rate,
-        }
-        if (
-            digital
-            and status == "completed"
-            and rng.random() < self.profile.satisfaction_rate
-        ):
-            event["satisfaction"] = pop.satisfaction.pick(rng)
-        return event
+        return build_event(self.rng, pop, self.times, day_iso, governorate, mode, status, quantity,
+                           lambda: pop.services[(governorate, mode)].pick(self.rng), channel,
+                           self.profile.satisfaction_rate, pop.satisfaction)
 
 
 class _Ratings:
@@ -328,26 +338,7 @@ class _ProgrammeGenerator:
         pair: tuple[str, str],
         channel: str | None,
     ) -> dict[str, Any]:
-        rng = self.rng
         pop = self.population
-        digital = mode == "digital"
-        ms = self.times.digital(rng) if digital else self.times.manual(rng)
-        entity, service = pair
-        if channel is None:
-            channel = pop.channels[mode].pick(rng)
-        rate = pop.automated_rate.get(channel, 0.0) if digital else 0.0
-        event: dict[str, Any] = {
-            "event_id": valid_event_id(rng),
-            "schema_version": SCHEMA_VERSION,
-            "occurred_at": occurred_at(day_iso, ms),
-            "entity": entity,
-            "service": service,
-            "governorate": governorate,
-            "channel": channel,
-            "status": status,
-            "quantity": quantity,
-            "automated": rate > 0.0 and rng.random() < rate,
-        }
-        if digital and status == "completed" and rng.random() < self.profile.satisfaction_rate:
-            event["satisfaction"] = (self.ratings or pop.satisfaction).pick(rng)
-        return event
+        return build_event(self.rng, pop, self.times, day_iso, governorate, mode, status, quantity,
+                           lambda: pair, channel, self.profile.satisfaction_rate,
+                           self.ratings or pop.satisfaction)
