@@ -216,6 +216,11 @@ def _permanent(exc: BaseException) -> bool:
     return not isinstance(cause, (KafkaError, OSError, asyncio.TimeoutError, TimeoutError))
 
 
+def _describe(exc: BaseException) -> str:
+    """An error and its cause, for a person reading the quarantine file."""
+    return repr(exc) if exc.__cause__ is None else f"{exc!r} from {exc.__cause__!r}"
+
+
 async def deliver_bounded(app: faust.App, messages: list[Message], seconds: float,
                           kind: str = "dead_letter") -> list[tuple[Message, str]]:
     """Send and wait for acknowledgements, resending what failed, for at most ``seconds``.
@@ -237,7 +242,7 @@ async def deliver_bounded(app: faust.App, messages: list[Message], seconds: floa
                     max(0.01, deadline - loop.time()))
                 futures.append((message, asyncio.ensure_future(future)))
             except Exception as exc:  # TimeoutError included: metadata never came
-                (given_up if _permanent(exc) else failed).append((message, repr(exc)))
+                (given_up if _permanent(exc) else failed).append((message, _describe(exc)))
         if futures:
             await asyncio.wait([f for _, f in futures], timeout=max(0.01, deadline - loop.time()))
         for message, future in futures:
@@ -246,7 +251,7 @@ async def deliver_bounded(app: faust.App, messages: list[Message], seconds: floa
             elif future.cancelled():
                 failed.append((message, "cancelled"))
             elif (error := future.exception()) is not None:
-                (given_up if _permanent(error) else failed).append((message, repr(error)))
+                (given_up if _permanent(error) else failed).append((message, _describe(error)))
         if failed:
             metrics.DELIVERY_FAILURES.labels(kind).inc(len(failed))
             if loop.time() + delay >= deadline:

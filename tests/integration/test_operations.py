@@ -40,7 +40,7 @@ def run(*cmd: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 def test_promtool_checks_rules_config_and_rule_tests() -> None:
     rules = run("promtool", "check", "rules", "alerts.yml", cwd=PROMETHEUS_DIR)
     assert rules.returncode == 0, rules.stdout + rules.stderr
-    assert "SUCCESS: 8 rules found" in rules.stdout
+    assert "SUCCESS: 11 rules found" in rules.stdout
     config = run("promtool", "check", "config", "prometheus.yml", cwd=PROMETHEUS_DIR)
     assert config.returncode == 0, config.stdout + config.stderr
     tests = run("promtool", "test", "rules", "alerts.test.yml", cwd=PROMETHEUS_DIR)
@@ -145,7 +145,7 @@ def test_real_prometheus_scrapes_worker_and_counter(settings: Settings, processe
         assert prometheus.value("tahawul_store_write_seconds_count") >= 1
         assert prometheus.api("query", query="tahawul_consumer_lag_records")["result"]
         rules = [r["name"] for g in prometheus.api("rules")["groups"] for r in g["rules"]]
-        assert len(rules) == 8 and "TahawulFreshnessP95High" in rules
+        assert len(rules) == 11 and "TahawulFreshnessP95High" in rules
         time.sleep(3)  # a few more scrapes, so that rate() has two points
         pipeline = next(d for d in dashboards() if d.uid == "tahawul-pipeline-en")
         answered = 0
