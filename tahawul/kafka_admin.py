@@ -108,4 +108,5 @@ def last_offsets(bootstrap: str, topic: str) -> dict[int, int]:
                 last[tp.partition] = max(last[tp.partition], records[-1].offset)
         return last
     finally:
-        consumer.close()
+        with _quiet("kafka"):  # closing cancels a metadata refresh, which it logs as an ERROR
+            consumer.close()

@@ -57,6 +57,14 @@ def stop_requests() -> Iterator[threading.Event]:
             signal.signal(sig, old)
 
 
+def _quiet_kafka_clients() -> None:
+    """From here on, the Kafka clients of this process are being closed: kafka-python logs
+    races of its own I/O thread at ERROR then (a selector key gone, a connection refused by
+    a broker that stopped first), which say nothing to a user. Our own lines say what was
+    and was not counted."""
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+
+
 def uncounted(run: Run, topic: str, targets: dict[int, int] | None) -> int | None:
     """Acknowledged source records not yet applied (None if the targets are not known)."""
     if targets is None:
@@ -116,6 +124,7 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
                             break
                     elif exit_when_done and run.caught_up(topic):
                         break
+            _quiet_kafka_clients()  # closing them may log internal races; what counts is said below
             writer.halt()
             elapsed = time.monotonic() - started
             print(f"processed {run.fed} input records in {elapsed:.1f} s: {run.counted} counted, "
@@ -123,7 +132,7 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
             print(totals_table(writer.store.client), file=out)
             return 0
         except KeyboardInterrupt:
-            logging.getLogger("kafka").setLevel(logging.CRITICAL)  # our lines, not the client's
+            _quiet_kafka_clients()
             left = uncounted(run, topic, targets)
             where = ("they were held only by the embedded broker, in memory, and are lost: send them "
                      "again" if pipeline.broker is not None else
@@ -133,4 +142,5 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
             print(f"stopped at once: {what}; {where}", file=sys.stderr)
             return EXIT_INTERRUPTED
         finally:
+            _quiet_kafka_clients()
             pipeline.close()

@@ -57,7 +57,7 @@ class EmbeddedBroker:
             [broker_binary(), "broker", "--cluster-id", self.cluster_id, "--listener-url", url,
              "--advertised-listener-url", url, "--storage-engine", self.storage],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(self.env or {})}, preexec_fn=die_with_parent,
+            env={**os.environ, **(self.env or {})}, preexec_fn=die_with_parent, process_group=0,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

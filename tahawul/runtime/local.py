@@ -159,7 +159,7 @@ class Workers:
         self._logs.append(log)
         return subprocess.Popen(worker_command(), env=child_env(self.settings, **{**self.env, **extra}),
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=self.cwd, preexec_fn=die_with_parent)
+                                cwd=self.cwd, preexec_fn=die_with_parent, process_group=0)
 
     def restart(self, proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
         """Replace a worker that exited (its log is appended to, not replaced)."""

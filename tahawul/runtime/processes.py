@@ -32,7 +32,10 @@ def _load_prctl() -> Callable[[], None] | None:
 # Given as ``preexec_fn`` to every child tahawul starts: the kernel sends the child SIGTERM
 # when the thread that started it dies, however it dies (kill -9 included), so no broker or
 # worker outlives a `tahawul up`, a test or a benchmark. Children are started from the main
-# thread, which lives as long as the process.
+# thread, which lives as long as the process. They are also started in a process group of
+# their own (``process_group=0``): a Ctrl-C at the terminal goes to the whole foreground
+# group, and a broker that got it too would be gone before `up` could count what it holds;
+# `up` alone decides when its children stop.
 die_with_parent = _load_prctl()
 
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,11 @@ class Up:
         settings = Settings(data_dir=data, session_timeout=3.0, _env_file=None)  # type: ignore[call-arg]
         env = child_env(settings)
         env.pop("TAHAWUL_KAFKA_URL", None)  # the embedded broker
+        # A session of its own, as a terminal gives it: a Ctrl-C there goes to its whole
+        # process group (os.killpg below does the same).
         self.proc = subprocess.Popen([sys.executable, "-m", "tahawul", "up"], env=env, cwd=REPO,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     start_new_session=True)
         self.lines: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
         wait_for(lambda: len(self.children()) >= 2 or self.proc.poll() is not None, 60,
@@ -75,7 +79,17 @@ def sql(data: Path, query: str) -> str:
     return done.stdout.splitlines()[1]
 
 
-def test_sigterm_counts_what_send_had_acknowledged_then_exits_without_orphans(tmp_path: Path) -> None:
+def stop_with_sigterm(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGTERM)  # `kill PID`, a service manager
+
+
+def stop_with_ctrl_c(proc: subprocess.Popen[str]) -> None:
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C at a terminal: every process of the group
+
+
+@pytest.mark.parametrize("stop", [stop_with_sigterm, stop_with_ctrl_c], ids=["sigterm", "ctrl-c"])
+def test_a_stop_counts_what_send_had_acknowledged_then_exits_without_orphans(
+        tmp_path: Path, stop: Callable[[subprocess.Popen[str]], None]) -> None:
     data = tmp_path / "data"
     events = tmp_path / "events.jsonl"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAHAWUL_")}
@@ -94,7 +108,7 @@ def test_sigterm_counts_what_send_had_acknowledged_then_exits_without_orphans(tm
                                    "TAHAWUL_DATA_DIR": str(tmp_path / "sender")},
                               cwd=REPO, capture_output=True, text=True, timeout=300)
         assert sent.returncode == 0, sent.stderr
-        up.proc.send_signal(signal.SIGTERM)  # at once: most events are not counted yet
+        stop(up.proc)  # at once: most events are not counted yet
         assert up.proc.wait(300) == 0, "\n".join(up.lines)
     finally:
         if up.proc.poll() is None:
