@@ -10,7 +10,7 @@ it acknowledged (to this run's input, or to a `tahawul send` pointed at it) exis
 else until it is counted: on the first Ctrl-C or SIGTERM `up` takes no more input, counts
 every record the broker holds, and exits. A second one stops at once and says how many
 acknowledged records were not counted. Children (the broker, the worker) die with `up`
-whatever signal it gets (tahawul.runtime.processes.die_with_parent).
+whatever signal it gets (tahawul.runtime.processes.child_options).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from tahawul.errors import Unavailable
-from tahawul.runtime.processes import die_with_parent, stop_processes
+from tahawul.runtime.processes import child_options, stop_processes
 
 
 def free_port() -> int:
@@ -57,7 +57,7 @@ class EmbeddedBroker:
             [broker_binary(), "broker", "--cluster-id", self.cluster_id, "--listener-url", url,
              "--advertised-listener-url", url, "--storage-engine", self.storage],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(self.env or {})}, preexec_fn=die_with_parent, process_group=0,
+            env={**os.environ, **(self.env or {})}, **child_options(),
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

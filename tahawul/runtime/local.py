@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING, Self
 from tahawul.kafka_admin import cluster_id, ensure_topics
 from tahawul.runtime.broker import EmbeddedBroker
 from tahawul.runtime.metrics_server import MetricsEndpoint, serve_metrics
-from tahawul.runtime.processes import die_with_parent, stop_processes
+from tahawul.runtime.processes import child_options, stop_processes
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.connection import connect
 from tahawul.sinks.clickhouse.store import Store
@@ -159,7 +159,7 @@ class Workers:
         self._logs.append(log)
         return subprocess.Popen(worker_command(), env=child_env(self.settings, **{**self.env, **extra}),
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=self.cwd, preexec_fn=die_with_parent, process_group=0)
+                                cwd=self.cwd, **child_options())
 
     def restart(self, proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
         """Replace a worker that exited (its log is appended to, not replaced)."""

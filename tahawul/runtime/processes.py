@@ -8,6 +8,7 @@ import ctypes
 import ctypes.util
 import signal
 import subprocess
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -29,14 +30,24 @@ def _load_prctl() -> Callable[[], None] | None:
     return die_with_parent
 
 
-# Given as ``preexec_fn`` to every child tahawul starts: the kernel sends the child SIGTERM
-# when the thread that started it dies, however it dies (kill -9 included), so no broker or
-# worker outlives a `tahawul up`, a test or a benchmark. Children are started from the main
-# thread, which lives as long as the process. They are also started in a process group of
-# their own (``process_group=0``): a Ctrl-C at the terminal goes to the whole foreground
-# group, and a broker that got it too would be gone before `up` could count what it holds;
-# `up` alone decides when its children stop.
-die_with_parent = _load_prctl()
+_die_with_parent = _load_prctl()
+
+
+def child_options() -> dict[str, Any]:
+    """Popen options for every child tahawul starts (the broker, workers).
+
+    ``preexec_fn``: the kernel sends the child SIGTERM when the thread that started it dies,
+    however it dies (kill -9 included), so no broker or worker outlives a `tahawul up`, a
+    test or a benchmark. Because it is the starting *thread* that counts, it is set only
+    for children started from the main thread, which lives as long as the process; one
+    started from another thread (a test's timer restarting a broker) would die with that
+    thread at once.
+
+    ``process_group=0``: a Ctrl-C at the terminal goes to the whole foreground group, and a
+    broker that got it too would be gone before `up` could count what it holds; `up` alone
+    decides when its children stop."""
+    on_main = threading.current_thread() is threading.main_thread()
+    return {"preexec_fn": _die_with_parent if on_main else None, "process_group": 0}
 
 
 def stop_processes(procs: Iterable[subprocess.Popen[Any]], timeout: float = 15.0) -> None:
