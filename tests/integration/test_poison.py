@@ -146,11 +146,12 @@ def test_raw_records_at_every_limit_odd_headers_and_nulls_never_stop_a_partition
         raw.acked[partition] = max(raw.acked[partition], base + 1)
         extra_valid += 1
     raw.simulated(producer, 0.002, 42)
-    gz = raw_producer(settings, compression_type="gzip", linger_ms=20)
-    try:
-        raw.simulated(gz, 0.002, 43)
-    finally:
-        gz.close()
+    for seed, codec in ((43, "gzip"), (44, "lz4")):  # compressed batches, as Java producers send
+        compressed = raw_producer(settings, compression_type=codec, linger_ms=20)
+        try:
+            raw.simulated(compressed, 0.002, seed)
+        finally:
+            compressed.close()
     wait_applied(ct, settings, raw.acked, 240)
 
     assert worker.poll() is None and len(workers.procs) == 1, "the worker crashed"
