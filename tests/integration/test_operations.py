@@ -134,8 +134,11 @@ def test_real_prometheus_scrapes_worker_and_counter(settings: Settings, processe
     (tmp_path / "prom").mkdir()
     prometheus = Prometheus(tmp_path / "prom", processes)
     try:
-        wait_for(lambda: prometheus.value('tahawul_counter_events_total{outcome="counted"}') >= 40, 120,
-                 "Prometheus to see the counter's counted events", every=1)
+        # Each target is scraped on its own schedule: wait until both were, after the counting.
+        wait_for(lambda: prometheus.value('tahawul_counter_events_total{outcome="counted"}') >= 40
+                 and prometheus.value("tahawul_worker_events_consumed_total") >= 43
+                 and prometheus.value('up{job="tahawul-worker"}') == 1, 120,
+                 "Prometheus to see the counter's counted events and the worker's consumed ones", every=1)
         assert prometheus.value('up{job="tahawul-worker"}') == 1
         assert prometheus.value('up{job="tahawul-counter"}') == 1
         assert prometheus.value("tahawul_worker_events_consumed_total") >= 43
