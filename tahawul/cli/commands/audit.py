@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
              "exit 1 on a difference beyond a figure's rounding",
     )
     pub.add_argument("--scale", type=_scale, default=Decimal(1),
-                     help="the scale the store's events were simulated at (default 1: real data)")
+                     help="the scale the store's events were simulated at (1: real data)")
     pub.add_argument("--format", choices=("table", "csv", "json"), default="table",
                      help="format of the figures table")
     pub.set_defaults(handler=run_published)
