@@ -182,10 +182,8 @@ def test_broker_killed_and_restarted_on_durable_storage_is_exact(
 
         truth, acked = feed(durable, 0.03, 23, on_sent=crash)
         assert outage_done.wait(30) and restarts["broker"] == 1
-        # A worker that lost its broker may have exited: restart any that did.
-        for proc in list(workers.procs):
-            if proc.poll() is not None:
-                workers.start()
+        for proc in workers.exited():  # a worker that lost its broker may have exited
+            workers.restart(proc)
         wait_applied(ct, durable, acked, 300)
         assert_exact(ct, truth)
     finally:

@@ -417,9 +417,8 @@ def test_no_gap_alarm_through_a_broker_restart_on_durable_storage(
 
         truth, acked = feed(durable, 0.03, 48, on_sent=crash)
         assert restarts == [15_000]
-        for proc in list(workers.procs):  # a worker that lost its broker may have exited
-            if proc.poll() is not None:
-                workers.start()
+        for proc in workers.exited():  # a worker that lost its broker may have exited
+            workers.restart(proc)
         wait_applied(ct, durable, acked, 300)
         assert_exact(ct, truth)
     finally:
