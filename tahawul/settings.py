@@ -216,6 +216,28 @@ class Settings(BaseSettings):
         description="TAHAWUL_GATEWAY_ACK_TIMEOUT: seconds the gateway waits for the broker to "
         "acknowledge a request's events before answering 503 (safe to retry).",
     )
+    gateway_metrics_port: int = Field(
+        9402, ge=0, le=65535,
+        description="TAHAWUL_GATEWAY_METRICS_PORT: port of the gateway's Prometheus /metrics, apart "
+        "from the public ingest port (which answers 404 there); it listens on "
+        "TAHAWUL_METRICS_HOST (loopback unless set). 0 = any free port (logged).",
+    )
+    gateway_header_timeout: float = Field(
+        10.0, gt=0,
+        description="TAHAWUL_GATEWAY_HEADER_TIMEOUT: seconds a connection has to send a complete "
+        "request line and headers, from its opening or the previous answer; then it is closed "
+        "(a client trickling headers cannot hold a connection).",
+    )
+    gateway_body_timeout: float = Field(
+        30.0, gt=0,
+        description="TAHAWUL_GATEWAY_BODY_TIMEOUT: seconds an authenticated request has to send "
+        "its whole body; then 408 and the connection is closed.",
+    )
+    gateway_max_connections: int = Field(
+        256, ge=1,
+        description="TAHAWUL_GATEWAY_MAX_CONNECTIONS: open connections the gateway accepts at "
+        "once; one more is closed as soon as it is accepted.",
+    )
     signing_keyring: Path | None = Field(
         None,
         description="TAHAWUL_SIGNING_KEYRING: JSON file of per-entity HMAC signing keys "
