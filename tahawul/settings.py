@@ -6,17 +6,20 @@ import time. Every setting is documented where it is declared, with its variable
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tahawul.kafka_security import KafkaSecurity, KafkaSecurityError
 from tahawul.schemas import topics
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TAHAWUL_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="TAHAWUL_", frozen=True, extra="ignore",
+                                      hide_input_in_errors=True)  # inputs hold secrets
 
     data_dir: Path = Field(
         Path(".tahawul"),
@@ -26,6 +29,35 @@ class Settings(BaseSettings):
         None,
         description="TAHAWUL_KAFKA_URL: kafka://host:port[,host:port]. Unset: `tahawul up` starts "
         "an embedded Tansu broker on a free loopback port.",
+    )
+    # --- Kafka connection security (every client: SDK, send, gateway, workers, writer, admin) ---
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] | None = Field(
+        None,
+        description="TAHAWUL_KAFKA_SECURITY_PROTOCOL: SASL_SSL (TLS and a SCRAM login: what a "
+        "deployment uses), SSL (TLS, optionally with a client certificate) or PLAINTEXT. Unset: "
+        "PLAINTEXT, allowed only when every broker of TAHAWUL_KAFKA_URL is on this machine "
+        "(the embedded broker, tests); a remote broker needs it set.",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = Field(
+        "SCRAM-SHA-512", description="TAHAWUL_KAFKA_SASL_MECHANISM: SCRAM mechanism of SASL_SSL."
+    )
+    kafka_username: str | None = Field(
+        None, description="TAHAWUL_KAFKA_USERNAME: this process's Kafka account (SASL_SSL)."
+    )
+    kafka_password: SecretStr | None = Field(
+        None, description="TAHAWUL_KAFKA_PASSWORD: that account's password (SASL_SSL; never printed)."
+    )
+    kafka_ca_file: Path | None = Field(
+        None,
+        description="TAHAWUL_KAFKA_CA_FILE: PEM file of the CA that signed the brokers' "
+        "certificates (SSL/SASL_SSL). Unset: the system's trusted roots. Certificates and host "
+        "names are always verified.",
+    )
+    kafka_cert_file: Path | None = Field(
+        None, description="TAHAWUL_KAFKA_CERT_FILE: PEM client certificate for mutual TLS (optional)."
+    )
+    kafka_key_file: Path | None = Field(
+        None, description="TAHAWUL_KAFKA_KEY_FILE: PEM private key of TAHAWUL_KAFKA_CERT_FILE."
     )
     clickhouse_url: SecretStr | None = Field(
         None,
@@ -147,6 +179,33 @@ class Settings(BaseSettings):
                                  "kafka://host:port[,host:port] (e.g. kafka://kafka-1:9092)")
         return value
 
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self) -> Settings:
+        """Security settings that cannot work are a settings error at start-up (exit 2), and
+        plaintext to a remote broker is refused unless asked for: a secure default."""
+        if self.kafka_security_protocol is None and self.kafka_url and not all(
+                _loopback(host) for host in _strip_scheme(self.kafka_url).split(",")):
+            raise ValueError("TAHAWUL_KAFKA_URL names a broker on another host: set "
+                             "TAHAWUL_KAFKA_SECURITY_PROTOCOL=SASL_SSL (with TAHAWUL_KAFKA_USERNAME, "
+                             "TAHAWUL_KAFKA_PASSWORD, TAHAWUL_KAFKA_CA_FILE), or PLAINTEXT explicitly")
+        try:
+            self.kafka_security().ssl_context()  # the certificate files load
+        except KafkaSecurityError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def kafka_security(self) -> KafkaSecurity:
+        """How this process's Kafka clients authenticate and encrypt."""
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol or "PLAINTEXT",
+            mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_username,
+            password=self.kafka_password.get_secret_value() if self.kafka_password else None,
+            ca_file=self.kafka_ca_file,
+            cert_file=self.kafka_cert_file,
+            key_file=self.kafka_key_file,
+        )
+
     def kafka_bootstrap(self) -> str | None:
         """host:port list for Kafka clients, from kafka_url (scheme optional)."""
         if not self.kafka_url:
@@ -158,7 +217,8 @@ class Settings(BaseSettings):
         writer) the same pipeline as these settings: data dir, broker, topics, groups,
         partitions, batching, session timeout, log level, how a worker bounds dead letters
         and a stuck batch, and which signatures a worker demands (what it counts must not
-        depend on which process started it). Secrets and the settings of one process
+        depend on which process started it), and how it connects to Kafka (protocol,
+        account, password, certificate files). Other secrets and the settings of one process
         (ports, the gateway) are not passed: a child takes those from its own environment."""
         env = {
             "TAHAWUL_DATA_DIR": str(self.data_dir),
@@ -183,6 +243,18 @@ class Settings(BaseSettings):
         }
         if self.signing_keyring is not None:
             env["TAHAWUL_SIGNING_KEYRING"] = str(self.signing_keyring)
+        # The child reaches the same cluster the same way: its Kafka account is the one
+        # secret passed on (a worker cannot read the source topic without it).
+        optional = {
+            "TAHAWUL_KAFKA_SECURITY_PROTOCOL": self.kafka_security_protocol,
+            "TAHAWUL_KAFKA_SASL_MECHANISM": self.kafka_sasl_mechanism,
+            "TAHAWUL_KAFKA_USERNAME": self.kafka_username,
+            "TAHAWUL_KAFKA_PASSWORD": self.kafka_password.get_secret_value() if self.kafka_password else None,
+            "TAHAWUL_KAFKA_CA_FILE": self.kafka_ca_file,
+            "TAHAWUL_KAFKA_CERT_FILE": self.kafka_cert_file,
+            "TAHAWUL_KAFKA_KEY_FILE": self.kafka_key_file,
+        }
+        env.update((name, str(value)) for name, value in optional.items() if value is not None)
         return env
 
     # --- producers: HTTP gateway, credentials, signing ---
@@ -280,3 +352,12 @@ def _strip_scheme(url: str) -> str:
         if url.startswith(scheme):
             url = url[len(scheme):]
     return url.rstrip("/")
+def _loopback(host_port: str) -> bool:
+    """True for a broker address on this machine (localhost, 127.0.0.0/8, ::1)."""
+    host = host_port.strip().rpartition(":")[0].strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

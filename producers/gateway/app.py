@@ -3,7 +3,13 @@
 A request carries one event (a JSON object) or a batch (a JSON array, up to
 TAHAWUL_GATEWAY_MAX_BATCH). In order, the gateway:
 
-1. authenticates the caller's API key (401 when missing, wrong or revoked);
+1. authenticates the caller's API key from the Authorization header (401 when missing,
+   wrong or revoked) *before reading any of the body*, and closes the connection on a 401:
+   an unauthenticated client costs no memory however large a body it announces. Then it
+   reads the body under a cap (:func:`max_body_bytes`: 413 at once for a larger
+   Content-Length, or as soon as a chunked body passes it) and a deadline
+   (TAHAWUL_GATEWAY_BODY_TIMEOUT: 408). The request head has its own deadline and the
+   connections a cap (:mod:`tahawul.producers.gateway.connections`);
 2. refuses the whole request (403, nothing sent, counted in
    ``tahawul_gateway_foreign_entity_total``) if any event names another entity than the
    caller's: one entity's credentials never count transactions for another;
@@ -12,7 +18,8 @@ TAHAWUL_GATEWAY_MAX_BATCH). In order, the gateway:
    (:func:`tahawul.schemas.event.parse`); fields outside the contract are refused
    (``unknown_field``), never passed on;
 5. sends the valid, new events keyed by entity, in batched records of up to 1000 events
-   (schemas/batch.py; signed as a whole when the keyring has the entity's key), and waits
+   (schemas/batch.py; each signed as a whole with the gateway's own key, which the
+   workers' trust file lets vouch for the entities it authenticates: delivery.py), and waits
    until the broker acknowledged every one (503 otherwise: retry as is);
 6. answers per event: ``accepted``, ``duplicate`` (already delivered) or ``rejected`` with
    the code and reason. 200 when none was rejected, 422 when any was (the others in the
@@ -23,16 +30,19 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+import anyio
 import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from tahawul.producers.batching import Batcher
 from tahawul.producers.gateway.credentials import AuthError, CredentialStore
@@ -40,10 +50,9 @@ from tahawul.producers.gateway.delivery import Delivery, NotAcknowledged, Record
 from tahawul.producers.gateway.metrics import GatewayMetrics
 from tahawul.producers.gateway.ratelimit import RateLimiter
 from tahawul.producers.gateway.seen import DeliveredIndex
-from tahawul.schemas.event import MAX_PAYLOAD_BYTES, Event, InvalidEvent, parse
+from tahawul.schemas.event import Event, InvalidEvent, parse
 from tahawul.schemas.jsonschema import build as event_json_schema
 from tahawul.schemas.reference import Catalogue
-from tahawul.schemas.signing import Keyring
 
 API_VERSION = "1.0.0"
 bearer = HTTPBearer(auto_error=False, description="API key from `tahawul credentials issue ENTITY`.")
@@ -80,14 +89,25 @@ class Services:
     seen: DeliveredIndex
     delivery: Delivery
     limiter: RateLimiter
-    keyring: Keyring
     catalogue: Catalogue
     metrics: GatewayMetrics
 
 
+# Bytes allowed per event in a request body. The largest *valid* event is about 330 bytes
+# of compact JSON (a UUID, an RFC 3339 time with nanoseconds and offset, the reference
+# data's longest codes, "abandoned", 100000, false, 5); 1 KiB leaves room for
+# pretty-printing (tests/unit/test_gateway_limits.py checks both). Not MAX_PAYLOAD_BYTES
+# (16 KiB): that bounds what a worker reads from Kafka, where no valid event comes near it,
+# and 1000 of them made a 16 MB body anyone could make the gateway hold.
+EVENT_BYTES = 1024
+# The array's brackets and separators, and slack for a trailing newline.
+BODY_OVERHEAD = 1024
+
+
 def max_body_bytes(max_batch: int) -> int:
-    """Largest accepted request body: a full batch of events of the contract's largest size."""
-    return max_batch * MAX_PAYLOAD_BYTES + 1024
+    """Largest accepted request body: a full batch of the largest valid events, pretty-printed
+    (1000 events: 1 MiB). A larger body is refused 413 unread."""
+    return max_batch * EVENT_BYTES + BODY_OVERHEAD
 
 
 def _error(status: int, error: str, message: str, events: list[int] | None = None,
@@ -99,22 +119,41 @@ def _error(status: int, error: str, message: str, events: list[int] | None = Non
                     headers=headers)
 
 
-class _BodyTooLarge(Exception):
-    pass
+# Sent with every answer that leaves a body unread (401, 408, 413): uvicorn (h11) then closes
+# the connection instead of reading and discarding the rest of the body.
+CLOSE = {"Connection": "close"}
 
 
-async def _raw_body(request: Request) -> bytes:
-    limit = request.app.state.max_body
+async def _read_body(request: Request, limit: int, timeout: float,
+                     refused: Callable[[str], None]) -> bytes:
+    """The request body, read only after the caller is authenticated, under a cap and a
+    deadline: a Content-Length above ``limit`` is refused before a byte is read, a chunked
+    body as soon as it passes it (413); a body not complete within ``timeout`` seconds is
+    cut (408). ``refused(reason)`` counts a refusal."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _BodyTooLarge
+        refused("too_large")
+        raise _Refused(413, "body_too_large", f"the request body exceeds {limit} bytes",
+                       headers=CLOSE)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _BodyTooLarge
-        chunks.append(chunk)
+    try:
+        with anyio.fail_after(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    refused("too_large")
+                    raise _Refused(413, "body_too_large", f"the request body exceeds {limit} bytes",
+                                   headers=CLOSE)
+                chunks.append(chunk)
+    except TimeoutError:
+        refused("timeout")
+        raise _Refused(408, "body_timeout", f"the request body did not arrive within {timeout:g} s "
+                       f"({size} bytes received); send it faster or in smaller batches",
+                       headers=CLOSE) from None
+    except ClientDisconnect:
+        raise _Refused(400, "client_disconnected", "the client closed the connection "
+                       "before the body was complete", headers=CLOSE) from None
     return b"".join(chunks)
 
 
@@ -125,9 +164,13 @@ def _responses() -> dict[int | str, dict[str, Any]]:
     return {
         200: {"model": IngestResponse, "description": "Every event accepted or a duplicate."},
         400: err("The body is not JSON, not an event or array of events, or an empty array."),
-        401: err("No API key, a wrong one, or a revoked one."),
+        401: err("No API key, a wrong one, or a revoked one. The body is not read and the "
+                 "connection is closed."),
         403: err("An event names another entity than the caller's; nothing was sent."),
-        413: err("More events than the batch limit, or a body too large; nothing was sent."),
+        408: err("The body did not arrive within TAHAWUL_GATEWAY_BODY_TIMEOUT; nothing was sent "
+                 "and the connection is closed."),
+        413: err("More events than the batch limit, or a body larger than 1 KiB per event of the "
+                 "batch limit (refused unread, the connection closed); nothing was sent."),
         422: {"model": IngestResponse,
               "description": "Some events were rejected (see results); the others were accepted."},
         429: err("The entity's rate limit is exceeded; retry after Retry-After seconds. Nothing sent."),
@@ -135,7 +178,10 @@ def _responses() -> dict[int | str, dict[str, Any]]:
     }
 
 
-def create_app(services: Services | None, max_batch: int) -> FastAPI:
+def create_app(services: Services | None, max_batch: int, body_timeout: float = 30.0) -> FastAPI:
+    """The gateway's routes. /metrics is not one of them: it is served on its own port
+    (TAHAWUL_GATEWAY_METRICS_PORT, loopback by default, :mod:`.server`), so the public port
+    shows no per-entity figures before they are published."""
     app = FastAPI(
         title="tahawul ingest gateway",
         version=API_VERSION,
@@ -147,11 +193,7 @@ def create_app(services: Services | None, max_batch: int) -> FastAPI:
     app.state.services = services
     app.state.max_batch = max_batch
     app.state.max_body = max_body_bytes(max_batch)
-
-    @app.exception_handler(_BodyTooLarge)
-    async def too_large(request: Request, exc: _BodyTooLarge) -> Response:
-        return _error(413, "body_too_large",
-                      f"the request body exceeds {request.app.state.max_body} bytes")
+    app.state.body_timeout = body_timeout
 
     @app.get("/healthz", summary="Liveness: the process answers.", tags=["operations"])
     def healthz() -> dict[str, str]:
@@ -171,12 +213,6 @@ def create_app(services: Services | None, max_batch: int) -> FastAPI:
         return Response(orjson.dumps({"ready": ready, "checks": checks}),
                         status_code=200 if ready else 503, media_type="application/json")
 
-    @app.get("/metrics", summary="Prometheus metrics.", tags=["operations"],
-             response_class=Response)
-    def metrics(request: Request) -> Response:
-        svc: Services = request.app.state.services
-        return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
     @app.post(
         "/v1/transactions",
         summary="Send one event or a batch of events.",
@@ -194,25 +230,35 @@ def create_app(services: Services | None, max_batch: int) -> FastAPI:
                  "minItems": 1, "maxItems": max_batch},
             ]}}}}},
     )
-    def ingest(
+    async def ingest(
         request: Request,
-        body: Annotated[bytes, Depends(_raw_body)],
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Response:
+        # Async, and the body read by hand: FastAPI reads no body for this route, so the key
+        # is checked from the head alone and a 401 leaves the body unread.
         svc: Services = request.app.state.services
+        state = request.app.state
         started = time.perf_counter()
         entity = ""
         response = _error(500, "internal", "unexpected error")
         try:
             try:
-                entity, _key_id = svc.credentials.authenticate(
+                entity, _key_id = await run_in_threadpool(
+                    svc.credentials.authenticate,
                     credentials.credentials if credentials is not None else None)
             except AuthError as exc:
                 svc.metrics.auth_failures.labels(exc.reason).inc()
                 response = _error(401, "unauthorized", exc.message,
-                                  headers={"WWW-Authenticate": "Bearer"})
+                                  headers={"WWW-Authenticate": "Bearer", **CLOSE})
                 return response
-            response = _ingest(svc, entity, body, request.app.state.max_batch)
+            try:
+                refused_as = svc.metrics.bodies_refused
+                body = await _read_body(request, state.max_body, state.body_timeout,
+                                        lambda reason: refused_as.labels(reason, entity).inc())
+            except _Refused as refused:
+                response = refused.response
+                return response
+            response = await run_in_threadpool(_ingest, svc, entity, body, state.max_batch)
             return response
         finally:
             svc.metrics.requests.labels(str(response.status_code), entity).inc()
@@ -376,8 +422,7 @@ def _deliver(svc: Services, entity: str, to_send: list[ToSend]) -> None:
         return
     records: list[Record] = []
     key = entity.encode()
-    batcher = Batcher(lambda value, k, headers: records.append((value, key, headers)),
-                      sign=lambda k, value: svc.keyring.sign(entity, value))
+    batcher = Batcher(lambda value, k, headers: records.append((value, key, headers)))
     for payload, _, _ in to_send:
         batcher.add(payload, key)
     batcher.flush()

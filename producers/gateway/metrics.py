@@ -26,8 +26,24 @@ class GatewayMetrics:
             "Requests refused (403) because an event named another entity than the caller's.",
             ["entity"], registry=self.registry)
         self.auth_failures = Counter(
-            "tahawul_gateway_auth_failures_total", "Requests refused 401, by reason.",
+            "tahawul_gateway_auth_failures_total",
+            "Requests refused 401 (before their body was read), by reason: missing, malformed, "
+            "unknown or revoked key. A burst is someone guessing keys (alert "
+            "TahawulGatewayUnauthorizedBurst).",
             ["reason"], registry=self.registry)
+        self.bodies_refused = Counter(
+            "tahawul_gateway_bodies_refused_total",
+            "Authenticated requests whose body was refused unread or cut: too_large (413, over "
+            "the body cap) or timeout (408, not sent within TAHAWUL_GATEWAY_BODY_TIMEOUT).",
+            ["reason", "entity"], registry=self.registry)
+        self.header_timeouts = Counter(
+            "tahawul_gateway_header_timeouts_total",
+            "Connections closed because no complete request head arrived within "
+            "TAHAWUL_GATEWAY_HEADER_TIMEOUT.", registry=self.registry)
+        self.connections_refused = Counter(
+            "tahawul_gateway_connections_refused_total",
+            "Connections closed at once because TAHAWUL_GATEWAY_MAX_CONNECTIONS were open.",
+            registry=self.registry)
         self.rate_limited = Counter(
             "tahawul_gateway_rate_limited_total", "Requests refused 429 (per-entity rate limit).",
             ["entity"], registry=self.registry)

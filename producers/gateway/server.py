@@ -7,10 +7,12 @@ import sys
 
 import uvicorn
 from kafka.errors import KafkaError
+from prometheus_client import start_http_server
 
 from tahawul.kafka_admin import KafkaUnavailable, ensure_topics
 from tahawul.keyring import settings_keyring
 from tahawul.producers.gateway.app import Services, create_app
+from tahawul.producers.gateway.connections import guarded_protocol
 from tahawul.producers.gateway.credentials import CredentialStore, credentials_path
 from tahawul.producers.gateway.delivery import KafkaDelivery
 from tahawul.producers.gateway.metrics import GatewayMetrics
@@ -43,14 +45,30 @@ def build_services(settings: Settings, bootstrap: str) -> Services:
 
 
 def serve(settings: Settings, bootstrap: str, host: str, port: int) -> int:
+    """Serve the API on ``host:port`` and the gateway's /metrics on its own port
+    (TAHAWUL_GATEWAY_METRICS_PORT on TAHAWUL_METRICS_HOST, loopback unless set): per-entity
+    figures are for Prometheus, not for whoever reaches the public port."""
     services = build_services(settings, bootstrap)
-    app = create_app(services, settings.gateway_max_batch)
-    print(f"gateway on http://{host}:{port} -> {bootstrap} topic {settings.topic_transactions}",
+    app = create_app(services, settings.gateway_max_batch, settings.gateway_body_timeout)
+    try:
+        metrics_server, _thread = start_http_server(
+            settings.gateway_metrics_port, addr=settings.metrics_host,
+            registry=services.metrics.registry)
+    except OSError as exc:
+        raise SystemExit(f"tahawul: cannot serve the gateway's /metrics on {settings.metrics_host}:"
+                         f"{settings.gateway_metrics_port} ({exc}); set another "
+                         "TAHAWUL_GATEWAY_METRICS_PORT") from exc
+    print(f"gateway on http://{host}:{port} -> {bootstrap} topic {settings.topic_transactions}; "
+          f"metrics on http://{settings.metrics_host}:{metrics_server.server_address[1]}/metrics",
           file=sys.stderr, flush=True)
+    protocol = guarded_protocol(settings.gateway_header_timeout, settings.gateway_max_connections,
+                                services.metrics)
     try:
         uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(),
-                    access_log=False, timeout_graceful_shutdown=10)
+                    access_log=False, timeout_graceful_shutdown=10, http=protocol)
     finally:
+        metrics_server.shutdown()
+        metrics_server.server_close()
         services.delivery.close()
         services.seen.close()
     return 0

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import generate_latest
 
 from tahawul.producers.gateway.app import Services, create_app, render_openapi
 from tahawul.producers.gateway.credentials import CredentialStore
@@ -78,7 +79,9 @@ def post(client: TestClient, body: Any, key: str | None) -> Any:
 
 
 def metric(client: TestClient, line_start: str) -> float:
-    for line in client.get("/metrics").text.splitlines():
+    """A value of the gateway's registry (served on its own metrics port, not by the app)."""
+    registry = client.app.state.services.metrics.registry  # type: ignore[attr-defined]
+    for line in generate_latest(registry).decode().splitlines():
         if line.startswith(line_start + " "):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
