@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
+
 # Reconnect attempts of a producer bounded in time back off to at most this (kafka-python's
 # default is 30 s): after a broker outage it must be sending again well within its bound.
 BOUNDED_RECONNECT_BACKOFF_MAX_MS: Final = 2000
@@ -37,6 +39,7 @@ def producer_config(
     request_timeout_ms: int | None = None,
     max_block_ms: int | None = None,
     bootstrap_timeout_ms: int | None = None,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> dict[str, Any]:
     """The keyword arguments of a ``KafkaProducer`` that stores every record once and in order.
 
@@ -48,6 +51,8 @@ def producer_config(
     Each argument left None keeps kafka-python's default. ``delivery_timeout_ms`` bounds
     how long a record may take before it is reported failed; a producer given a bound also
     reconnects quickly after a broker outage (:data:`BOUNDED_RECONNECT_BACKOFF_MAX_MS`).
+    ``security`` says how to log in and check the brokers' certificates (the settings'
+    :meth:`~tahawul.settings.Settings.kafka_security`).
     """
     config: dict[str, Any] = dict(
         bootstrap_servers=bootstrap,
@@ -68,6 +73,7 @@ def producer_config(
         bootstrap_timeout_ms=bootstrap_timeout_ms,
     )
     config.update((name, value) for name, value in optional.items() if value is not None)
+    config.update(security.client_options())
     return config
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
+from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.producers.batching import Batcher, Sign
 from tahawul.producers.kafka_config import producer_config, stored
 from tahawul.schemas.headers import ORIGINAL_BYTES_HEADER
@@ -45,7 +46,7 @@ class SendFailed(RuntimeError):
 class EventSender:
     def __init__(self, bootstrap: str, topic: str, linger_ms: int = 20,
                  producer: Any | None = None, batch_events: int = 0,
-                 sign: Sign | None = None) -> None:
+                 sign: Sign | None = None, security: KafkaSecurity = PLAINTEXT) -> None:
         """``producer`` replaces the kafka-python producer (unit tests of the ack rules).
 
         ``batch_events`` > 0: events given to :meth:`add` travel in batched records of up to
@@ -57,7 +58,8 @@ class EventSender:
         # kafka-python's own timeouts (a batch sender has no caller waiting on an answer), and
         # requests large enough for a record of MAX_RECORD_BYTES (its default limit is 1 MiB).
         self._producer = producer or KafkaProducer(
-            **producer_config(bootstrap, linger_ms=linger_ms, max_request_size=2 * MAX_RECORD_BYTES))
+            **producer_config(bootstrap, linger_ms=linger_ms, max_request_size=2 * MAX_RECORD_BYTES,
+                              security=security))
         self._lock = threading.Lock()
         self.acked: dict[int, int] = {}  # partition -> highest acknowledged offset
         self.acked_count = 0

@@ -28,6 +28,7 @@ from clickhouse_connect.driver.client import Client
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.schemas.verdict import BAD, CELL, COUNT, COUNT_COLUMNS, OK
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.connection import connect, redact
@@ -309,8 +310,9 @@ class SourceProbe:
     always comes while the broker serves the partition; none in time (or any error) is
     reported as a gap, never passed over."""
 
-    def __init__(self, bootstrap: str, timeout: float = 10.0) -> None:
+    def __init__(self, bootstrap: str, timeout: float = 10.0, security: KafkaSecurity = PLAINTEXT) -> None:
         self.bootstrap = bootstrap
+        self.security = security
         self.timeout = timeout
         self._consumer: KafkaConsumer | None = None
 
@@ -319,7 +321,8 @@ class SourceProbe:
         if self._consumer is None:
             self._consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
                                            enable_auto_commit=False, auto_offset_reset="none",
-                                           max_poll_records=1, consumer_timeout_ms=1000)
+                                           max_poll_records=1, consumer_timeout_ms=1000,
+                                           **self.security.client_options())
         consumer = self._consumer
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
@@ -407,8 +410,9 @@ def run_counter(
         max_poll_interval_ms=600_000,
         max_partition_fetch_bytes=8 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
+        **settings.kafka_security().client_options(),
     )
-    probe = SourceProbe(settings.kafka_bootstrap() or "")
+    probe = SourceProbe(settings.kafka_bootstrap() or "", security=settings.kafka_security())
     last_write = 0  # events in the last write: a busy stream lingers longer
     try:
         while not stop.is_set():

@@ -9,9 +9,15 @@ from collections.abc import Iterator
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    KafkaError,
+    SaslAuthenticationFailedError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 
 from tahawul.errors import Unavailable
+from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.settings import Settings
 
 
@@ -19,24 +25,44 @@ class KafkaUnavailable(Unavailable):
     pass
 
 
-def admin(bootstrap: str, timeout: float = 10.0) -> KafkaAdminClient:
+def admin(bootstrap: str, timeout: float = 10.0, security: KafkaSecurity = PLAINTEXT) -> KafkaAdminClient:
     """An admin client of the cluster at ``bootstrap``, or KafkaUnavailable after ``timeout``
     seconds. While it tries, kafka-python's own connection warnings are held back: a user
-    who named the wrong address gets one line from us, not a screen of retries."""
+    who named the wrong address gets one line from us, not a screen of retries. A refused
+    login or certificate is reported at once, as such: retrying would not change it."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
+    options = security.client_options()
     with _quiet("kafka"):
         while time.monotonic() < deadline:
             left_ms = max(500, int((deadline - time.monotonic()) * 1000))
             try:
                 return KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000,
-                                        bootstrap_timeout_ms=left_ms, reconnect_backoff_max_ms=500)
+                                        bootstrap_timeout_ms=left_ms, reconnect_backoff_max_ms=500,
+                                        **options)
+            except SaslAuthenticationFailedError:
+                raise KafkaUnavailable(refused_login(bootstrap, security)) from None
             except KafkaError as exc:
                 last = exc
                 time.sleep(0.2)
-    raise KafkaUnavailable(f"cannot reach Kafka at {bootstrap} within {timeout:g} s "
+    raise KafkaUnavailable(f"cannot reach Kafka at {bootstrap} ({security.describe()}) within {timeout:g} s "
                            f"({type(last).__name__ if last else 'no answer'}); is TAHAWUL_KAFKA_URL right "
-                           "and the broker running?")
+                           "and the broker running?" + _tls_hint(last, security))
+
+
+def refused_login(bootstrap: str, security: KafkaSecurity) -> str:
+    """One line for a login the broker refused."""
+    return (f"Kafka at {bootstrap} refused the login of {security.username!r} ({security.mechanism}): "
+            "check TAHAWUL_KAFKA_USERNAME and TAHAWUL_KAFKA_PASSWORD")
+
+
+def _tls_hint(last: Exception | None, security: KafkaSecurity) -> str:
+    """kafka-python reports a certificate it could not verify as a broker it could not
+    reach (the handshake failure goes to its log): say what to check when TLS is on."""
+    if security.tls and last is not None:
+        return (" With TLS, also check that the brokers' certificates are signed by "
+                "TAHAWUL_KAFKA_CA_FILE and name the host of TAHAWUL_KAFKA_URL.")
+    return ""
 
 
 @contextlib.contextmanager
@@ -51,10 +77,10 @@ def _quiet(logger_name: str) -> Iterator[None]:
         logger.setLevel(level)
 
 
-def cluster_id(bootstrap: str) -> str:
+def cluster_id(bootstrap: str, security: KafkaSecurity = PLAINTEXT) -> str:
     """The cluster's id: the store keys progress by it, so offsets of another cluster (or of
     a fresh embedded broker) are never mistaken for these."""
-    client = admin(bootstrap)
+    client = admin(bootstrap, security=security)
     try:
         return str(client.describe_cluster()["cluster_id"])
     finally:
@@ -66,18 +92,28 @@ def ensure_topics(bootstrap: str, settings: Settings) -> None:
 
     The validated topic needs at least as many partitions as the source topic, because a
     batch of source partition p goes to validated partition p.
+
+    With ACLs, an account sees only the topics it may use and may create none: the topics
+    it cannot see are left to the administrator's `tahawul kafka acls`, which creates them
+    (an entity's account sees only the transactions topic), and the partition counts are
+    checked by the accounts that see both topics (the workers').
     """
-    client = admin(bootstrap)
+    client = admin(bootstrap, security=settings.kafka_security())
     try:
         wanted = (settings.topic_transactions, settings.topic_validated, settings.topic_dead_letter)
         existing = set(client.list_topics())
         for name in wanted:
             if name not in existing:
-                with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile
+                # created meanwhile, or not this account's to see or create
+                with contextlib.suppress(TopicAlreadyExistsError, TopicAuthorizationFailedError):
                     client.create_topics([NewTopic(name, settings.partitions, 1)])
+        visible = set(client.list_topics())
+        pair = [settings.topic_transactions, settings.topic_validated]
+        if not set(pair) <= visible:
+            return
         counts = {
             (t.get("name") or t.get("topic")): len(t["partitions"])
-            for t in client.describe_topics([settings.topic_transactions, settings.topic_validated])
+            for t in client.describe_topics(pair)
         }
         if counts[settings.topic_validated] < counts[settings.topic_transactions]:
             raise KafkaUnavailable(
@@ -88,14 +124,15 @@ def ensure_topics(bootstrap: str, settings: Settings) -> None:
         client.close()
 
 
-def last_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+def last_offsets(bootstrap: str, topic: str, security: KafkaSecurity = PLAINTEXT) -> dict[int, int]:
     """The offset of the last record in each partition of ``topic`` (-1: none yet).
 
     Found by reading forward from the end the broker reports, not by trusting that end:
     the embedded broker reports it too low after batched produces (platform notes), and a
     drain that stopped at a reported end would leave acknowledged records uncounted."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                             max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
+                             max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
+                             **security.client_options())
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         ends = consumer.end_offsets(partitions)

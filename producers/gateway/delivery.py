@@ -17,6 +17,7 @@ from typing import Protocol
 
 from kafka import KafkaProducer
 
+from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.producers.kafka_config import UnconfirmedWrite, producer_config, stored
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,8 @@ class Delivery(Protocol):
 
 
 class KafkaDelivery:
-    def __init__(self, bootstrap: str, topic: str, ack_timeout: float, linger_ms: int = 5) -> None:
+    def __init__(self, bootstrap: str, topic: str, ack_timeout: float, linger_ms: int = 5,
+                 security: KafkaSecurity = PLAINTEXT) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.ack_timeout = ack_timeout
@@ -49,6 +51,7 @@ class KafkaDelivery:
             delivery_timeout_ms=timeout_ms,
             request_timeout_ms=max(1000, min(30_000, timeout_ms - linger_ms - 100)),
             max_block_ms=timeout_ms,
+            security=security,
         )
         self._lock = threading.Lock()
         self._producer: KafkaProducer | None = KafkaProducer(**self._config)

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 def build_services(settings: Settings, bootstrap: str) -> Services:
     ensure_topics(bootstrap, settings)
     try:
-        delivery = KafkaDelivery(bootstrap, settings.topic_transactions, settings.gateway_ack_timeout)
+        delivery = KafkaDelivery(bootstrap, settings.topic_transactions, settings.gateway_ack_timeout,
+                                 security=settings.kafka_security())
     except KafkaError as exc:
         raise KafkaUnavailable(f"cannot reach Kafka at {bootstrap}: {exc}") from None
     if settings.gateway_burst < settings.gateway_max_batch:

@@ -5,6 +5,7 @@ stable public name of this package). See :mod:`tahawul.producers.sdk.client` for
 docs/producers.md for an example.
 """
 
+from tahawul.kafka_security import KafkaSecurity
 from tahawul.producers.sdk.client import BatchRejected, Producer, ProducerClosed, Rejection
 from tahawul.producers.sdk.spool import SpoolError, SpoolFull, SpoolLocked
 from tahawul.schemas.event import InvalidEvent
@@ -12,6 +13,7 @@ from tahawul.schemas.event import InvalidEvent
 __all__ = [
     "BatchRejected",
     "InvalidEvent",
+    "KafkaSecurity",
     "Producer",
     "ProducerClosed",
     "Rejection",

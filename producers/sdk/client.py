@@ -37,6 +37,7 @@ import orjson
 from kafka import KafkaProducer
 
 from tahawul.producers.kafka_config import UnconfirmedWrite, producer_config, stored
+from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.producers.sdk.spool import Cursor, Spool, SpoolError
 from tahawul.schemas import topics
 from tahawul.schemas.event import InvalidEvent, parse
@@ -87,7 +88,10 @@ class Producer:
     the pipeline requires this entity's events to be signed. ``spool_max_bytes`` bounds the
     spool; a full spool makes ``send`` raise :class:`~tahawul.producers.sdk.spool.SpoolFull`.
     ``fsync=False`` trades the crash guarantee of each ``send`` for speed (a process crash
-    still loses nothing; a machine crash may lose the last events).
+    still loses nothing; a machine crash may lose the last events). ``security``: how to
+    reach a secured cluster, e.g. ``KafkaSecurity("SASL_SSL", username="entity-rop",
+    password=..., ca_file=Path("ca.pem"))`` (SCRAM-SHA-512, certificate verified); None:
+    plaintext, for a broker on this machine.
     """
 
     def __init__(
@@ -109,6 +113,7 @@ class Producer:
         self.bootstrap = bootstrap
         self.topic = topic
         self._signing_key = signing_key
+        security: KafkaSecurity | None = None,
         self._catalogue = load_catalogue()
         self._spool = Spool(Path(spool_dir), spool_max_bytes, spool_segment_bytes, fsync)
         # A failed delivery is retried from the spool, so the producer gives up on a record
@@ -128,6 +133,7 @@ class Producer:
         self._max_backoff = max_retry_backoff
         self._cond = threading.Condition()
         self._failed = False
+            security=security or PLAINTEXT,
         self._generation = 0
         self._stopping = False
         self._closed = False

@@ -97,8 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         for error in exc.errors():
             field = "_".join(str(part) for part in error["loc"])
-            shown = "" if field in Settings.secret_fields() else f"={error.get('input')!r}"
             message = error["msg"].removeprefix("Value error, ")
+            if not field:  # a rule across settings: the message names them, never a value
+                print(f"tahawul: invalid settings: {message}", file=sys.stderr)
+                continue
+            shown = "" if field in Settings.secret_fields() else f"={error.get('input')!r}"
             print(f"tahawul: invalid setting TAHAWUL_{field.upper()}{shown}: {message}", file=sys.stderr)
         return EXIT_USAGE
     configure_logging(settings.log_level, settings.log_format)

@@ -93,7 +93,8 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
                 # Simulated events travel in batched records per entity, as `tahawul send`
                 # sends files: one record each is Faust's per-record cost for every event
                 # (about 4,000 events/s here instead of tens of thousands).
-                sender = EventSender(pipeline.bootstrap, topic, batch_events=SIMULATION_BATCH)
+                sender = EventSender(pipeline.bootstrap, topic, batch_events=SIMULATION_BATCH,
+                                     security=pipeline.settings.kafka_security())
                 threading.Thread(target=send_feed, args=(sender, feed_factory(), run, stopping),
                                  name="feed", daemon=True).start()
             else:
@@ -114,7 +115,8 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
                         return EXIT_FEED_FAILED
                     if stopping.is_set():
                         if targets is None and run.feed_done:
-                            targets = last_offsets(pipeline.bootstrap, topic)
+                            targets = last_offsets(pipeline.bootstrap, topic,
+                                                   pipeline.settings.kafka_security())
                             left = uncounted(run, topic, targets)
                             print(f"stopping: no more input; counting the {left} record(s) the broker "
                                   "holds that are not counted yet (Ctrl-C again to stop at once)",

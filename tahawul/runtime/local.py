@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Self
 
 from tahawul.kafka_admin import cluster_id, ensure_topics
+from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.runtime.broker import EmbeddedBroker
 from tahawul.runtime.metrics_server import MetricsEndpoint, serve_metrics
 from tahawul.runtime.processes import child_options, stop_processes
@@ -94,9 +95,9 @@ class Run:
             )
 
 
-def open_store(client: Client, bootstrap: str) -> Store:
+def open_store(client: Client, bootstrap: str, security: KafkaSecurity = PLAINTEXT) -> Store:
     """The store of the cluster at ``bootstrap``, ready to count in (prepare_store)."""
-    return prepare_store(client, cluster_id(bootstrap))
+    return prepare_store(client, cluster_id(bootstrap, security))
 
 
 @dataclass
@@ -224,7 +225,8 @@ class LocalPipeline:
         writer and ClickHouse: the tests' fault injection)."""
         if self._client is None:
             self._client = connect(self.settings.clickhouse_dsn())
-        return open_store(wrap(self._client) if wrap else self._client, self.bootstrap)
+        return open_store(wrap(self._client) if wrap else self._client, self.bootstrap,
+                          self.settings.kafka_security())
 
     def start_writer(self, on_batch: OnBatch | None = None, run: Run | None = None,
                      wrap: Callable[[Client], Client] | None = None) -> WriterThread:

@@ -110,8 +110,9 @@ def test_up_gives_its_worker_the_next_metrics_port(monkeypatch: pytest.MonkeyPat
     seen: list[dict[str, str]] = []
     monkeypatch.setattr(tahawul.runtime.local.subprocess, "Popen", lambda *a, env, **kw: seen.append(env))
     monkeypatch.setenv("TAHAWUL_METRICS_PORT", "9500")
-    LocalPipeline(settings(metrics_port=9500, kafka_url="kafka://b:9092"), log_dir=tmp_path).start_workers(1)
+    remote = {"kafka_url": "kafka://b:9092", "kafka_security_protocol": "PLAINTEXT"}
+    LocalPipeline(settings(metrics_port=9500, **remote), log_dir=tmp_path).start_workers(1)
     monkeypatch.delenv("TAHAWUL_METRICS_PORT")
-    LocalPipeline(settings(kafka_url="kafka://b:9092"), log_dir=tmp_path).start_workers(1)
+    LocalPipeline(settings(**remote), log_dir=tmp_path).start_workers(1)
     assert seen[0]["TAHAWUL_METRICS_PORT"] == "9501"
     assert "TAHAWUL_METRICS_PORT" not in seen[1]  # no endpoint for up: none for its worker

@@ -97,7 +97,7 @@ def run_counter(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    store = open_store(settings.clickhouse_dsn(), cluster_id(bootstrap), stop)
+    store = open_store(settings.clickhouse_dsn(), cluster_id(bootstrap, settings.kafka_security()), stop)
     if store is not None:
         counting_loop(settings, store, stop)
     return 0

@@ -69,7 +69,8 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
                   file=sys.stderr)
             return EXIT_USAGE
         try:
-            sender = EventSender(bootstrap, settings.topic_transactions)
+            sender = EventSender(bootstrap, settings.topic_transactions,
+                                 security=settings.kafka_security())
         except KafkaError as exc:
             raise KafkaUnavailable(f"cannot reach Kafka at {bootstrap}: {exc}") from None
     catalogue = load_catalogue()

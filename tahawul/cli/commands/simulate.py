@@ -70,7 +70,8 @@ def send_simulation(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     ensure_topics(bootstrap, settings)
     try:
-        sender = EventSender(bootstrap, settings.topic_transactions, linger_ms=5)
+        sender = EventSender(bootstrap, settings.topic_transactions, linger_ms=5,
+                             security=settings.kafka_security())
     except KafkaError as exc:
         raise KafkaUnavailable(f"cannot reach Kafka at {bootstrap}: {exc}") from None
     keyring = settings_keyring(settings)
