@@ -39,11 +39,11 @@ from aiokafka.errors import (
     RecordTooLargeError,
     TopicAuthorizationFailedError,
 )
-from faust.types.auth import CredentialsT
 from faust.types import EventT
+from faust.types.auth import CredentialsT
 
-from tahawul.keyring import signature_policy
 from tahawul.kafka_security import KafkaSecurity
+from tahawul.keyring import signature_policy
 from tahawul.logs import dict_config
 from tahawul.schemas.headers import (
     MESSAGE_HEADER,
@@ -330,7 +330,20 @@ def consumer_options(settings: Settings) -> dict[str, Any]:
         broker_commit_interval=1.0,
         web_enabled=False,
         loghandlers=[],
+        broker_credentials=faust_credentials(settings.kafka_security()),
     )
+
+
+def faust_credentials(security: KafkaSecurity) -> CredentialsT | None:
+    """Faust's form of the Kafka security every tahawul client uses (tahawul.kafka_security):
+    SCRAM over TLS, or TLS alone, with the same verifying TLS context; None for PLAINTEXT."""
+    context = security.ssl_context()
+    if security.protocol == "SASL_SSL":
+        return faust.SASLCredentials(username=security.username, password=security.password,
+                                     ssl_context=context, mechanism=security.mechanism)
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
 
 
 def source_topic(app: faust.App, settings: Settings) -> faust.TopicT:
@@ -354,22 +367,9 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
         producer_max_request_size=2 * 1024 * 1024,
         datadir=str(datadir),
         table_cleanup_interval=3600.0,
-        broker_credentials=faust_credentials(settings.kafka_security()),
     )
     catalogue = load_catalogue()
     signatures = signature_policy(settings)
-def faust_credentials(security: KafkaSecurity) -> CredentialsT | None:
-    """Faust's form of the Kafka security every tahawul client uses (tahawul.kafka_security):
-    SCRAM over TLS, or TLS alone, with the same verifying TLS context; None for PLAINTEXT."""
-    context = security.ssl_context()
-    if security.protocol == "SASL_SSL":
-        return faust.SASLCredentials(username=security.username, password=security.password,
-                                     ssl_context=context, mechanism=security.mechanism)
-    if context is not None:
-        return faust.SSLCredentials(context)
-    return None
-
-
     source = source_topic(app, settings)
     quarantine = Quarantine(settings.data_dir / "quarantine" / "dead-letters.jsonl")
 

@@ -36,8 +36,8 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
-from tahawul.producers.kafka_config import UnconfirmedWrite, producer_config, stored
 from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
+from tahawul.producers.kafka_config import UnconfirmedWrite, producer_config, stored
 from tahawul.producers.sdk.spool import Cursor, Spool, SpoolError
 from tahawul.schemas import topics
 from tahawul.schemas.event import InvalidEvent, parse
@@ -109,11 +109,11 @@ class Producer:
         max_retry_backoff: float = 30.0,
         linger_ms: int = 10,
         client_id: str = "tahawul-sdk",
+        security: KafkaSecurity | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self._signing_key = signing_key
-        security: KafkaSecurity | None = None,
         self._catalogue = load_catalogue()
         self._spool = Spool(Path(spool_dir), spool_max_bytes, spool_segment_bytes, fsync)
         # A failed delivery is retried from the spool, so the producer gives up on a record
@@ -128,12 +128,12 @@ class Producer:
             request_timeout_ms=min(30_000, max(1000, timeout_ms - 100)),
             max_block_ms=int(max(1.0, min(delivery_timeout, 10.0)) * 1000),
             bootstrap_timeout_ms=5000,
+            security=security or PLAINTEXT,
         )
         self._backoff = retry_backoff
         self._max_backoff = max_retry_backoff
         self._cond = threading.Condition()
         self._failed = False
-            security=security or PLAINTEXT,
         self._generation = 0
         self._stopping = False
         self._closed = False
