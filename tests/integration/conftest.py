@@ -15,10 +15,12 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from tahawul.kafka_admin import ensure_topics
+from tahawul.runtime.apache_kafka import ApacheKafka
 from tahawul.runtime.broker import EmbeddedBroker
 from tahawul.runtime.local import Workers, WriterThread, open_store, start_writer
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.connection import connect
+from tests.conftest import brokers_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,15 +34,38 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, every: fl
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+Broker = EmbeddedBroker | ApacheKafka
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test on a broker runs on the broker(s) --broker names, and a test marked
+    both_brokers on Tansu and on Apache Kafka (ids ``[tansu]``/``[kafka]``)."""
+    if "broker_kind" in metafunc.fixturenames:
+        marked = metafunc.definition.get_closest_marker("both_brokers") is not None
+        metafunc.parametrize("broker_kind", brokers_for(metafunc.config, marked),
+                             indirect=True, scope="module")
+
+
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    """A fresh broker per module (Faust's internal topics are not namespaced per app)."""
+def broker_kind(request: pytest.FixtureRequest) -> str:
+    """"tansu" or "kafka": which broker this test's module runs on."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def broker(broker_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A fresh broker per module (Faust's internal topics are not namespaced per app):
+    Tansu in memory, or a single Apache Kafka node with its log in the module's temp dir."""
+    if broker_kind == "kafka":
+        with ApacheKafka(tmp_path_factory.mktemp("kafka")) as kafka:
+            yield kafka
+        return
     with EmbeddedBroker(tmp_path_factory.mktemp("broker") / "broker.log") as b:
         yield b
 
 
 @pytest.fixture
-def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
+def settings(broker: Broker, tmp_path: Path) -> Settings:
     """Settings for one test: its own topics, groups and data dir on the module's broker."""
     tag = uuid.uuid4().hex[:8]
     s = Settings(
