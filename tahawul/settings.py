@@ -334,6 +334,13 @@ class Settings(BaseSettings):
         description="TAHAWUL_METRICS_HOST: address the /metrics endpoint listens on (0.0.0.0 in "
         "containers, so that Prometheus can reach it).",
     )
+    live_port: int = Field(
+        0, ge=0, le=65535,
+        description="TAHAWUL_LIVE_PORT: port on 127.0.0.1 (never another address) where `tahawul "
+        "up` serves the live page (/en, /ar) and the embedded store's read-only ClickHouse HTTP "
+        "interface, which `tahawul sql`, `report`, `audit` and `export` use while `up` holds the "
+        "store. 0 = any free port; the address is printed at start.",
+    )
     grafana_token: SecretStr | None = Field(
         None,
         description="TAHAWUL_GRAFANA_TOKEN: service-account token `tahawul grafana publish` uses "

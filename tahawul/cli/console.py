@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from tahawul.runtime.rates import EventRate
 from tahawul.schemas.reference import load_catalogue
 
 if TYPE_CHECKING:
@@ -51,15 +52,14 @@ class LiveView:
     """Digital share per governorate, events/s and rejected count, refreshed in place on a
     terminal; a progress line every few seconds otherwise (CI, pipes)."""
 
-    def __init__(self, run: Run, started: float, out: TextIO) -> None:
+    def __init__(self, run: Run, started: float, out: TextIO, meter: EventRate | None = None) -> None:
         self.run = run
         self.started = started
         self.out = out
         self.tty = out.isatty()
         self.live: Live | None = None
         self._last_line = 0.0
-        self._last_count = (started, 0)
-        self.rate = 0.0
+        self.meter = meter or EventRate()
 
     def __enter__(self) -> LiveView:
         if self.tty:
@@ -71,13 +71,13 @@ class LiveView:
         if self.live is not None:
             self.live.__exit__(None, None, None)
 
+    @property
+    def rate(self) -> float:
+        """Events applied per second over the last seconds (tahawul.runtime.rates)."""
+        return self.meter.rate()
+
     def _measure(self) -> None:
-        now = time.monotonic()
-        t0, n0 = self._last_count
-        applied = self.run.counted + self.run.duplicates + self.run.rejected
-        if now - t0 >= 1.0:
-            self.rate = (applied - n0) / (now - t0)
-            self._last_count = (now, applied)
+        self.meter.sample(self.run.applied)
 
     def _table(self) -> Table:
         run = self.run

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
@@ -30,7 +31,11 @@ from tahawul.kafka_admin import last_offsets
 from tahawul.producers.kafka_sender import EventSender
 from tahawul.runtime.feeds import Feed, send_feed
 from tahawul.runtime.local import LocalPipeline, Run
+from tahawul.runtime.rates import EventRate
+from tahawul.runtime.read_server import ReadServer, run_state, serve_reads
 from tahawul.settings import Settings
+from tahawul.sinks.clickhouse.connection import is_embedded
+from tahawul.sinks.clickhouse.read_front import record_path
 
 EXIT_WRITER_FAILED = 3
 EXIT_FEED_FAILED = 4
@@ -73,6 +78,20 @@ def uncounted(run: Run, topic: str, targets: dict[int, int] | None) -> int | Non
         return sum(max(0, last - run.progress.get((topic, p), -1)) for p, last in targets.items())
 
 
+def serve_live(settings: Settings, run: Run, meter: EventRate) -> ReadServer | None:
+    """The live page and the read-only ClickHouse HTTP front of the embedded store, on
+    loopback (tahawul.runtime.read_server); their address goes to stderr. A ClickHouse server
+    serves its own reads: then there is neither (see docs/operations.md)."""
+    dsn = settings.clickhouse_dsn()
+    if not is_embedded(dsn):
+        return None
+    store_dir = Path(dsn[len("chdb://"):])
+    reads = serve_reads(store_dir, run_state(run, meter), settings.live_port)
+    print(f"live page: {reads.url}/en (Arabic: {reads.url}/ar); the store, read-only, for ClickHouse "
+          f"clients: {reads.url} (user and password in {record_path(store_dir)})", file=sys.stderr)
+    return reads
+
+
 def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_done: bool,
        out: TextIO = sys.stdout) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -81,6 +100,8 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
     run = Run()
     targets: dict[int, int] | None = None  # at a stop: the last offset of every partition
     started = time.monotonic()
+    meter = EventRate()  # events/s for the live view and the live page
+    reads: ReadServer | None = None
     with stop_requests() as stopping:
         try:
             pipeline.start_broker()
@@ -88,6 +109,7 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
                 print(f"embedded broker on {pipeline.broker.bootstrap} (log: {pipeline.broker.log_path})",
                       file=sys.stderr)
             writer = pipeline.start_writer(run=run)
+            reads = serve_live(settings, run, meter)
             workers = pipeline.start_workers(1)
             if feed_factory is not None:
                 # Simulated events travel in batched records per entity, as `tahawul send`
@@ -99,7 +121,7 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
                                  name="feed", daemon=True).start()
             else:
                 run.feed_done = True
-            with LiveView(run, started, out) as view:
+            with LiveView(run, started, out, meter) as view:
                 while True:
                     time.sleep(0.25)
                     view.refresh()
@@ -145,4 +167,6 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
             return EXIT_INTERRUPTED
         finally:
             _quiet_kafka_clients()
+            if reads is not None:
+                reads.close()
             pipeline.close()
