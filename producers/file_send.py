@@ -3,9 +3,11 @@
 Each line is checked with :func:`tahawul.schemas.event.parse`, the function the workers
 run, so a rejected line is reported here with the pipeline's code and message (and is not
 sent: it would only be rejected again). Valid lines are sent keyed by entity, in batched records of
-up to 1000 events of one entity (schemas/batch.py), signed when the keyring has a key for
-the entity. The file is streamed, never held in memory (at most one pending batch per
-entity), so its size does not matter.
+up to 1000 events of one entity (schemas/batch.py), each record signed with the entity's
+private key (schemas/signing.py); a line of an entity this process holds no key for is
+rejected here (``signature_missing``), as the workers would reject it. The file is
+streamed, never held in memory (at most one pending batch per entity), so its size does
+not matter.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from tahawul.producers.batching import Batcher
 from tahawul.producers.csv_events import iter_csv
 from tahawul.schemas.event import InvalidEvent, parse
 from tahawul.schemas.reference import Catalogue
-from tahawul.schemas.signing import Keyring
+from tahawul.schemas.signing import Signers
 
 Format = Literal["jsonl", "csv"]
 Deliver = Callable[[bytes, bytes | None, list[tuple[str, bytes]] | None], None]
@@ -95,7 +97,7 @@ def iter_file(path: Path, fmt: Format, source: str,
         yield from iter_jsonl(path, on_bytes)
 
 
-def send_file(path: Path, fmt: Format, source: str, catalogue: Catalogue, keyring: Keyring,
+def send_file(path: Path, fmt: Format, source: str, catalogue: Catalogue, signers: Signers,
               deliver: Deliver | None, report: RejectionReport,
               on_bytes: Callable[[int], None] = _no_progress) -> FileResult:
     """Validate every line of one file; hand each valid payload to ``deliver`` (None: check only)."""
@@ -106,13 +108,16 @@ def send_file(path: Path, fmt: Format, source: str, catalogue: Catalogue, keyrin
         # Valid lines travel in batched records of up to 1000 events of one entity
         # (schemas/batch.py), signed as a whole: the workers count each event on its own,
         # many times faster than one record per line. Each entity's lines stay in order.
-        batcher = Batcher(deliver, sign=lambda key, value: keyring.sign((key or b"").decode(), value))
+        batcher = Batcher(deliver, sign=signers.sign_keyed)
     for number, item in iter_file(path, fmt, source, on_bytes):
         result.lines += 1
         try:
             if isinstance(item, InvalidEvent):
                 raise item
             event = parse(item, catalogue, now)
+            if batcher is not None and signers.key_for(event.entity) is None:
+                raise InvalidEvent("signature_missing", f"no signing key of {event.entity} here "
+                                   "(TAHAWUL_SIGNING_KEYS); the pipeline counts signed events only")
         except InvalidEvent as exc:
             result.rejected += 1
             result.codes[exc.code] = result.codes.get(exc.code, 0) + 1

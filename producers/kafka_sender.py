@@ -19,7 +19,7 @@ from kafka import KafkaProducer
 from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.producers.batching import Batcher, Sign
 from tahawul.producers.kafka_config import producer_config, stored
-from tahawul.schemas.headers import ORIGINAL_BYTES_HEADER
+from tahawul.schemas.headers import ORIGINAL_BYTES_HEADER, SIGNATURE_HEADER
 
 
 def entity_key(payload: bytes) -> bytes | None:
@@ -50,10 +50,13 @@ class EventSender:
         """``producer`` replaces the kafka-python producer (unit tests of the ack rules).
 
         ``batch_events`` > 0: events given to :meth:`add` travel in batched records of up to
-        that many events of one key (schemas/batch.py), signed with ``sign`` if given;
-        :meth:`send` always sends one record as given."""
+        that many events of one key (schemas/batch.py); :meth:`send` always sends one record
+        as given. ``sign`` (key, value -> header, e.g. ``Signers.sign_keyed``) signs every
+        record that is not signed yet, once, over the exact value sent: the workers count
+        no unsigned event."""
         self.topic = topic
-        self._batcher = Batcher(self.send, max_events=batch_events, sign=sign) if batch_events else None
+        self._sign = sign
+        self._batcher = Batcher(self.send, max_events=batch_events) if batch_events else None
         self.records_sent = 0
         # kafka-python's own timeouts (a batch sender has no caller waiting on an answer), and
         # requests large enough for a record of MAX_RECORD_BYTES (its default limit is 1 MiB).
@@ -101,6 +104,10 @@ class EventSender:
         if len(value) > MAX_RECORD_BYTES:
             sent_headers.append((ORIGINAL_BYTES_HEADER, str(len(value)).encode()))
             value = value[:KEPT_BYTES]
+        if self._sign is not None and all(name != SIGNATURE_HEADER for name, _ in sent_headers):
+            signature = self._sign(key, value)
+            if signature is not None:
+                sent_headers.append((SIGNATURE_HEADER, signature))
         future = self._producer.send(self.topic, value=value, key=key,
                                      headers=sent_headers or None)
         future.add_callback(partial(self._ok, (value, key, sent_headers or None)))

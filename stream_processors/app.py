@@ -43,7 +43,7 @@ from faust.types import EventT
 from faust.types.auth import CredentialsT
 
 from tahawul.kafka_security import KafkaSecurity
-from tahawul.keyring import signature_policy
+from tahawul.keyring import worker_trust
 from tahawul.logs import dict_config
 from tahawul.schemas.headers import (
     MESSAGE_HEADER,
@@ -369,7 +369,7 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
         table_cleanup_interval=3600.0,
     )
     catalogue = load_catalogue()
-    signatures = signature_policy(settings)
+    signatures = worker_trust(settings)  # public keys only; no unsigned mode
     source = source_topic(app, settings)
     quarantine = Quarantine(settings.data_dir / "quarantine" / "dead-letters.jsonl")
 

@@ -18,7 +18,7 @@ from tahawul.schemas.batch import events_of
 from tahawul.schemas.event import MAX_PAYLOAD_BYTES, Fields, InvalidEvent, fingerprint_of, parse_fields
 from tahawul.schemas.headers import BATCH_HEADER, ORIGINAL_BYTES_HEADER, SIGNATURE_HEADER, SOURCE_HEADER
 from tahawul.schemas.reference import Catalogue
-from tahawul.schemas.signing import SignaturePolicy
+from tahawul.schemas.signing import Trust
 from tahawul.schemas.verdict import PARSED
 from tahawul.stream_processors.envelope import bad_row, ok_row
 
@@ -53,15 +53,15 @@ def header_of(headers: Sequence[tuple[str, bytes]] | None, name: str) -> bytes |
 
 
 def judge(records: Iterable[Record], catalogue: Catalogue, now: datetime | None = None,
-          signatures: SignaturePolicy | None = None) -> list[Verdict]:
+          signatures: Trust | None = None) -> list[Verdict]:
     """Verdict per event of the (offset, value, headers) records, in the order given. With
-    ``signatures``, events of entities that must sign are also rejected when unsigned or
-    mis-signed."""
+    ``signatures`` (the worker always has them), an event is also rejected unless its record
+    is signed by its entity, or a gateway trusted for it (schemas/signing.py)."""
     return judge_records(records, catalogue, now, signatures)[0]
 
 
 def judge_records(records: Iterable[Record], catalogue: Catalogue, now: datetime | None = None,
-                  signatures: SignaturePolicy | None = None) -> tuple[list[Verdict], list[DeadLetter]]:
+                  signatures: Trust | None = None) -> tuple[list[Verdict], list[DeadLetter]]:
     """:func:`judge`, plus the dead letters of the rejected events."""
     judging = Judge(catalogue, now or datetime.now(UTC), signatures)
     for record in records:
@@ -87,7 +87,7 @@ class Judge:
     __slots__ = ("catalogue", "dead", "headers", "now", "offset", "out", "signatures", "signed",
                  "value")
 
-    def __init__(self, catalogue: Catalogue, now: datetime, signatures: SignaturePolicy | None = None
+    def __init__(self, catalogue: Catalogue, now: datetime, signatures: Trust | None = None
                  ) -> None:
         self.catalogue = catalogue
         self.now = now
@@ -156,9 +156,11 @@ class Judge:
             offset = self.offset
             self.out.append((offset, True, ok_row(offset, fields, fingerprint_of(fields))))
 
-    def check_signature(self, signatures: SignaturePolicy, value: bytes, entity: str) -> None:
-        """Raise unless the record is acceptably signed for ``entity``. A record has one
-        signature, so it is checked once per entity and record, not per event."""
+    def check_signature(self, signatures: Trust, value: bytes, entity: str) -> None:
+        """Raise unless the record is signed for ``entity`` (by it, or by a gateway trusted
+        for it). A record has one signature over its whole value, so it is verified once per
+        entity and record, not per event: a batched record of 1000 events costs one Ed25519
+        verification."""
         signed = self.signed
         if signed is None:
             signed = self.signed = {}

@@ -216,7 +216,7 @@ class Settings(BaseSettings):
         """The ``TAHAWUL_*`` variables that give a child process (a worker, the counting
         writer) the same pipeline as these settings: data dir, broker, topics, groups,
         partitions, batching, session timeout, log level, how a worker bounds dead letters
-        and a stuck batch, and which signatures a worker demands (what it counts must not
+        and a stuck batch, and which signers a worker trusts (what it counts must not
         depend on which process started it), and how it connects to Kafka (protocol,
         account, password, certificate files). Other secrets and the settings of one process
         (ports, the gateway) are not passed: a child takes those from its own environment."""
@@ -239,10 +239,11 @@ class Settings(BaseSettings):
             "TAHAWUL_DEAD_LETTER_RETRY_SECONDS": str(self.dead_letter_retry_seconds),
             "TAHAWUL_WORKER_STUCK_SECONDS": str(self.worker_stuck_seconds),
             "TAHAWUL_WORKER_STOP_SECONDS": str(self.worker_stop_seconds),
-            "TAHAWUL_SIGNING_REQUIRED": self.signing_required,
         }
-        if self.signing_keyring is not None:
-            env["TAHAWUL_SIGNING_KEYRING"] = str(self.signing_keyring)
+        if self.signing_trust is not None:
+            env["TAHAWUL_SIGNING_TRUST"] = str(self.signing_trust)
+        if self.signing_keys is not None:
+            env["TAHAWUL_SIGNING_KEYS"] = str(self.signing_keys)
         # The child reaches the same cluster the same way: its Kafka account is the one
         # secret passed on (a worker cannot read the source topic without it).
         optional = {
@@ -310,16 +311,25 @@ class Settings(BaseSettings):
         description="TAHAWUL_GATEWAY_MAX_CONNECTIONS: open connections the gateway accepts at "
         "once; one more is closed as soon as it is accepted.",
     )
-    signing_keyring: Path | None = Field(
+    signing_trust: Path | None = Field(
         None,
-        description="TAHAWUL_SIGNING_KEYRING: JSON file of per-entity HMAC signing keys "
-        "(`tahawul credentials signing-key`). Workers verify with it; the gateway, "
-        "`tahawul send` and `simulate --send` sign with it.",
+        description="TAHAWUL_SIGNING_TRUST: trust file of the signers' Ed25519 public keys "
+        "(entity -> key id -> key, and gateways with the entities they may vouch for; "
+        "`tahawul credentials signing-key`). A worker counts only events signed by their "
+        "entity or a gateway trusted for it, and refuses to start without this file; "
+        "`tahawul up` with the embedded broker uses dev keys it makes under <data dir>/keys.",
     )
-    signing_required: str = Field(
-        "",
-        description="TAHAWUL_SIGNING_REQUIRED: comma-separated entity codes whose events a worker "
-        "rejects unless signed with a key of the keyring ('*' = every entity).",
+    signing_keys: Path | None = Field(
+        None,
+        description="TAHAWUL_SIGNING_KEYS: private key file of an entity, or a directory of "
+        "them (*.key), that `tahawul send`, `up --input` and `simulate --send` sign with. "
+        "Unset: the local dev keys under <data dir>/keys/private, if made.",
+    )
+    gateway_signing_key: Path | None = Field(
+        None,
+        description="TAHAWUL_GATEWAY_SIGNING_KEY: the gateway's own private key file (`tahawul "
+        "credentials gateway-key`); it signs every record the gateway forwards. Unset: the "
+        "local dev gateway key under <data dir>/keys/private, if made.",
     )
 
     # --- operations: Prometheus metrics endpoint ---

@@ -2,8 +2,14 @@
 
 The gateway answers only after ``acks=all`` for every event of the request; if any is not
 acknowledged within the timeout the whole request is answered 503 and may be retried as it
-is (events that did arrive are counted once). After a failure the idempotent producer is
-replaced, so its sequence state never blocks later requests.
+is (events that did arrive are counted once).
+
+Every record is signed here with the gateway's own Ed25519 key (schemas/signing.py): the
+gateway vouches for the entity whose API key it authenticated, and the workers' trust file
+says which entities this gateway may vouch for. The gateway holds no entity's key.
+
+After a failure the idempotent producer is replaced, so its sequence state never blocks
+later requests.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from kafka import KafkaProducer
 
 from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.producers.kafka_config import UnconfirmedWrite, producer_config, stored
+from tahawul.schemas.headers import SIGNATURE_HEADER
+from tahawul.schemas.signing import SigningKey
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +43,22 @@ class Delivery(Protocol):
     def close(self) -> None: ...
 
 
+def signed(signer: SigningKey, value: bytes, headers: list[tuple[str, bytes]] | None
+           ) -> list[tuple[str, bytes]]:
+    """The record's headers with the gateway's signature over its exact value (any signature
+    header already there is dropped: only the gateway's own key speaks for it)."""
+    kept = [(name, v) for name, v in headers or () if name != SIGNATURE_HEADER]
+    return [*kept, (SIGNATURE_HEADER, signer.sign(value))]
+
+
 class KafkaDelivery:
-    def __init__(self, bootstrap: str, topic: str, ack_timeout: float, linger_ms: int = 5,
+    def __init__(self, bootstrap: str, topic: str, ack_timeout: float, signer: SigningKey,
+                 linger_ms: int = 5,
                  security: KafkaSecurity = PLAINTEXT) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.ack_timeout = ack_timeout
+        self.signer = signer
         # Every wait of the producer fits in the time the gateway may take to answer: a
         # produce request, sent after lingering, must be answered within it (1 s to 30 s).
         timeout_ms = int(ack_timeout * 1000)
@@ -82,7 +100,8 @@ class KafkaDelivery:
             self._healthy = False
             raise NotAcknowledged(f"cannot reach Kafka at {self.bootstrap}: {exc}") from None
         try:
-            futures = [producer.send(self.topic, value=v, key=k, headers=h) for v, k, h in records]
+            futures = [producer.send(self.topic, value=v, key=k, headers=signed(self.signer, v, h))
+                       for v, k, h in records]
             for future in futures:
                 meta = future.get(timeout=max(0.1, deadline - time.monotonic()))
                 if not stored(meta):  # acknowledged without an offset: not proof (kafka_config)

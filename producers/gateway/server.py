@@ -10,7 +10,7 @@ from kafka.errors import KafkaError
 from prometheus_client import start_http_server
 
 from tahawul.kafka_admin import KafkaUnavailable, ensure_topics
-from tahawul.keyring import settings_keyring
+from tahawul.keyring import gateway_signer
 from tahawul.producers.gateway.app import Services, create_app
 from tahawul.producers.gateway.connections import guarded_protocol
 from tahawul.producers.gateway.credentials import CredentialStore, credentials_path
@@ -26,8 +26,10 @@ log = logging.getLogger(__name__)
 
 def build_services(settings: Settings, bootstrap: str) -> Services:
     ensure_topics(bootstrap, settings)
+    signer = gateway_signer(settings)  # no key: refuse to start (UsageError), never forward unsigned
     try:
         delivery = KafkaDelivery(bootstrap, settings.topic_transactions, settings.gateway_ack_timeout,
+                                 signer,
                                  security=settings.kafka_security())
     except KafkaError as exc:
         raise KafkaUnavailable(f"cannot reach Kafka at {bootstrap}: {exc}") from None
@@ -39,7 +41,6 @@ def build_services(settings: Settings, bootstrap: str) -> Services:
         seen=DeliveredIndex(settings.data_dir / "gateway-seen.sqlite"),
         delivery=delivery,
         limiter=RateLimiter(settings.gateway_rate, settings.gateway_burst),
-        keyring=settings_keyring(settings),
         catalogue=load_catalogue(),
         metrics=GatewayMetrics(),
     )

@@ -9,6 +9,7 @@ from tahawul.kafka_security import KafkaSecurity
 from tahawul.producers.sdk.client import BatchRejected, Producer, ProducerClosed, Rejection
 from tahawul.producers.sdk.spool import SpoolError, SpoolFull, SpoolLocked
 from tahawul.schemas.event import InvalidEvent
+from tahawul.schemas.signing import SigningKey
 
 __all__ = [
     "BatchRejected",
@@ -17,6 +18,7 @@ __all__ = [
     "Producer",
     "ProducerClosed",
     "Rejection",
+    "SigningKey",
     "SpoolError",
     "SpoolFull",
     "SpoolLocked",

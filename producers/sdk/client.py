@@ -4,7 +4,8 @@ Usable from plain synchronous code::
 
     from tahawul.sdk import Producer
 
-    with Producer("kafka-1:9092,kafka-2:9092", spool_dir="/var/lib/myapp/tahawul") as producer:
+    with Producer("kafka-1:9092,kafka-2:9092", spool_dir="/var/lib/myapp/tahawul",
+                  signing_key="/etc/myapp/tahawul-ROP.key") as producer:
         producer.send(event)             # raises InvalidEvent with the pipeline's own message
         pending = producer.flush(10.0)   # 0 once the broker acknowledged everything
 
@@ -43,7 +44,7 @@ from tahawul.schemas import topics
 from tahawul.schemas.event import InvalidEvent, parse
 from tahawul.schemas.headers import SIGNATURE_HEADER
 from tahawul.schemas.reference import Catalogue, load_catalogue
-from tahawul.schemas.signing import sign
+from tahawul.schemas.signing import SigningKey, parse_signing_key
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,11 @@ def encode(event: Mapping[str, Any] | bytes, catalogue: Catalogue) -> tuple[byte
 class Producer:
     """Sends contract-v1 events to the pipeline's Kafka topic, never losing an accepted one.
 
-    ``signing_key``: ``(key_id, key bytes)`` from ``tahawul credentials signing-key``, when
-    the pipeline requires this entity's events to be signed. ``spool_max_bytes`` bounds the
+    ``signing_key`` (required): the entity's private key file from ``tahawul credentials
+    signing-key`` (or a loaded :class:`~tahawul.schemas.signing.SigningKey`). Every record
+    is signed with it (Ed25519, one signature per record) and the workers count only
+    events signed by their entity, so an event of another entity is refused here, at
+    ``send``, with ``signature_invalid``. ``spool_max_bytes`` bounds the
     spool; a full spool makes ``send`` raise :class:`~tahawul.producers.sdk.spool.SpoolFull`.
     ``fsync=False`` trades the crash guarantee of each ``send`` for speed (a process crash
     still loses nothing; a machine crash may lose the last events). ``security``: how to
@@ -100,7 +104,7 @@ class Producer:
         spool_dir: str | Path,
         *,
         topic: str = topics.TRANSACTIONS,
-        signing_key: tuple[str, bytes] | None = None,
+        signing_key: str | Path | SigningKey,
         spool_max_bytes: int = 1 << 30,
         spool_segment_bytes: int = 16 << 20,
         fsync: bool = True,
@@ -113,7 +117,8 @@ class Producer:
     ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
-        self._signing_key = signing_key
+        self._signing_key = (signing_key if isinstance(signing_key, SigningKey)
+                             else _load_key(Path(signing_key)))
         self._catalogue = load_catalogue()
         self._spool = Spool(Path(spool_dir), spool_max_bytes, spool_segment_bytes, fsync)
         # A failed delivery is retried from the spool, so the producer gives up on a record
@@ -149,7 +154,7 @@ class Producer:
         Raises :class:`~tahawul.schemas.event.InvalidEvent` (``.code``, ``.message``) if it
         breaks the contract, :class:`~tahawul.producers.sdk.spool.SpoolFull` if the spool has
         no room."""
-        payload, entity = encode(event, self._catalogue)
+        payload, entity = self._encode(event)
         self._append([(entity.encode(), payload)])
 
     def send_many(self, events: Iterable[Mapping[str, Any] | bytes]) -> int:
@@ -161,7 +166,7 @@ class Producer:
         rejections: list[Rejection] = []
         for index, event in enumerate(events):
             try:
-                payload, entity = encode(event, self._catalogue)
+                payload, entity = self._encode(event)
             except InvalidEvent as exc:
                 rejections.append(Rejection(index, exc.code, exc.message))
             else:
@@ -227,11 +232,17 @@ class Producer:
         with self._cond:
             self._cond.notify_all()
 
-    def _headers(self, value: bytes) -> list[tuple[str, bytes]] | None:
-        if self._signing_key is None:
-            return None
-        key_id, key = self._signing_key
-        return [(SIGNATURE_HEADER, sign(value, key_id, key))]
+    def _encode(self, event: Mapping[str, Any] | bytes) -> tuple[bytes, str]:
+        payload, entity = encode(event, self._catalogue)
+        signer = self._signing_key.signer
+        if entity != signer:
+            raise InvalidEvent("signature_invalid", f"this producer signs as {signer}; the pipeline "
+                               f"would refuse an event of {entity} signed by it")
+        return payload, entity
+
+    def _headers(self, value: bytes) -> list[tuple[str, bytes]]:
+        """One signature per record, over the exact value sent."""
+        return [(SIGNATURE_HEADER, self._signing_key.sign(value))]
 
     def _on_ack(self, seq: int, generation: int) -> Any:
         def callback(meta: Any) -> None:
@@ -313,6 +324,16 @@ class Producer:
         finally:
             if producer is not None:
                 _close_quietly(producer, 5)
+
+
+def _load_key(path: Path) -> SigningKey:
+    """The entity's private key file; a missing or malformed one fails the constructor."""
+    try:
+        return parse_signing_key(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"cannot read the signing key file {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def _close_quietly(producer: KafkaProducer, timeout: float) -> None:

@@ -28,6 +28,7 @@ from typing import TextIO
 
 from tahawul.cli.console import LiveView, totals_table
 from tahawul.kafka_admin import last_offsets
+from tahawul.keyring import producer_signers
 from tahawul.producers.kafka_sender import EventSender
 from tahawul.runtime.feeds import Feed, send_feed
 from tahawul.runtime.local import LocalPipeline, Run
@@ -115,7 +116,9 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
                 # Simulated events travel in batched records per entity, as `tahawul send`
                 # sends files: one record each is Faust's per-record cost for every event
                 # (about 4,000 events/s here instead of tens of thousands).
+                # Every record signed (TAHAWUL_SIGNING_KEYS, else the local dev keys).
                 sender = EventSender(pipeline.bootstrap, topic, batch_events=SIMULATION_BATCH,
+                                     sign=producer_signers(pipeline.settings).sign_keyed,
                                      security=pipeline.settings.kafka_security())
                 threading.Thread(target=send_feed, args=(sender, feed_factory(), run, stopping),
                                  name="feed", daemon=True).start()

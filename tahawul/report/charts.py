@@ -3,14 +3,17 @@
 Hand-written SVG rather than a charting library: the page must work offline and be
 archived as one file, and these three shapes are a few dozen lines each. Every chart is an
 ``<svg class="chart">`` whose marks carry ``class="mark"``; the page counts them when it
-loads (the browser test reads that count).
+loads (the browser test reads that count). The bars and the lines have a value axis with
+ticks, so a reader can read any mark, not only the largest; names too long for their
+space are shortened on a word boundary with the full name as the element's ``<title>``
+(shown on hover); map labels are placed where they cover no other label and no bubble.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from html import escape
 
 DIGITAL, MANUAL = "#1f7a4d", "#c8a24a"
@@ -49,27 +52,91 @@ def number(n: float) -> str:
     return f"{n:,.0f}"
 
 
+MONTHS = {
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    "ar": ("يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر",
+           "أكتوبر", "نوفمبر", "ديسمبر"),
+}
+
+
+def day_text(day: date, lang: str) -> str:
+    """A day as an official reads it: "30 Jun 2025" or "30 يونيو 2025". Month names rather
+    than 2025-06-30, whose parts an Arabic (right-to-left) line reorders into 30-06-2025."""
+    return f"{day.day} {MONTHS[lang][day.month - 1]} {day.year}"
+
+
+def isolate(text: str) -> str:
+    """Left-to-right text (a number with its % sign) kept whole inside right-to-left text:
+    Unicode's LEFT-TO-RIGHT ISOLATE ... POP DIRECTIONAL ISOLATE."""
+    return f"\u2066{text}\u2069"
+
+
+def shorten(name: str, limit: int) -> str:
+    """``name`` cut to at most ``limit`` characters on a word boundary, with an ellipsis;
+    never mid-word (a single over-long word is the only thing ever cut inside)."""
+    if len(name) <= limit:
+        return name
+    cut = name[:limit - 1]
+    space = cut.rfind(" ")
+    if name[limit - 1] != " " and space > 0:  # the cut fell inside a word: drop its start
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-–(") + "…"
+
+
+def _name(x: float, y: float, name: str, limit: int, rtl: bool) -> str:
+    """A name ending at ``x`` (English) or starting there (Arabic, right to left), shortened
+    to ``limit``, with the full name in its <title>. In an rtl text, "start" is the right."""
+    direction = ' direction="rtl" text-anchor="start"' if rtl else ' text-anchor="end"'
+    return (f'<text x="{x:.1f}" y="{y:.1f}"{direction} class="name">'
+            f'<title>{escape(name)}</title>{escape(shorten(name, limit))}</text>')
+
+
+def nice_ticks(top: float, count: int = 5) -> list[float]:
+    """Round tick values from 0 to at least ``top`` (1, 2 or 5 times a power of ten apart)."""
+    if top <= 0:
+        return [0.0, 1.0]
+    raw = top / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    n = math.ceil(top / step - 1e-9)
+    return [i * step for i in range(n + 1)]
+
+
 def stacked_bars(rows: Sequence[tuple[str, int, int]], labels: tuple[str, str], title: str,
                  rtl: bool) -> str:
-    """One bar per row (name, digital, manual), longest first."""
-    width, row_h, label_w = 640, 26, 250
-    height = row_h * len(rows) + 34
-    top = max((d + m for _, d, m in rows), default=1) or 1
-    scale = (width - label_w - 70) / top
+    """One bar per row (name, digital, manual), longest first, over a value axis."""
+    width, row_h, label_w, limit = 640, 26, 250, 38
+    plot_w = width - label_w - 70
+    bottom = 8 + row_h * len(rows)
+    height = bottom + 56
+    ticks = nice_ticks(max((d + m for _, d, m in rows), default=1))
+    scale = plot_w / ticks[-1]
+    # Left to right in English; mirrored in Arabic (names on the right, bars growing left).
+    origin = width - label_w - 8 if rtl else label_w
+    sign = -1 if rtl else 1
     body = []
+    for v in ticks:  # the axis: gridlines, ticks and values under the bars
+        x = origin + sign * v * scale
+        body.append(f'<line class="gridline" x1="{x:.1f}" y1="4" x2="{x:.1f}" y2="{bottom}" '
+                    f'stroke="#e3e8e5"/>'
+                    f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom + 4}" stroke="#777"/>'
+                    f'<text class="tick" x="{x:.1f}" y="{bottom + 16}" text-anchor="middle">'
+                    f'{number(v)}</text>')
+    body.append(f'<line class="axis" x1="{origin}" y1="{bottom}" x2="{origin + sign * plot_w:.1f}" '
+                f'y2="{bottom}" stroke="#777"/>')
     for i, (name, digital, manual) in enumerate(rows):
         y = 8 + i * row_h
         w1, w2 = digital * scale, manual * scale
         if rtl:
-            x1 = width - label_w - 8 - w1
+            x1 = origin - w1
             x2 = x1 - w2
-            body.append(f'<text x="{width - 8}" y="{y + 16}" text-anchor="end">{escape(name[:40])}</text>')
+            body.append(_name(width - 8, y + 16, name, limit, rtl))
             body.append(f'<text x="{x2 - 6:.1f}" y="{y + 16}" text-anchor="end">'
                         f'{number(digital + manual)}</text>')
         else:
-            x1 = label_w
+            x1 = origin
             x2 = x1 + w1
-            body.append(f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end">{escape(name[:40])}</text>')
+            body.append(_name(label_w - 8, y + 16, name, limit, rtl))
             body.append(f'<text x="{x2 + w2 + 6:.1f}" y="{y + 16}">{number(digital + manual)}</text>')
         body.append(f'<rect class="mark" x="{x1:.1f}" y="{y}" width="{w1:.1f}" height="{row_h - 6}" '
                     f'fill="{DIGITAL}"/>')
@@ -86,34 +153,150 @@ def _legend(x: int, y: int, labels: tuple[str, str]) -> str:
             f'<text x="{x + 148}" y="{y}">{escape(labels[1])}</text>')
 
 
-def trend_lines(points: Sequence[tuple[datetime, str, int]], labels: tuple[str, str], title: str) -> str:
-    """Daily digital and manual transactions; ``labels`` are the two series' names as the
-    query returns them (digital first)."""
-    width, height, pad = 640, 260, 44
+def _day_ticks(first: date, last: date) -> list[date]:
+    """Month starts for a long range, weeks for a short one."""
+    if (last - first).days > 60:
+        months = []
+        d = first.replace(day=1)
+        while d <= last:
+            if d >= first:
+                months.append(d)
+            d = (d + timedelta(days=32)).replace(day=1)
+        return months
+    return [first + timedelta(days=7 * i) for i in range((last - first).days // 7 + 1)]
+
+
+def trend_lines(points: Sequence[tuple[datetime, str, int]], labels: tuple[str, str], title: str,
+                lang: str = "en") -> str:
+    """Daily digital and manual transactions over a time axis and a value axis; ``labels``
+    are the two series' names as the query returns them (digital first)."""
+    width, height, left, right, top_pad, bottom_pad = 640, 280, 56, 16, 34, 40
     days = sorted({p[0] for p in points})
     if not days:
         return _svg(width, height, [], title)
     index = {d: i for i, d in enumerate(days)}
-    top = max(p[2] for p in points) or 1
-    sx = (width - 2 * pad) / max(1, len(days) - 1)
-    sy = (height - 2 * pad) / top
-    body = [f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#999"/>',
-            f'<text x="{pad}" y="{height - pad + 18}">{days[0]:%Y-%m-%d}</text>',
-            f'<text x="{width - pad}" y="{height - pad + 18}" text-anchor="end">{days[-1]:%Y-%m-%d}</text>',
-            f'<text x="{pad - 6}" y="{pad}" text-anchor="end">{number(top)}</text>']
+    ticks = nice_ticks(max(p[2] for p in points) or 1)
+    plot_w, plot_h = width - left - right, height - top_pad - bottom_pad
+    sx = plot_w / max(1, len(days) - 1)
+    sy = plot_h / ticks[-1]
+    base = height - bottom_pad
+    body = []
+    for v in ticks:  # value axis
+        y = base - v * sy
+        body.append(f'<line class="gridline" x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" '
+                    f'stroke="#e3e8e5"/>'
+                    f'<text class="tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{number(v)}</text>')
+    body.append(f'<line class="axis" x1="{left}" y1="{top_pad}" x2="{left}" y2="{base}" stroke="#777"/>')
+    body.append(f'<line class="axis" x1="{left}" y1="{base}" x2="{width - right}" y2="{base}" '
+                f'stroke="#777"/>')
+    first, last = days[0].date(), days[-1].date()
+    for d in _day_ticks(first, last):  # time axis
+        x = left + (d - first).days * plot_w / max(1, (last - first).days)
+        long_range = (last - first).days > 60
+        text = MONTHS[lang][d.month - 1] if long_range else day_text(d, lang).rsplit(" ", 1)[0]
+        body.append(f'<line x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 4}" stroke="#777"/>'
+                    f'<text class="tick" x="{x:.1f}" y="{base + 20}" text-anchor="middle">'
+                    f'{escape(text)}</text>')
     for label, colour in zip(labels, (DIGITAL, MANUAL), strict=True):
         series = sorted((index[d], v) for d, m, v in points if m == label)
-        path = " ".join(f"{pad + i * sx:.1f},{height - pad - v * sy:.1f}" for i, v in series)
+        path = " ".join(f"{left + i * sx:.1f},{base - v * sy:.1f}" for i, v in series)
         if path:
             body.append(f'<polyline class="mark" points="{path}" fill="none" stroke="{colour}" '
-                        f'stroke-width="2"/>')
-    body.append(_legend(pad, 18, labels))
+                        f'stroke-width="1.6"/>')
+    body.append(_legend(left, 18, labels))
     return _svg(width, height, body, title)
+
+
+Box = tuple[float, float, float, float]  # left, top, right, bottom
+
+
+def _overlaps(a: Box, b: Box, pad: float = 0.0) -> bool:
+    return a[0] < b[2] + pad and b[0] < a[2] + pad and a[1] < b[3] + pad and b[1] < a[3] + pad
+
+
+def _in_circle(box: Box, cx: float, cy: float, r: float) -> bool:
+    """Whether the box reaches into the disk (its nearest point is inside)."""
+    nx, ny = min(max(cx, box[0]), box[2]), min(max(cy, box[1]), box[3])
+    return (nx - cx) ** 2 + (ny - cy) ** 2 < r * r
+
+
+# Label metrics at the map's 11 px font: Noto Sans advance widths (thousandths of an em) for
+# the Latin letters of the catalogue's names, an upper bound for Noto Naskh Arabic's letters,
+# and 10 % to spare for a fallback font; the browser test measures the real boxes.
+ADVANCE = dict(zip("abcdefghijklmnopqrstuvwxyz", (561, 615, 480, 615, 564, 344, 615, 618, 258, 258, 534, 258,
+                                                  935, 618, 605, 615, 615, 413, 479, 361, 618, 508, 795, 529,
+                                                  510, 470), strict=True))
+ADVANCE.update({" ": 260, "%": 837, "-": 322, "'": 203, ".": 268})
+UPPER, DIGIT, OTHER = 700, 572, 520
+FONT_PX, SPARE, ASCENT, DESCENT = 11.0, 1.1, 12.0, 4.0
+
+
+def _advance(ch: str) -> int:
+    if ch in ADVANCE:
+        return ADVANCE[ch]
+    if ch in "MW":
+        return 920
+    if ch.isupper():
+        return UPPER
+    return DIGIT if ch.isdigit() else OTHER
+
+
+def _label_width(text: str) -> float:
+    visible = text.replace("\u2066", "").replace("\u2069", "")
+    return sum(_advance(c) for c in visible) * FONT_PX / 1000 * SPARE + 2
+
+
+def place_labels(circles: Sequence[tuple[float, float, float]], texts: Sequence[str], width: float,
+                 height: float, keep_out: Sequence[Box] = ()) -> list[tuple[Box, bool]]:
+    """A box for each circle's label: the first of a ring of positions around the circle,
+    tried nearest first, that stays in the picture and covers no other label, no circle and
+    nothing in ``keep_out``; failing that, one that covers no label and no circle's centre.
+    Returns (box, far): far boxes are drawn with a leader line to their circle."""
+    order = sorted(range(len(circles)), key=lambda i: -circles[i][2])  # big circles first
+    placed: dict[int, Box] = {}
+    far: dict[int, bool] = {}
+    h = ASCENT + DESCENT
+    for i in order:
+        cx, cy, r = circles[i]
+        w = _label_width(texts[i])
+
+        def candidates(cx: float = cx, cy: float = cy, r: float = r, w: float = w) -> list[Box]:
+            out = []
+            for d in (3, 8, 16, 26, 38, 52, 68, 86, 106, 130):
+                a = r + d
+                for left, top in ((cx + a, cy - h / 2), (cx - a - w, cy - h / 2),
+                                  (cx - w / 2, cy - a - h), (cx - w / 2, cy + a),
+                                  (cx + a * 0.7, cy - a * 0.7 - h), (cx - a * 0.7 - w, cy - a * 0.7 - h),
+                                  (cx + a * 0.7, cy + a * 0.7), (cx - a * 0.7 - w, cy + a * 0.7)):
+                    out.append((left, top, left + w, top + h))
+            return out
+
+        def fits(box: Box, strict: bool) -> bool:
+            if box[0] < 2 or box[1] < 2 or box[2] > width - 2 or box[3] > height - 2:
+                return False
+            if any(_overlaps(box, other, 2.0) for other in placed.values()):
+                return False
+            if any(_overlaps(box, k) for k in keep_out):
+                return False
+            for ox, oy, orad in circles:
+                if strict and _in_circle(box, ox, oy, orad + 1):
+                    return False
+                if _overlaps(box, (ox - 6, oy - 6, ox + 6, oy + 6)):
+                    return False
+            return True
+
+        boxes = candidates()
+        box = next((b for b in boxes if fits(b, True)), None) or next((b for b in boxes if fits(b, False)),
+                                                                      boxes[-1])
+        placed[i] = box
+        far[i] = boxes.index(box) >= 16  # beyond the first two rings: needs a leader line
+    return [(placed[i], far[i]) for i in range(len(circles))]
 
 
 def takeup_map(governorates: Sequence[tuple[str, float, float, int, int, float]], title: str,
                rtl: bool = False) -> str:
-    """Governorate centres on a schematic outline, sized by transactions, coloured by take-up."""
+    """Governorate centres on a schematic outline, sized by transactions, coloured by take-up,
+    each labelled with its name and take-up where the label hides nothing."""
     k = 62.0
     kx = k * math.cos(math.radians(21.0))
     width, height = round((LON1 - LON0) * kx), round((LAT1 - LAT0) * k)
@@ -127,41 +310,33 @@ def takeup_map(governorates: Sequence[tuple[str, float, float, int, int, float]]
     body = [f'<polygon points="{polygon(shape)}" fill="#eef2f0" stroke="#8aa39a" stroke-width="1.5"/>'
             for shape in (MAINLAND, MUSANDAM)]
     top = max((g[4] for g in governorates), default=1) or 1
-    direction = ' direction="rtl"' if rtl else ""
-    labels: list[tuple[float, float, str, str, float, float]] = []
-    for name, lat, lon, digital, total, share in sorted(governorates, key=lambda g: -g[4]):
+    rows = sorted(governorates, key=lambda g: -g[4])
+    circles, texts = [], []
+    for name, lat, lon, digital, total, share in rows:
         x, y = xy(lon, lat)
         r = 7 + 23 * math.sqrt(total / top)
+        circles.append((x, y, r))
+        texts.append(f"{name} {isolate(f'{share * 100:.0f}%')}")
         body.append(f'<circle class="mark" cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" '
                     f'fill="{takeup_colour(share)}" fill-opacity="0.85" stroke="#333" stroke-width="0.8">'
                     f'<title>{escape(name)}: {share * 100:.1f}% ({number(digital)} / {number(total)})</title>'
                     f'</circle>')
-        west = lon < 56.6 or lon > 59.0  # left of the circle in the west and at the eastern tip
-        labels.append((x - r - 4 if west else x + r + 4, y + 4, "end" if west else "start",
-                       f"{name} {share * 100:.0f}%", x, y))
-    body += _place_labels(labels, direction)
+    key_box = (0.0, height - 44.0, 190.0, float(height))
+    direction = ' direction="rtl"' if rtl else ""
+    for (box, far), (cx, cy, r), text in zip(place_labels(circles, texts, width, height, [key_box]),
+                                             circles, texts, strict=True):
+        mx = (box[0] + box[2]) / 2
+        if far:  # a leader from the label's nearest edge to the circle's rim
+            ex = min(max(cx, box[0]), box[2])
+            ey = min(max(cy, box[1]), box[3])
+            dist = math.hypot(ex - cx, ey - cy) or 1
+            rx, ry = cx + (ex - cx) * r / dist, cy + (ey - cy) * r / dist
+            body.append(f'<line class="leader" x1="{ex:.1f}" y1="{ey:.1f}" x2="{rx:.1f}" y2="{ry:.1f}" '
+                        f'stroke="#55625e" stroke-width="0.7"/>')
+        body.append(f'<text x="{mx:.1f}" y="{box[1] + ASCENT - 1:.1f}" text-anchor="middle" class="map-label"'
+                    f'{direction}>{escape(text)}</text>')
     for i, share in enumerate((0.0, 0.25, 0.5, 0.75, 1.0)):  # colour key
         body.append(f'<rect x="{12 + i * 34}" y="{height - 30}" width="34" height="12" '
                     f'fill="{takeup_colour(share)}"/>'
                     f'<text x="{12 + i * 34}" y="{height - 8}" class="small">{share * 100:.0f}%</text>')
     return _svg(width, height, body, title)
-
-
-def _place_labels(labels: list[tuple[float, float, str, str, float, float]], direction: str) -> list[str]:
-    """Labels beside their circles, moved down when they would overlap one already placed
-    (widths estimated from the text length: good enough for eleven names); a moved label
-    gets a leader line to its circle's centre."""
-    placed: list[tuple[float, float, float, float]] = []
-    out = []
-    for x, y0, anchor, text, cx, cy in sorted(labels, key=lambda item: item[1]):
-        w, y = 6.3 * len(text), y0
-        left = x - w if anchor == "end" else x
-        while any(left < r and left + w > lft and y - 11 < b and y + 2 > t for lft, t, r, b in placed):
-            y += 13
-        placed.append((left, y - 11, left + w, y + 2))
-        if y != y0:
-            out.append(f'<line x1="{x:.1f}" y1="{y - 4:.1f}" x2="{cx:.1f}" y2="{cy:.1f}" '
-                       f'stroke="#55625e" stroke-width="0.7"/>')
-        out.append(f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" class="map-label"{direction}>'
-                   f'{escape(text)}</text>')
-    return out

@@ -41,6 +41,7 @@ h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 0 0 10px;
 svg text { font-size: 12px; fill: #1d2a27; }
 svg .map-label { font-size: 11px; paint-order: stroke; stroke: #fff; stroke-width: 3px; }
 svg .small { font-size: 10px; }
+svg .tick { font-size: 10px; fill: #55625e; }
 table { width: 100%; border-collapse: collapse; font-size: 13px; }
 th, td { padding: 5px 6px; border-bottom: 1px solid #e6ebe8; text-align: start; }
 td.num { text-align: end; font-variant-numeric: tabular-nums; }
@@ -70,6 +71,12 @@ def _pct(x: float | None, scale: float = 100.0) -> str:
     return "–" if x is None else f"{x * scale:.1f}%"
 
 
+def _moment(at: datetime, lang: Lang) -> str:
+    """A time of generation that reads in order in both directions: the day in words, the
+    clock time and zone kept left to right."""
+    return f"{charts.day_text(at.date(), lang)} {charts.isolate(at.strftime('%H:%M %Z').strip())}"
+
+
 def render_page(o: Overview, lang: Lang, generated_at: datetime) -> str:
     rtl = lang == "ar"
     cards = [
@@ -88,7 +95,8 @@ def render_page(o: Overview, lang: Lang, generated_at: datetime) -> str:
     services = (f"<table><thead><tr><th>{escape(_rt('service', lang))}</th>"
                 f"<th>{escape(t('transactions_range', lang))}</th><th>{escape(t('takeup', lang))}</th>"
                 f"</tr></thead><tbody>{rows}</tbody></table>")
-    period = _rt("period", lang).format(first=o.first_day.isoformat(), last=o.last_day.isoformat())
+    period = _rt("period", lang).format(first=charts.day_text(o.first_day, lang),
+                                        last=charts.day_text(o.last_day, lang))
     body = f"""
 <h1>{escape(_rt('title', lang))}</h1>
 <div class="period">{escape(period)}</div>
@@ -99,11 +107,11 @@ def render_page(o: Overview, lang: Lang, generated_at: datetime) -> str:
   <div class="panel"><h2>{escape(t('top_entities', lang))}</h2>
     {charts.stacked_bars(o.entities, modes, t('top_entities', lang), rtl)}</div>
   <div class="panel"><h2>{escape(t('trend', lang))}</h2>
-    {charts.trend_lines(o.trend, modes, t('trend', lang))}</div>
+    {charts.trend_lines(o.trend, modes, t('trend', lang), lang)}</div>
   <div class="panel"><h2>{escape(t('top_services', lang))}</h2>{services}</div>
 </div>
 <p class="note">{escape(_rt('sources', lang))}</p>
-<p class="note">{escape(_rt('generated', lang).format(at=generated_at.strftime('%Y-%m-%d %H:%M %Z')))}</p>
+<p class="note">{escape(_rt('generated', lang).format(at=_moment(generated_at, lang)))}</p>
 """
     return (f'<!DOCTYPE html>\n<html lang="{lang}" dir="{"rtl" if rtl else "ltr"}">\n<head>\n'
             f'<meta charset="utf-8">\n<title>{escape(_rt("title", lang))}</title>\n'

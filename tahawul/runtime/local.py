@@ -25,6 +25,7 @@ from typing import IO, TYPE_CHECKING, Self
 
 from tahawul.kafka_admin import cluster_id, ensure_topics
 from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
+from tahawul.keyring import dev_private_dir, ensure_dev_keys, worker_trust
 from tahawul.runtime.broker import EmbeddedBroker
 from tahawul.runtime.metrics_server import MetricsEndpoint, serve_metrics
 from tahawul.runtime.processes import child_options, stop_processes
@@ -214,10 +215,20 @@ class LocalPipeline:
 
     def start_broker(self) -> None:
         """Start the embedded broker when the settings name no Kafka cluster, and point the
-        settings (and so every child) at it; then create the topics."""
+        settings (and so every child) at it; then create the topics.
+
+        With the embedded broker, events are signed and verified with dev keys made under
+        ``<data dir>/keys`` (unless TAHAWUL_SIGNING_TRUST / TAHAWUL_SIGNING_KEYS name
+        others), so that it works out of the box and attribution is still checked. A
+        broker named in the settings gets no dev keys: its workers need a real trust file."""
         if self.settings.kafka_bootstrap() is None:
             self.broker = EmbeddedBroker(self.log_dir / "broker.log").start()
-            self.settings = self.settings.model_copy(update={"kafka_url": f"kafka://{self.broker.bootstrap}"})
+            update: dict[str, object] = {"kafka_url": f"kafka://{self.broker.bootstrap}"}
+            if self.settings.signing_trust is None:
+                update["signing_trust"] = ensure_dev_keys(self.settings.data_dir)
+                if self.settings.signing_keys is None:
+                    update["signing_keys"] = dev_private_dir(self.settings.data_dir)
+            self.settings = self.settings.model_copy(update=update)
         ensure_topics(self.bootstrap, self.settings)
 
     def open_store(self, wrap: Callable[[Client], Client] | None = None) -> Store:
@@ -236,6 +247,7 @@ class LocalPipeline:
         return self.writer
 
     def start_workers(self, count: int = 1) -> Workers:
+        worker_trust(self.settings)  # refuse here, once, rather than in every worker
         if self.workers is None:
             env = dict(self.worker_env)
             port = self.settings.metrics_port

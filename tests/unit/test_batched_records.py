@@ -13,7 +13,7 @@ import pytest
 from tahawul.producers.batching import Batcher
 from tahawul.schemas.batch import BATCH_FORMAT, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, encode
 from tahawul.schemas.headers import BATCH_HEADER, ORIGINAL_BYTES_HEADER, SIGNATURE_HEADER
-from tahawul.schemas.signing import Keyring, SignaturePolicy, sign
+from tahawul.schemas.signing import SigningKey, Trust
 from tahawul.sinks.clickhouse.store import Store
 from tahawul.stream_processors.counter import CountingWriter, write_with_retry
 from tahawul.stream_processors.envelope import MAX_ENVELOPE_BYTES, Envelope, split
@@ -62,20 +62,21 @@ def test_a_record_that_is_no_batch_is_rejected_as_one(value: bytes, headers: lis
 
 
 def test_a_batch_is_signed_as_a_whole_and_checked_per_entity() -> None:
-    key = b"k" * 32
-    policy = SignaturePolicy(Keyring({"ROP": {"k1": key}}), frozenset({"ROP"}))
+    key = SigningKey.generate("ROP", "k1")
+    trust = Trust().with_key("ROP", "k1", key.public_bytes())
     rop = [payload(), payload()]
     moh = payload(entity="MOH", service="MOH-PREARRIVAL-MED")
     value = encode([*rop, moh])
-    signed = [*BATCH, (SIGNATURE_HEADER, sign(value, "k1", key))]
-    verdicts, _ = judge_records([(0, value, signed)], CAT, NOW, policy)
-    assert [ok for _, ok, _ in verdicts] == [True, True, True]  # MOH need not sign
-    forged = [*BATCH, (SIGNATURE_HEADER, sign(value + b" ", "k1", key))]
-    verdicts, _ = judge_records([(1, value, forged)], CAT, NOW, policy)
+    signed = [*BATCH, (SIGNATURE_HEADER, key.sign(value))]
+    verdicts, _ = judge_records([(0, value, signed)], CAT, NOW, trust)
+    # One signature for the record; ROP's key attributes ROP's events, never MOH's.
     assert [(ok, row[1] if not ok else None) for _, ok, row in verdicts] == [
-        (False, "signature_invalid"), (False, "signature_invalid"), (True, None)]
-    verdicts, _ = judge_records([(2, value, BATCH)], CAT, NOW, policy)
-    assert [ok for _, ok, _ in verdicts] == [False, False, True]
+        (True, None), (True, None), (False, "signature_invalid")]
+    forged = [*BATCH, (SIGNATURE_HEADER, key.sign(value + b" "))]
+    verdicts, _ = judge_records([(1, value, forged)], CAT, NOW, trust)
+    assert [row[1] for _, _, row in verdicts] == ["signature_invalid"] * 3
+    verdicts, _ = judge_records([(2, value, BATCH)], CAT, NOW, trust)
+    assert [row[1] for _, _, row in verdicts] == ["signature_missing"] * 3
 
 
 def test_envelopes_never_split_a_record() -> None:

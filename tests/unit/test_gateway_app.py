@@ -14,19 +14,20 @@ from prometheus_client import generate_latest
 
 from tahawul.producers.gateway.app import Services, create_app, render_openapi
 from tahawul.producers.gateway.credentials import CredentialStore
-from tahawul.producers.gateway.delivery import NotAcknowledged, Record
+from tahawul.producers.gateway.delivery import NotAcknowledged, Record, signed
 from tahawul.producers.gateway.metrics import GatewayMetrics
 from tahawul.producers.gateway.ratelimit import RateLimiter
 from tahawul.producers.gateway.seen import DeliveredIndex
 from tahawul.schemas.batch import BATCH_FORMAT, events_of
 from tahawul.schemas.headers import BATCH_HEADER, SIGNATURE_HEADER
 from tahawul.schemas.reference import load_catalogue
-from tahawul.schemas.signing import Keyring, SignaturePolicy
+from tahawul.schemas.signing import SigningKey, Trust
 from tahawul.settings import Settings
 from tests.unit.factories import event
 
 REPO = Path(__file__).resolve().parents[2]
 MOH = {"entity": "MOH", "service": "MOH-PREARRIVAL-MED"}
+GATEWAY_KEY = SigningKey.generate("gw", "k1")
 
 
 class MemoryDelivery:
@@ -45,7 +46,8 @@ class MemoryDelivery:
     def deliver(self, records: Sequence[Record]) -> None:
         if self.fail:
             raise NotAcknowledged("broker down")
-        self.records.extend(records)
+        # Signed as KafkaDelivery signs: with the gateway's own key, over each record's value.
+        self.records.extend((v, k, signed(GATEWAY_KEY, v, h)) for v, k, h in records)
 
     def ready(self) -> bool:
         return not self.fail
@@ -62,7 +64,6 @@ def gw(tmp_path: Path) -> Iterator[tuple[TestClient, Services, MemoryDelivery, d
         seen=DeliveredIndex(tmp_path / "seen.sqlite"),
         delivery=delivery,
         limiter=RateLimiter(rate=1000.0, burst=50),
-        keyring=Keyring({"ROP": {"k1": b"r" * 32}}),
         catalogue=load_catalogue(),
         metrics=GatewayMetrics(),
     )
@@ -97,9 +98,9 @@ def test_a_batch_is_sent_keyed_signed_and_answered_per_event(gw: Any) -> None:
     assert [x["event_id"] for x in body["results"]] == [e["event_id"] for e in events]
     assert [orjson.loads(v) for v in delivery.events()] == events
     assert {k for _, k, _ in delivery.records} == {b"ROP"}
-    # The three travel as one batched record, signed as a whole with ROP's key.
+    # The three travel as one batched record, signed as a whole with the gateway's key.
     assert len(delivery.records) == 1 and dict(delivery.records[0][2] or [])[BATCH_HEADER] == BATCH_FORMAT
-    policy = SignaturePolicy(Keyring({"ROP": {"k1": b"r" * 32}}), frozenset({"ROP"}))
+    policy = Trust().with_key("gw", "k1", GATEWAY_KEY.public_bytes(), gateway=True, vouches_for=["ROP"])
     for value, _, headers in delivery.records:  # as a worker checks
         policy.check("ROP", value, dict(headers or [])[SIGNATURE_HEADER])
     # A single event (an object) works too, as a plain record; the retry of the batch is all

@@ -123,8 +123,9 @@ def test_the_sdk_and_the_core_commands_work_without_the_server_extras(tmp_path: 
     (tmp_path / "events.jsonl").write_text(event + "\n")
     result = python(BLOCKER + f"""
 import json
-from tahawul.sdk import InvalidEvent, Producer
-producer = Producer("127.0.0.1:9", spool_dir={str(tmp_path / "spool")!r})
+from tahawul.sdk import InvalidEvent, Producer, SigningKey
+producer = Producer("127.0.0.1:9", spool_dir={str(tmp_path / "spool")!r},
+                    signing_key=SigningKey.generate("ROP", "k1"))
 producer.send(json.loads({event!r}))
 try:
     producer.send({{"event_id": "x"}})

@@ -18,7 +18,7 @@ from tahawul.schemas.batch import events_of
 from tahawul.schemas.event import parse
 from tahawul.schemas.headers import BATCH_HEADER, SIGNATURE_HEADER
 from tahawul.schemas.reference import load_catalogue
-from tahawul.schemas.signing import Keyring
+from tahawul.schemas.signing import Signers, SigningKey, Trust
 from tahawul.sdk import BatchRejected, InvalidEvent, Producer, SpoolFull
 from tests.unit.factories import event, payload
 
@@ -75,27 +75,34 @@ def test_file_validation_reports_lines_with_pipeline_codes(tmp_path: Path) -> No
     path.write_bytes(payload() + b"\n\n" + b"nope\n" + payload(channel="fax") + b"\n" + payload() + b"\n")
     sent: list[tuple[bytes, bytes, object]] = []
     report = RejectionReport(tmp_path / "report.csv")
-    result = send_file(path, "jsonl", path.name, load_catalogue(), Keyring({"ROP": {"k1": b"k" * 32}}),
+    key = SigningKey.generate("ROP", "k1")
+    result = send_file(path, "jsonl", path.name, load_catalogue(), Signers.of([key]),
                        lambda v, k, h: sent.append((v, k, h)), report)
     report.close()
     assert (result.lines, result.sent, result.rejected) == (4, 2, 2)
     assert result.codes == {"not_json": 1, "unknown_channel": 1}
-    # The two valid lines travel as one batched record of ROP, signed: the keyring has its key.
+    # The two valid lines travel as one batched record of ROP, signed with ROP's key.
     assert [k for _, k, _ in sent] == [b"ROP"]
     value, _, headers = sent[0]
     assert events_of(value, dict(headers or [])[BATCH_HEADER]) == [payload_of(path, 1), payload_of(path, 5)]
-    assert SIGNATURE_HEADER in dict(headers or [])
+    trust = Trust().with_key("ROP", "k1", key.public_bytes())
+    trust.check("ROP", value, dict(headers or [])[SIGNATURE_HEADER])  # as a worker checks
     with report.path.open() as fh:
         assert [(r["line"], r["code"]) for r in csv.DictReader(fh)] == [
             ("3", "not_json"), ("4", "unknown_channel")]
 
 
 def test_sdk_validates_with_the_pipelines_messages_before_spooling(tmp_path: Path) -> None:
-    producer = Producer("127.0.0.1:1", tmp_path / "spool", spool_max_bytes=64 * 1024)
+    producer = Producer("127.0.0.1:1", tmp_path / "spool", spool_max_bytes=64 * 1024,
+                        signing_key=SigningKey.generate("ROP", "k1"))
     try:
         with pytest.raises(InvalidEvent) as exc:
             producer.send(event(service="ROP-NOPE"))
         assert (exc.value.code, exc.value.message) == ("unknown_service", "unknown service code 'ROP-NOPE'")
+        # A producer signs as its entity: an event of another would only be refused.
+        with pytest.raises(InvalidEvent, match="signs as ROP") as other:
+            producer.send(event(entity="MOH", service="MOH-PREARRIVAL-MED", governorate="OM-MA"))
+        assert other.value.code == "signature_invalid"
         with pytest.raises(BatchRejected) as batch:
             producer.send_many([event(), event(passport="X1"), event(quantity=0)])
         assert [(r.index, r.code) for r in batch.value.rejections] == [

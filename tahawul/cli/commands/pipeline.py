@@ -78,8 +78,10 @@ def _join_cluster(settings: Settings, who: str) -> str | None:
 
 
 def run_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from tahawul.keyring import worker_trust
     from tahawul.stream_processors.app import run_worker as faust_worker
 
+    worker_trust(settings)  # no trust file: refuse to start (UsageError, exit 2) before joining
     if _join_cluster(settings, "worker") is None:
         return EXIT_USAGE
     faust_worker(settings)

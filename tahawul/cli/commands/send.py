@@ -49,7 +49,7 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     from tahawul.kafka_admin import KafkaUnavailable
-    from tahawul.keyring import settings_keyring
+    from tahawul.keyring import producer_signers
     from tahawul.producers.file_send import RejectionReport, detect_format, send_file
     from tahawul.producers.kafka_sender import EventSender, SendFailed
     from tahawul.schemas.reference import load_catalogue
@@ -74,7 +74,12 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
         except KafkaError as exc:
             raise KafkaUnavailable(f"cannot reach Kafka at {bootstrap}: {exc}") from None
     catalogue = load_catalogue()
-    keyring = settings_keyring(settings)
+    signers = producer_signers(settings)
+    if sender is not None and not signers.keys:
+        print("no signing key: set TAHAWUL_SIGNING_KEYS to your entity's private key file "
+              "(`tahawul credentials signing-key`); the pipeline counts signed events only",
+              file=sys.stderr)
+        return EXIT_USAGE
     report = RejectionReport(args.report)
     console = Console(stderr=True)
     started = time.monotonic()
@@ -90,7 +95,7 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
                 fmt = detect_format(path) if args.format == "auto" else args.format
                 try:
                     result = send_file(
-                        path, fmt, args.source or path.name, catalogue, keyring,
+                        path, fmt, args.source or path.name, catalogue, signers,
                         sender.send if sender is not None else None, report,
                         on_bytes=lambda n, task=task: progress.advance(task, n))  # type: ignore[misc]
                 except CsvHeaderError as exc:

@@ -59,7 +59,7 @@ def send_simulation(args: argparse.Namespace, settings: Settings) -> int:
     from kafka.errors import KafkaError
 
     from tahawul.kafka_admin import KafkaUnavailable, ensure_topics
-    from tahawul.keyring import settings_keyring
+    from tahawul.keyring import producer_signers
     from tahawul.producers.kafka_sender import EventSender, SendFailed, entity_key
     from tahawul.producers.simulator import Truth, iter_simulation
     from tahawul.schemas.headers import SIGNATURE_HEADER
@@ -74,7 +74,9 @@ def send_simulation(args: argparse.Namespace, settings: Settings) -> int:
                              security=settings.kafka_security())
     except KafkaError as exc:
         raise KafkaUnavailable(f"cannot reach Kafka at {bootstrap}: {exc}") from None
-    keyring = settings_keyring(settings)
+    # Signed with the keys this process holds (TAHAWUL_SIGNING_KEYS, else the local dev
+    # keys of every entity: fine for the embedded broker, refused by a real trust file).
+    signers = producer_signers(settings)
     truth = Truth()
     started = time.monotonic()
     sent = 0
@@ -90,7 +92,7 @@ def send_simulation(args: argparse.Namespace, settings: Settings) -> int:
                     time.sleep(delay)
             entity = line.entity
             key = entity.encode() if entity else entity_key(line.data)
-            signature = keyring.sign(entity, line.data) if entity else None
+            signature = signers.sign(entity, line.data) if entity else None
             sender.send(line.data, key, [(SIGNATURE_HEADER, signature)] if signature else None)
             truth.add(line)
             sent += 1
