@@ -23,7 +23,6 @@ from tahawul.producers.gateway.ratelimit import RateLimiter
 from tahawul.producers.gateway.seen import DeliveredIndex
 from tahawul.schemas.event import MAX_QUANTITY, parse
 from tahawul.schemas.reference import load_catalogue
-from tahawul.schemas.signing import Keyring
 from tests.unit.test_gateway_app import MemoryDelivery
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -36,7 +35,6 @@ def services(tmp_path: Path) -> Iterator[tuple[Services, str]]:
         seen=DeliveredIndex(tmp_path / "seen.sqlite"),
         delivery=MemoryDelivery(),
         limiter=RateLimiter(rate=1000.0, burst=5000),
-        keyring=Keyring({}),
         catalogue=load_catalogue(),
         metrics=GatewayMetrics(),
     )
