@@ -5,6 +5,7 @@ that cannot start is an error (the fixture raises), never a skip."""
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from tahawul.kafka_admin import ensure_topics
+from tahawul.keyring import dev_trust_path, ensure_dev_keys, keys_dir
 from tahawul.runtime.apache_kafka import ApacheKafka
 from tahawul.runtime.broker import EmbeddedBroker
 from tahawul.runtime.local import Workers, WriterThread, open_store, start_writer
@@ -64,12 +66,25 @@ def broker(broker_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield b
 
 
+@pytest.fixture(scope="session")
+def dev_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Signing keys of every entity and a dev gateway, as `tahawul up` makes them, made once
+    (a data dir whose ``keys`` folder holds them)."""
+    data = tmp_path_factory.mktemp("dev-keys")
+    ensure_dev_keys(data)
+    return data
+
+
 @pytest.fixture
-def settings(broker: Broker, tmp_path: Path) -> Settings:
-    """Settings for one test: its own topics, groups and data dir on the module's broker."""
+def settings(broker: Broker, tmp_path: Path, dev_keys: Path) -> Settings:
+    """Settings for one test: its own topics, groups and data dir on the module's broker.
+    The data dir holds the dev signing keys: workers verify with their trust file, and
+    producers (`tahawul send`, the gateway, the tests' senders) sign with them."""
     tag = uuid.uuid4().hex[:8]
+    shutil.copytree(keys_dir(dev_keys), keys_dir(tmp_path / "data"))
     s = Settings(
         data_dir=tmp_path / "data",
+        signing_trust=dev_trust_path(tmp_path / "data"),
         kafka_url=f"kafka://{broker.bootstrap}",
         topic_transactions=f"tx-{tag}",
         topic_validated=f"validated-{tag}",

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import IO
 
 from tahawul.kafka_admin import admin
-from tahawul.producers.kafka_sender import EventSender
+from tahawul.keyring import producer_signers
+from tahawul.producers.kafka_sender import EventSender, entity_key
 from tahawul.producers.simulator import Truth, iter_simulation
 from tahawul.runtime.local import WriterThread, child_env
+from tahawul.schemas.headers import SIGNATURE_HEADER
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.reconcile import reconcile
 from tests.integration.conftest import REPO, wait_for
@@ -23,7 +25,7 @@ def feed(settings: Settings, scale: float, seed: int, dup: float = 0.02, bad: fl
     ``batch`` > 0: in batched records of up to that many events of one key (schemas/batch.py)."""
     truth = Truth()
     sender = EventSender(settings.kafka_bootstrap() or "", settings.topic_transactions,
-                         batch_events=batch)
+                         batch_events=batch, sign=sign_for(settings))
     try:
         for n, line in enumerate(iter_simulation("oman-2025-h1", scale, seed, dup, bad), start=1):
             sender.add(line.data, line.entity.encode() if line.entity else None)
@@ -34,6 +36,24 @@ def feed(settings: Settings, scale: float, seed: int, dup: float = 0.02, bad: fl
         return truth, dict(sender.acked)
     finally:
         sender.close()
+
+
+def sign_for(settings: Settings) -> Callable[[bytes | None, bytes], bytes | None]:
+    """How the tests' senders sign a record: with the dev key (the test's data dir holds
+    them, as `tahawul up`'s does) of the entity its payload names, else of its key's
+    entity (a batched record). A record of no known entity goes unsigned."""
+    signers = producer_signers(settings)
+
+    def sign(key: bytes | None, value: bytes) -> bytes | None:
+        return signers.sign_keyed(entity_key(value) or key, value)
+    return sign
+
+
+def signed(settings: Settings, entity: str, value: bytes) -> list[tuple[str, bytes]]:
+    """The signature header of a record of ``entity``'s, for tests that write raw records."""
+    signature = producer_signers(settings).sign(entity, value)
+    assert signature is not None, f"no dev key of {entity}"
+    return [(SIGNATURE_HEADER, signature)]
 
 
 def published(ct: WriterThread) -> dict[tuple[str, ...], int]:

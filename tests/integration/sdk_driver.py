@@ -8,7 +8,6 @@ Commands (one per line): ``send FILE`` (send_many of a JSONL file; answers ``spo
 from __future__ import annotations
 
 import argparse
-import base64
 import sys
 from pathlib import Path
 
@@ -20,13 +19,9 @@ def main() -> None:
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--spool", type=Path, required=True)
     parser.add_argument("--topic", required=True)
-    parser.add_argument("--signing-key", help="key id:base64 key")
+    parser.add_argument("--signing-key", type=Path, required=True, help="the entity's private key file")
     args = parser.parse_args()
-    signing = None
-    if args.signing_key:
-        key_id, _, key = args.signing_key.partition(":")
-        signing = (key_id, base64.b64decode(key))
-    producer = Producer(args.bootstrap, args.spool, topic=args.topic, signing_key=signing,
+    producer = Producer(args.bootstrap, args.spool, topic=args.topic, signing_key=args.signing_key,
                         delivery_timeout=3.0, retry_backoff=0.3, max_retry_backoff=1.0)
     print(f"ready pending {producer.pending}", flush=True)
     for line in sys.stdin:

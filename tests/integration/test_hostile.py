@@ -15,7 +15,7 @@ from tahawul.producers.kafka_sender import EventSender
 from tahawul.producers.simulator import Truth, iter_simulation
 from tahawul.runtime.local import Workers, WriterThread
 from tahawul.settings import Settings
-from tests.integration.helpers import assert_exact, scalar, wait_applied
+from tests.integration.helpers import assert_exact, scalar, sign_for, wait_applied
 from tests.integration.hostile import KINDS, corpus
 from tests.integration.test_pipeline import consume_all
 
@@ -30,7 +30,8 @@ def test_hostile_corpus_is_rejected_exactly_and_good_events_all_count(
     worker = workers.start()
     ct = start_counter()
     kinds: Counter[str] = Counter()
-    sender = EventSender(settings.kafka_bootstrap() or "", settings.topic_transactions)
+    sender = EventSender(settings.kafka_bootstrap() or "", settings.topic_transactions,
+                         sign=sign_for(settings))
     try:
         for payload, key, kind in corpus(BAD, seed=31):
             sender.send(payload, key)
@@ -79,7 +80,8 @@ def test_late_and_out_of_order_events_count_in_the_day_they_occurred(
     workers.start()
     ct = start_counter()
     now = datetime.now(UTC).replace(microsecond=0)
-    sender = EventSender(settings.kafka_bootstrap() or "", settings.topic_transactions)
+    sender = EventSender(settings.kafka_bootstrap() or "", settings.topic_transactions,
+                         sign=sign_for(settings))
     # February first, then January arriving days late; the last two straddle midnight in
     # Muscat (UTC+4): 19:59:59Z is 31 Jan, 20:00:00Z is already 1 Feb there.
     stream = (

@@ -27,6 +27,7 @@ from tahawul.runtime.local import child_env
 from tahawul.runtime.processes import stop_processes
 from tahawul.settings import Settings
 from tests.integration.conftest import REPO, wait_for
+from tests.integration.helpers import sign_for
 from tests.unit.factories import payload
 
 pytestmark = pytest.mark.integration
@@ -124,7 +125,8 @@ def processes(settings: Settings, tmp_path: Path) -> Iterator[dict[str, str]]:
 
 def test_real_prometheus_scrapes_worker_and_counter(settings: Settings, processes: dict[str, str],
                                                     tmp_path: Path) -> None:
-    sender = EventSender(settings.kafka_bootstrap() or "", settings.topic_transactions)
+    sender = EventSender(settings.kafka_bootstrap() or "", settings.topic_transactions,
+                         sign=sign_for(settings))
     valid = [payload(entity="ROP", service="ROP-VEH-FIRST-REG") for _ in range(40)]
     invalid = [payload(service="NO-SUCH-SERVICE") for _ in range(3)]
     for value in valid + invalid:

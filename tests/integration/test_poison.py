@@ -34,6 +34,7 @@ from tahawul.runtime.local import Workers, WriterThread
 from tahawul.schemas.headers import (
     PAYLOAD_BYTES_HEADER,
     PAYLOAD_SHA256_HEADER,
+    SIGNATURE_HEADER,
     SOURCE_OFFSET_HEADER,
     SOURCE_PARTITION_HEADER,
 )
@@ -42,7 +43,7 @@ from tahawul.stream_processors.envelope import Envelope, split
 from tahawul.stream_processors.validation import judge
 from tests.integration import test_outages
 from tests.integration.conftest import wait_for
-from tests.integration.helpers import assert_exact, feed, scalar, wait_applied
+from tests.integration.helpers import assert_exact, feed, scalar, sign_for, wait_applied
 from tests.integration.test_pipeline import consume_all
 from tests.unit.factories import CAT, payload
 
@@ -79,14 +80,16 @@ class RawStream:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.sign = sign_for(settings)  # valid events are signed, as any producer signs
         self.truth = Truth()
         self.acked: dict[int, int] = {}
 
     def send(self, producer: KafkaProducer, value: bytes | None, key: bytes | None = None,
              headers: list[tuple[str, Any]] | None = None, partition: int | None = None
              ) -> tuple[int, int]:
-        md = producer.send(self.settings.topic_transactions, value, key, headers or [],
-                           partition).get(60)
+        signature = self.sign(key, value) if value is not None else None
+        signed = [*(headers or []), *([(SIGNATURE_HEADER, signature)] if signature else [])]
+        md = producer.send(self.settings.topic_transactions, value, key, signed, partition).get(60)
         assert md.offset >= 0
         self.acked[md.partition] = max(self.acked.get(md.partition, -1), md.offset)
         return md.partition, md.offset
@@ -95,8 +98,10 @@ class RawStream:
         """A simulated run (valid, duplicate and invalid events), sent as they come."""
         futures = []
         for line in iter_simulation("oman-2025-h1", scale, seed, 0.02, 0.02):
-            futures.append(producer.send(self.settings.topic_transactions, line.data,
-                                         line.entity.encode() if line.entity else None))
+            key = line.entity.encode() if line.entity else None
+            signature = self.sign(key, line.data)
+            futures.append(producer.send(self.settings.topic_transactions, line.data, key,
+                                         [(SIGNATURE_HEADER, signature)] if signature else []))
             self.truth.add(line)
         producer.flush()
         for future in futures:
@@ -142,7 +147,7 @@ def test_raw_records_at_every_limit_odd_headers_and_nulls_never_stop_a_partition
         # record with neither key nor value.
         base = produce_batch(settings, partition, raw_batch([
             (0, None, payload(), [("tahawul-source", None), ("x-null", None)]),
-            (1, None, None, [("x-null", None)])]))
+            (1, None, None, [("x-null", None)])], settings))
         raw.acked[partition] = max(raw.acked[partition], base + 1)
         extra_valid += 1
     raw.simulated(producer, 0.002, 42)
@@ -291,21 +296,24 @@ def test_a_stuck_worker_gives_up_its_partitions(
 # ---- the counting writer's gap alarm -----------------------------------------------------
 
 
-def raw_batch(records: list[tuple[int, bytes | None, bytes | None, list[tuple[str, bytes | None]]]]
-              ) -> bytes:
+def raw_batch(records: list[tuple[int, bytes | None, bytes | None, list[tuple[str, bytes | None]]]],
+              settings: Settings) -> bytes:
     """One record batch of (offset delta, key, value, headers) records, as the protocol allows
     them: headers without a value, and offsets between records (and before the first) at
     which no record is stored, as a broker may leave them."""
     builder = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=0,
                                         producer_id=-1, producer_epoch=-1, base_sequence=-1,
                                         batch_size=16 * MiB)
+    sign = sign_for(settings)
     for delta, key, value, headers in records:
-        builder.append(delta, timestamp=None, key=key, value=value, headers=headers)
+        signature = sign(key, value) if value is not None else None
+        signed = [*headers, *([(SIGNATURE_HEADER, signature)] if signature else [])]
+        builder.append(delta, timestamp=None, key=key, value=value, headers=signed)
     return bytes(builder.build())
 
 
-def holey_batch(values: list[tuple[int, bytes]]) -> bytes:
-    return raw_batch([(delta, b"ROP", value, []) for delta, value in values])
+def holey_batch(values: list[tuple[int, bytes]], settings: Settings) -> bytes:
+    return raw_batch([(delta, b"ROP", value, []) for delta, value in values], settings)
 
 
 def produce_batch(settings: Settings, partition: int, batch: bytes) -> int:
@@ -347,7 +355,8 @@ def test_holes_the_broker_left_are_not_gaps(
         raw.send(producer, payload(), b"ROP", partition=0)
         valid += 1
         wait_applied(ct, settings, raw.acked, 60)
-        base = produce_batch(settings, 0, holey_batch([(4, payload()), (5, payload()), (8, payload())]))
+        holey = holey_batch([(4, payload()), (5, payload()), (8, payload())], settings)
+        base = produce_batch(settings, 0, holey)
         valid += 3
         raw.acked[0] = base + 8
         wait_applied(ct, settings, raw.acked, 60)

@@ -1,10 +1,9 @@
 """The Python SDK against real brokers and the real pipeline: its spool keeps every accepted
-event through a broker outage and a SIGKILL of the producing process; signed events are
-counted and unsigned or forged ones rejected when the entity must sign."""
+event through a broker outage and a SIGKILL of the producing process; it signs every record
+with the entity's key, and only events signed by their entity are counted."""
 
 from __future__ import annotations
 
-import base64
 import os
 import select
 import subprocess
@@ -17,12 +16,13 @@ import orjson
 import pytest
 
 from tahawul.kafka_admin import ensure_topics
+from tahawul.keyring import dev_private_dir, ensure_dev_keys, load_signing_key
 from tahawul.producers.kafka_sender import EventSender
 from tahawul.producers.sdk import Producer
 from tahawul.runtime.broker import EmbeddedBroker, free_port
 from tahawul.runtime.local import WriterThread
 from tahawul.schemas.headers import SIGNATURE_HEADER
-from tahawul.schemas.signing import sign
+from tahawul.schemas.signing import SigningKey
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.connection import connect
 from tests.integration.conftest import REPO
@@ -45,10 +45,10 @@ MOH = {"entity": "MOH", "service": "MOH-PREARRIVAL-MED", "governorate": "OM-MA"}
 class Driver:
     """tests/integration/sdk_driver.py as a separate producing process."""
 
-    def __init__(self, bootstrap: str, spool: Path, topic: str) -> None:
+    def __init__(self, bootstrap: str, spool: Path, topic: str, signing_key: Path) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.integration.sdk_driver", "--bootstrap", bootstrap,
-             "--spool", str(spool), "--topic", topic],
+             "--spool", str(spool), "--topic", topic, "--signing-key", str(signing_key)],
             cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             text=True, env={k: v for k, v in os.environ.items() if not k.startswith("TAHAWUL_")})
         self.first = self.read(60)
@@ -78,13 +78,16 @@ def jsonl(path: Path, events: list[dict[str, object]]) -> Path:
 def test_spool_survives_broker_outage_and_producer_restart(tmp_path: Path) -> None:
     port = free_port()
     tag = uuid.uuid4().hex[:8]
+    rop_key = dev_private_dir(tmp_path / "data") / "ROP.key"
     settings = Settings(
         data_dir=tmp_path / "data", kafka_url=f"kafka://127.0.0.1:{port}",
+        signing_trust=ensure_dev_keys(tmp_path / "data"),
         topic_transactions=f"tx-{tag}", topic_validated=f"validated-{tag}", topic_dead_letter=f"dlq-{tag}",
         worker_group=f"worker-{tag}", counter_group=f"counter-{tag}", session_timeout=3.0,
         batch_max=1000, batch_within=0.2, _env_file=None,  # type: ignore[call-arg]
     )
-    a, b, c = event_days(300), event_days(200, channel="paper"), event_days(100, **MOH)
+    # One producer signs as one entity (ROP): the three files are ROP's.
+    a, b, c = event_days(300), event_days(200, channel="paper"), event_days(100, governorate="OM-MA")
     files = {n: jsonl(tmp_path / f"{n}.jsonl", evs) for n, evs in (("a", a), ("b", b), ("c", c))}
     spool = tmp_path / "spool"
     client = connect(settings.clickhouse_dsn())
@@ -95,7 +98,7 @@ def test_spool_survives_broker_outage_and_producer_restart(tmp_path: Path) -> No
     try:
         ensure_topics(first.bootstrap, settings)
         ct = counter_on(settings, client)
-        producer = Driver(first.bootstrap, spool, settings.topic_transactions)
+        producer = Driver(first.bootstrap, spool, settings.topic_transactions, rop_key)
         assert producer.first == "ready pending 0"
         assert producer.ask(f"send {files['a']}") == "spooled 300"
         assert producer.ask("flush 60") == "pending 0"
@@ -114,7 +117,7 @@ def test_spool_survives_broker_outage_and_producer_restart(tmp_path: Path) -> No
         ensure_topics(second.bootstrap, settings)
         worker = start_worker(settings, tmp_path / "worker-2.log")
         ct = counter_on(settings, client)
-        restarted = Driver(second.bootstrap, spool, settings.topic_transactions)
+        restarted = Driver(second.bootstrap, spool, settings.topic_transactions, rop_key)
         assert restarted.first == "ready pending 200"  # found again on disk
         assert restarted.ask(f"send {files['c']}") == "spooled 100"
         assert restarted.ask("flush 60") == "pending 0"
@@ -141,8 +144,8 @@ def test_in_process_producer_rides_out_an_outage(tmp_path: Path) -> None:
     settings = Settings(kafka_url=f"kafka://127.0.0.1:{port}", _env_file=None)  # type: ignore[call-arg]
     broker = EmbeddedBroker(tmp_path / "b1.log", port=port).start()
     ensure_topics(broker.bootstrap, settings)
-    producer = Producer(broker.bootstrap, tmp_path / "spool", delivery_timeout=2.0, retry_backoff=0.2,
-                        max_retry_backoff=0.5)
+    producer = Producer(broker.bootstrap, tmp_path / "spool", signing_key=SigningKey.generate("ROP", "k1"),
+                        delivery_timeout=2.0, retry_backoff=0.2, max_retry_backoff=0.5)
     try:
         producer.send_many(event_days(50))
         assert producer.flush(60) == 0
@@ -167,32 +170,39 @@ def test_in_process_producer_rides_out_an_outage(tmp_path: Path) -> None:
         broker.stop()
 
 
-def test_entity_that_must_sign_gets_unsigned_and_forged_events_rejected(
+def test_only_events_signed_by_their_entity_are_counted(
     settings: Settings, start_counter: Callable[[], WriterThread], tmp_path: Path
 ) -> None:
-    keyring = tmp_path / "keyring.json"
-    made = tahawul(settings, "credentials", "signing-key", "ROP", TAHAWUL_SIGNING_KEYRING=str(keyring))
+    """ROP gets a new key pair with `tahawul credentials signing-key` (its dev key stays
+    valid: a rotation); the SDK signs with it. Unsigned events, and events signed with a key
+    the trust file does not hold, are rejected; MOH's events signed with MOH's key count."""
+    trust = settings.signing_trust
+    assert trust is not None
+    made = tahawul(settings, "credentials", "signing-key", "ROP", "--trust", str(trust),
+                   "--out", str(tmp_path / "rop.key"))
     assert made.returncode == 0, made.stderr
-    key_id, _, encoded = made.stdout.strip().partition(":")
-    assert key_id == "k1"
-    worker = start_worker(settings, tmp_path / "worker.log", TAHAWUL_SIGNING_KEYRING=str(keyring),
-                          TAHAWUL_SIGNING_REQUIRED="ROP")
+    rop_key = load_signing_key(tmp_path / "rop.key")
+    assert (rop_key.signer, rop_key.key_id, made.stdout.strip()) == ("ROP", "k1", str(tmp_path / "rop.key"))
+    worker = start_worker(settings, tmp_path / "worker.log")
     try:
         ct = start_counter()
         signed = event_days(50)
         with Producer(settings.kafka_bootstrap() or "", tmp_path / "spool", topic=settings.topic_transactions,
-                      signing_key=(key_id, base64.b64decode(encoded))) as producer:
+                      signing_key=tmp_path / "rop.key") as producer:
             producer.send_many(signed)
             assert producer.flush(60) == 0
         sender = EventSender(settings.kafka_bootstrap() or "", settings.topic_transactions)
         for ev in event_days(5):  # unsigned
             sender.send(orjson.dumps(ev), b"ROP")
-        for ev in event_days(3):  # signed with a key that is not ROP's
+        stranger = SigningKey.generate("ROP", "k9")  # a key pair the trust file does not hold
+        for ev in event_days(3):
             data = orjson.dumps(ev)
-            sender.send(data, b"ROP", [(SIGNATURE_HEADER, sign(data, key_id, b"x" * 32))])
-        moh = event_days(7, **MOH)  # MOH need not sign
+            sender.send(data, b"ROP", [(SIGNATURE_HEADER, stranger.sign(data))])
+        moh = event_days(7, **MOH)
+        moh_key = load_signing_key(dev_private_dir(settings.data_dir) / "MOH.key")
         for ev in moh:
-            sender.send(orjson.dumps(ev), b"MOH")
+            data = orjson.dumps(ev)
+            sender.send(data, b"MOH", [(SIGNATURE_HEADER, moh_key.sign(data))])
         sender.flush()
         sender.close()
         wait_outcomes(ct, counted=57, duplicates=0, rejected=8, timeout=120)
