@@ -106,16 +106,17 @@ def _tokens(sql: str) -> Iterator[tuple[str, str]]:
             i = end + 2
         elif c in "'\"`":
             j = i + 1
-            while j < n and sql[j] != c:
-                j += 2 if sql[j] == "\\" else 1
-            if j >= n:
-                raise Refused(SYNTAX_ERROR, "unterminated quoted string in the query", 400)
-            if sql.startswith(c, j + 1):  # a doubled quote is an escaped one: same token
-                j += 1
-                while j < n and sql[j] != c:
-                    j += 2 if sql[j] == "\\" else 1
+            while True:  # to the closing quote; a backslash or a doubled quote escapes one
                 if j >= n:
                     raise Refused(SYNTAX_ERROR, "unterminated quoted string in the query", 400)
+                if sql[j] == "\\":
+                    j += 2
+                elif sql[j] == c and sql.startswith(c, j + 1):
+                    j += 2
+                elif sql[j] == c:
+                    break
+                else:
+                    j += 1
             yield "quoted", sql[i:j + 1]
             i = j + 1
         else:
