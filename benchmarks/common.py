@@ -26,7 +26,9 @@ from typing import Any, Self
 import orjson
 
 from tahawul.kafka_admin import ensure_topics
-from tahawul.producers.kafka_sender import EventSender
+from tahawul.keyring import ensure_dev_keys, producer_signers
+from tahawul.producers.batching import Sign
+from tahawul.producers.kafka_sender import EventSender, entity_key
 from tahawul.producers.simulator import SimulatedLine, Truth, iter_simulation
 from tahawul.runtime.broker import EmbeddedBroker, free_port
 from tahawul.runtime.local import LocalPipeline, Run, child_env
@@ -173,6 +175,11 @@ class Bench:
             _env_file=None,
         )
         values.update(overrides)
+        # Signed events, as everywhere: dev keys in the pipeline's data dir (as `tahawul up`
+        # makes them), or those of the topic's filler; the workers verify every record, so
+        # that cost is in every figure.
+        values.setdefault("signing_trust", share_topic.signing_trust if share_topic
+                          else ensure_dev_keys(values["data_dir"]))
         s = Settings(**values)
         s.data_dir.mkdir(parents=True, exist_ok=True)
         ensure_topics(self.broker.bootstrap, s)
@@ -215,6 +222,16 @@ def event_id_key(line: SimulatedLine) -> bytes | None:
     return line.entity.encode() if line.entity else None
 
 
+def signer(settings: Settings) -> Sign:
+    """Signs each record with the dev key of the entity its payload names (records keyed by
+    event id too), else of its key's entity (a batched record)."""
+    signers = producer_signers(settings)
+
+    def sign(key: bytes | None, value: bytes) -> bytes | None:
+        return signers.sign_keyed(entity_key(value) or key, value)
+    return sign
+
+
 def fill(settings: Settings, events: int, seed: int = 7, duplicates: float = 0.01,
          invalid: float = 0.01, batch: int = 0, progress: bool = True, key: str = "entity") -> Filled:
     """Send a simulated run (about ``events`` lines, 1% duplicates and 1% invalid by default)
@@ -226,7 +243,7 @@ def fill(settings: Settings, events: int, seed: int = 7, duplicates: float = 0.0
         raise ValueError("key is entity, or event_id for records of one event")
     truth = Truth()
     sender = EventSender(settings.kafka_bootstrap() or "", settings.topic_transactions,
-                         linger_ms=50, batch_events=batch)
+                         linger_ms=50, batch_events=batch, sign=signer(settings))
     started = time.perf_counter()
     try:
         for n, line in enumerate(simulated(events, seed, duplicates, invalid), start=1):

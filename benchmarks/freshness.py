@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from benchmarks.common import Bench, Pipeline, env_for, machine, simulated, table
+from benchmarks.common import Bench, Pipeline, env_for, machine, signer, simulated, table
 from tahawul.producers.kafka_sender import EventSender
+from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.store import Store
 from tahawul.stream_processors.counter import CountingWriter, Prepared
 
@@ -50,7 +51,9 @@ def produce(args: argparse.Namespace) -> int:
     """Send ``rate`` events a second for ``seconds`` seconds, after ``warmup`` events."""
     total = args.warmup + int(args.rate * args.seconds)
     lines = simulated(int(total * 1.1) + 1000, 11, 0.0, 0.0)
-    sender = EventSender(args.bootstrap, args.topic, linger_ms=5, batch_events=args.batch)
+    # Signed with the pipeline's dev keys (TAHAWUL_DATA_DIR of env_for), as every producer signs.
+    sender = EventSender(args.bootstrap, args.topic, linger_ms=5, batch_events=args.batch,
+                         sign=signer(Settings()))
     try:
         for _ in range(args.warmup):
             line = next(lines)
