@@ -109,9 +109,7 @@ def _tokens(sql: str) -> Iterator[tuple[str, str]]:
             while True:  # to the closing quote; a backslash or a doubled quote escapes one
                 if j >= n:
                     raise Refused(SYNTAX_ERROR, "unterminated quoted string in the query", 400)
-                if sql[j] == "\\":
-                    j += 2
-                elif sql[j] == c and sql.startswith(c, j + 1):
+                if sql[j] == "\\" or (sql[j] == c and sql.startswith(c, j + 1)):
                     j += 2
                 elif sql[j] == c:
                     break
