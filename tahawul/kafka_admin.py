@@ -27,15 +27,16 @@ class KafkaUnavailable(Unavailable):
 
 def admin(bootstrap: str, timeout: float = 10.0, security: KafkaSecurity = PLAINTEXT) -> KafkaAdminClient:
     """An admin client of the cluster at ``bootstrap``, or KafkaUnavailable after ``timeout``
-    seconds. While it tries, kafka-python's own connection warnings are held back: a user
+    seconds. While it tries, kafka-python's own connection errors are held back: a user
     who named the wrong address gets one line from us, not a screen of retries. A refused
     login or certificate is reported at once, as such: retrying would not change it."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     options = security.client_options()
-    with _quiet("kafka"):
+    with _held_back("kafka") as errors:
         while time.monotonic() < deadline:
-            left_ms = max(500, int((deadline - time.monotonic()) * 1000))
+            # Short attempts, so that a refusal found in the log stops the retries early.
+            left_ms = max(500, min(2000, int((deadline - time.monotonic()) * 1000)))
             try:
                 return KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000,
                                         bootstrap_timeout_ms=left_ms, reconnect_backoff_max_ms=500,
@@ -44,10 +45,13 @@ def admin(bootstrap: str, timeout: float = 10.0, security: KafkaSecurity = PLAIN
                 raise KafkaUnavailable(refused_login(bootstrap, security)) from None
             except KafkaError as exc:
                 last = exc
+                refusal = refused(errors, bootstrap, security)
+                if refusal is not None:
+                    raise KafkaUnavailable(refusal) from None
                 time.sleep(0.2)
     raise KafkaUnavailable(f"cannot reach Kafka at {bootstrap} ({security.describe()}) within {timeout:g} s "
                            f"({type(last).__name__ if last else 'no answer'}); is TAHAWUL_KAFKA_URL right "
-                           "and the broker running?" + _tls_hint(last, security))
+                           "and the broker running?")
 
 
 def refused_login(bootstrap: str, security: KafkaSecurity) -> str:
@@ -56,13 +60,44 @@ def refused_login(bootstrap: str, security: KafkaSecurity) -> str:
             "check TAHAWUL_KAFKA_USERNAME and TAHAWUL_KAFKA_PASSWORD")
 
 
-def _tls_hint(last: Exception | None, security: KafkaSecurity) -> str:
-    """kafka-python reports a certificate it could not verify as a broker it could not
-    reach (the handshake failure goes to its log): say what to check when TLS is on."""
-    if security.tls and last is not None:
-        return (" With TLS, also check that the brokers' certificates are signed by "
-                "TAHAWUL_KAFKA_CA_FILE and name the host of TAHAWUL_KAFKA_URL.")
-    return ""
+def refused(errors: list[str], bootstrap: str, security: KafkaSecurity) -> str | None:
+    """One line for what kafka-python logged as a refusal rather than an absence: a login
+    the broker refused, or a broker certificate that does not verify (kafka-python reports
+    both to its caller only as a broker it could not reach)."""
+    for message in errors:
+        if "SaslAuthenticationFailed" in message or "Authentication failed" in message:
+            return refused_login(bootstrap, security)
+        if "CERTIFICATE_VERIFY_FAILED" in message or "certificate verify failed" in message:
+            reason = message.rpartition("certificate verify failed:")[2].split("(_ssl")[0].strip()
+            return (f"the certificate of Kafka at {bootstrap} does not verify ({reason or 'refused'}): "
+                    "is it signed by TAHAWUL_KAFKA_CA_FILE"
+                    f"{'=' + str(security.ca_file) if security.ca_file else ''}, and does it name the "
+                    "host of TAHAWUL_KAFKA_URL?")
+    return None
+
+
+@contextlib.contextmanager
+def _held_back(logger_name: str) -> Iterator[list[str]]:
+    """For the duration of a block, keep a logger's ERROR records from the console and
+    collect their messages instead (the caller tells what they mean)."""
+    logger = logging.getLogger(logger_name)
+    collected: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            collected.append(record.getMessage())
+
+    handler = Collect(logging.ERROR)
+    level, propagate = logger.level, logger.propagate
+    logger.setLevel(logging.ERROR)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield collected
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 @contextlib.contextmanager
@@ -87,6 +122,15 @@ def cluster_id(bootstrap: str, security: KafkaSecurity = PLAINTEXT) -> str:
         client.close()
 
 
+def topic_configs(settings: Settings, name: str) -> dict[str, str]:
+    """Configuration of a topic tahawul creates: the dead-letter topic is kept
+    TAHAWUL_DEAD_LETTER_RETENTION_DAYS (its records are redacted, but a rejection is of use
+    only while someone can act on it); the others keep the broker's defaults."""
+    if name == settings.topic_dead_letter:
+        return {"retention.ms": str(int(settings.dead_letter_retention_days * 86_400_000))}
+    return {}
+
+
 def ensure_topics(bootstrap: str, settings: Settings) -> None:
     """Create tahawul's topics with the configured partition count; check existing ones.
 
@@ -106,7 +150,8 @@ def ensure_topics(bootstrap: str, settings: Settings) -> None:
             if name not in existing:
                 # created meanwhile, or not this account's to see or create
                 with contextlib.suppress(TopicAlreadyExistsError, TopicAuthorizationFailedError):
-                    client.create_topics([NewTopic(name, settings.partitions, 1)])
+                    client.create_topics([NewTopic(name, settings.partitions, 1,
+                                                   topic_configs=topic_configs(settings, name))])
         visible = set(client.list_topics())
         pair = [settings.topic_transactions, settings.topic_validated]
         if not set(pair) <= visible:

@@ -118,6 +118,26 @@ class Settings(BaseSettings):
         "producer (2 MiB a request) and a broker's default message.max.bytes (1 MB), whatever "
         "was read. The rejected verdict (and so the `rejected` table) keeps 16 KiB regardless.",
     )
+    redaction_key: SecretStr | None = Field(
+        None,
+        description="TAHAWUL_REDACTION_KEY: the key (at least 32 characters) under which workers "
+        "hash rejected payloads (HMAC-SHA256, schemas/redaction.py): the dead-letter topic and "
+        "the `rejected` table keep only a payload's redacted form and this hash, never its bytes, "
+        "and support matches a hash with the event its sender kept. Unset with a broker on this "
+        "machine (the embedded default): generated once into <data dir>/redaction.key (mode 600). "
+        "Required with any other broker (every worker must hash alike; generate it with "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`).",
+    )
+    rejected_retention_days: int = Field(
+        30, ge=1, le=3650,
+        description="TAHAWUL_REJECTED_RETENTION_DAYS: days a row of the `rejected` table is kept "
+        "(ClickHouse TTL on its expires_at column, set when the row is written; migration 013).",
+    )
+    dead_letter_retention_days: float = Field(
+        30, gt=0, le=3650,
+        description="TAHAWUL_DEAD_LETTER_RETENTION_DAYS: retention.ms of the dead-letter topic "
+        "when tahawul creates it (an existing topic keeps its own configuration).",
+    )
     dead_letter_retry_seconds: float = Field(
         30.0, gt=0,
         description="TAHAWUL_DEAD_LETTER_RETRY_SECONDS: how long a worker retries a dead letter "
@@ -206,6 +226,10 @@ class Settings(BaseSettings):
             key_file=self.kafka_key_file,
         )
 
+    def broker_is_local(self) -> bool:
+        """Whether every broker is on this machine (or unset: the embedded one)."""
+        return not self.kafka_url or all(_loopback(h) for h in _strip_scheme(self.kafka_url).split(","))
+
     def kafka_bootstrap(self) -> str | None:
         """host:port list for Kafka clients, from kafka_url (scheme optional)."""
         if not self.kafka_url:
@@ -237,6 +261,7 @@ class Settings(BaseSettings):
             "TAHAWUL_LOG_FORMAT": self.log_format,
             "TAHAWUL_DEAD_LETTER_MAX_BYTES": str(self.dead_letter_max_bytes),
             "TAHAWUL_DEAD_LETTER_RETRY_SECONDS": str(self.dead_letter_retry_seconds),
+            "TAHAWUL_REJECTED_RETENTION_DAYS": str(self.rejected_retention_days),
             "TAHAWUL_WORKER_STUCK_SECONDS": str(self.worker_stuck_seconds),
             "TAHAWUL_WORKER_STOP_SECONDS": str(self.worker_stop_seconds),
         }
@@ -251,6 +276,8 @@ class Settings(BaseSettings):
             "TAHAWUL_KAFKA_SASL_MECHANISM": self.kafka_sasl_mechanism,
             "TAHAWUL_KAFKA_USERNAME": self.kafka_username,
             "TAHAWUL_KAFKA_PASSWORD": self.kafka_password.get_secret_value() if self.kafka_password else None,
+            # Every worker hashes rejected payloads under the same key.
+            "TAHAWUL_REDACTION_KEY": self.redaction_key.get_secret_value() if self.redaction_key else None,
             "TAHAWUL_KAFKA_CA_FILE": self.kafka_ca_file,
             "TAHAWUL_KAFKA_CERT_FILE": self.kafka_cert_file,
             "TAHAWUL_KAFKA_KEY_FILE": self.kafka_key_file,
