@@ -42,7 +42,7 @@ from tahawul.kafka_admin import cluster_id
 from tahawul.runtime.processes import stop_processes
 from tahawul.sinks.clickhouse.connection import connect
 from tahawul.sinks.clickhouse.store import Store
-from tahawul.stream_processors.seen import CountedIndex, uuid_halves
+from tahawul.stream_processors.seen import CountedIndex, entity_tags, uuid_halves
 
 GOAL = 0.10
 
@@ -64,7 +64,7 @@ def index_costs(n: int = 1_000_000) -> tuple[float, float]:
     del as_dict
     index = CountedIndex()
     hi, lo = uuid_halves(ids)
-    index.add(hi, lo, fps)
+    index.add(hi, lo, entity_tags(["ROP"] * n), fps)
     return dict_bytes, index.nbytes / n
 
 

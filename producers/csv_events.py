@@ -20,9 +20,11 @@ event_id        no        a UUID; when empty, one is derived (see below)
 ==============  ========  ================================================================
 
 Any other column is refused for the whole file: events carry no other data, personal data
-least of all. Rows without an ``event_id`` get ``uuid5(ROW_NAMESPACE, "<source>\\n<line>")``
-where ``source`` is the file's name (or ``tahawul send --source``): re-sending the same
-file counts nothing twice, and an edited row re-sent under the same name is refused by the
+least of all. Rows without an ``event_id`` get
+``uuid5(ROW_NAMESPACE, "<entity>\\n<source>\\n<line>")`` where ``source`` is the file's name
+(or ``tahawul send --source``) and ``entity`` the row's: re-sending the same file counts
+nothing twice, two entities' files of the same name never share ids (ids are per entity in
+any case: docs/security.md), and an edited row re-sent under the same name is refused by the
 pipeline as a conflicting reuse of its id rather than counted again.
 """
 
@@ -53,9 +55,9 @@ class CsvHeaderError(ValueError):
     """The header row makes the whole file unusable; nothing of it is sent."""
 
 
-def row_event_id(source: str, line: int) -> str:
-    """The deterministic event_id of a row without one."""
-    return str(uuid.uuid5(ROW_NAMESPACE, f"{source}\n{line}"))
+def row_event_id(source: str, line: int, entity: str) -> str:
+    """The deterministic event_id of a row without one: of its entity, file name and line."""
+    return str(uuid.uuid5(ROW_NAMESPACE, f"{entity}\n{source}\n{line}"))
 
 
 def check_header(header: list[str]) -> list[str]:
@@ -94,9 +96,10 @@ def row_to_event(names: list[str], cells: list[str], source: str, line: int) -> 
         if text:
             obj[name] = _convert(name, text)
     if len(cells) > len(names) and any(c.strip() for c in cells[len(names):]):
-        raise InvalidEvent("extra_cells", f"row has {len(cells)} cells but the header names {len(names)}")
+        raise InvalidEvent("extra_cells", "row has more cells than the header names columns")
     obj.setdefault("status", "completed")
-    obj.setdefault("event_id", row_event_id(source, line))
+    entity = obj.get("entity")
+    obj.setdefault("event_id", row_event_id(source, line, entity if isinstance(entity, str) else ""))
     return obj
 
 

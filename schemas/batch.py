@@ -42,8 +42,8 @@ def batchable(payload: bytes) -> bool:
 def events_of(value: bytes | None, fmt: bytes) -> list[bytes]:
     """The event payloads of a batched record's value; InvalidEvent if it is no valid batch."""
     if fmt != BATCH_FORMAT:
-        raise InvalidEvent("bad_batch", f"batch format {fmt[:40]!r} is not {BATCH_FORMAT.decode()} "
-                           f"(header {BATCH_HEADER}; see docs/producers.md)")
+        raise InvalidEvent("bad_batch", f"the batch format (header {BATCH_HEADER}) is not "
+                           f"{BATCH_FORMAT.decode()} (see docs/producers.md)")
     if not value:
         raise InvalidEvent("bad_batch", "a batched record holds no events")
     if len(value) > MAX_BATCH_BYTES:

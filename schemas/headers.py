@@ -16,9 +16,15 @@ BATCH_HEADER: Final = "tahawul-batch"
 SIGNATURE_HEADER: Final = "tahawul-signature"
 
 # --- On the dead-letter topic, set by the validating worker on each rejected event --------
+# A dead letter's value is the redacted form of the rejected payload (schemas/redaction.py),
+# never its bytes. Its key and timestamp are those of the source record, and it carries the
+# source record's tahawul headers above (SOURCE, BATCH, SIGNATURE, ORIGINAL_BYTES; a
+# producer's other headers are not copied: they are outside the contract and could carry
+# anything), as Kafka Connect's dead-letter queue does, plus these.
 # The rejection's stable reason code, e.g. "unknown_service".
 REASON_HEADER: Final = "tahawul-reason"
-# The rejection's reason for people (at most 1,000 bytes).
+# The rejection's reason for people (at most 1,000 bytes; names the field and the rule,
+# never a value of the payload).
 MESSAGE_HEADER: Final = "tahawul-message"
 # The partition of the transactions topic the rejected event was read from.
 SOURCE_PARTITION_HEADER: Final = "tahawul-source-partition"
@@ -26,11 +32,20 @@ SOURCE_PARTITION_HEADER: Final = "tahawul-source-partition"
 SOURCE_OFFSET_HEADER: Final = "tahawul-source-offset"
 # The event's position in a batched record (absent for a record of one event).
 SOURCE_INDEX_HEADER: Final = "tahawul-source-index"
-# The true size in bytes of the rejected payload: a dead letter carries at most
-# TAHAWUL_DEAD_LETTER_MAX_BYTES of it, whatever size the source broker accepted, so that
-# it always fits the dead-letter producer's and broker's limits; compare with the length
-# of the value to see whether it was cut. Absent when the record had no value at all.
+# The true size in bytes of the rejected payload. Absent when the record had no value.
 PAYLOAD_BYTES_HEADER: Final = "tahawul-payload-bytes"
-# The SHA-256 (hex) of the whole rejected payload, so that a cut dead letter can still be
-# matched with the record its sender kept.
-PAYLOAD_SHA256_HEADER: Final = "tahawul-payload-sha256"
+# HMAC-SHA256 (hex) of the whole rejected payload under the pipeline's redaction key
+# (TAHAWUL_REDACTION_KEY): support matches it with the event its sender kept, and nobody
+# without the key can test guesses of the content. (No plain SHA-256: a hash of a
+# low-entropy value such as a national id is reversed by trying them all.)
+PAYLOAD_HMAC_HEADER: Final = "tahawul-payload-hmac-sha256"
+
+# Kafka Connect's dead-letter context headers (DeadLetterQueueReporter), set on every dead
+# letter too, so that tools made for Connect's dead-letter queues read ours.
+CONNECT_TOPIC_HEADER: Final = "__connect.errors.topic"
+CONNECT_PARTITION_HEADER: Final = "__connect.errors.partition"
+CONNECT_OFFSET_HEADER: Final = "__connect.errors.offset"
+CONNECT_EXCEPTION_CLASS_HEADER: Final = "__connect.errors.exception.class.name"  # the reason code
+CONNECT_EXCEPTION_MESSAGE_HEADER: Final = "__connect.errors.exception.message"  # the reason
+# The source record's headers a dead letter carries on (see above).
+CARRIED_HEADERS: Final = (SOURCE_HEADER, BATCH_HEADER, SIGNATURE_HEADER, ORIGINAL_BYTES_HEADER)

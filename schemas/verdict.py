@@ -66,9 +66,13 @@ class BAD(IntEnum):
     OFFSET = 0  # the source record's offset
     CODE = 1  # the stable reason code, e.g. unknown_service
     MESSAGE = 2  # the reason, for people
-    PAYLOAD_B64 = 3  # base64 of the payload's first bytes (the dead-letter topic keeps it whole)
+    # base64 of the payload's redacted form (schemas/redaction.py); in envelopes of versions
+    # 1 and 2, of the payload's first bytes (the counting writer redacts those itself)
+    PAYLOAD_B64 = 3
     PAYLOAD_BYTES = 4  # the payload's whole size
     SOURCE = 5  # where the record came from (file:line, #index in a batched record), or ""
+    # The catalogue entity the payload named, or "" (from envelope version 3 on).
+    ENTITY = 6
 
 
 class COUNT(IntEnum):

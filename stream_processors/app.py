@@ -16,7 +16,6 @@ import asyncio
 import base64
 import ctypes
 import ctypes.util
-import hashlib
 import logging
 import os
 import signal
@@ -24,7 +23,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, NoReturn
@@ -46,9 +45,15 @@ from tahawul.kafka_security import KafkaSecurity
 from tahawul.keyring import worker_trust
 from tahawul.logs import dict_config
 from tahawul.schemas.headers import (
+    CARRIED_HEADERS,
+    CONNECT_EXCEPTION_CLASS_HEADER,
+    CONNECT_EXCEPTION_MESSAGE_HEADER,
+    CONNECT_OFFSET_HEADER,
+    CONNECT_PARTITION_HEADER,
+    CONNECT_TOPIC_HEADER,
     MESSAGE_HEADER,
     PAYLOAD_BYTES_HEADER,
-    PAYLOAD_SHA256_HEADER,
+    PAYLOAD_HMAC_HEADER,
     REASON_HEADER,
     SOURCE_INDEX_HEADER,
     SOURCE_OFFSET_HEADER,
@@ -58,12 +63,18 @@ from tahawul.schemas.reference import load_catalogue
 from tahawul.settings import Settings
 from tahawul.stream_processors import metrics
 from tahawul.stream_processors.envelope import split
+from tahawul.stream_processors.redaction_key import redaction_key
 from tahawul.stream_processors.validation import DeadLetter, Judge, Verdict
 
 log = logging.getLogger(__name__)
 
 
-Message = tuple[str, bytes | None, bytes | None, int | None, list[tuple[str, bytes]] | None]
+# topic, key, value, partition, headers, timestamp (seconds; None: the producer's clock)
+Message = tuple[str, bytes | None, bytes | None, int | None, list[tuple[str, bytes]] | None,
+                float | None]
+# What a dead letter keeps of its source record besides the payload: key, timestamp
+# (seconds) and headers.
+Original = tuple[bytes | None, float | None, Sequence[tuple[str, bytes]] | None]
 # Events judged before their envelopes are sent (a batch of batched records can hold a
 # million): bounds the verdicts held in memory, and lets the broker work while we judge.
 CHUNK_EVENTS = 10_000
@@ -151,29 +162,42 @@ class Watchdog:
         return self
 
 
-def dead_letter_message(topic: str, partition: int, letter: DeadLetter, max_bytes: int) -> Message:
-    """A rejected event as a dead letter, bounded by construction: at most ``max_bytes`` of
-    the payload (whatever size the source broker accepted), its true size and SHA-256, the
-    reason (code and at most 1,000 bytes of message) and where it came from. Nothing of the
-    source record's own headers is copied, so no header can make it larger either. A record
-    without value gets an empty one, without size or hash headers."""
-    raw = letter.payload
-    headers = [
+def dead_letter_message(topic: str, source_topic: str, partition: int, letter: DeadLetter,
+                        max_bytes: int, original: Original | None = None) -> Message:
+    """A rejected event as a dead letter, laid out as Kafka Connect's dead-letter queue lays
+    out its records: the source record's key and timestamp, its tahawul headers
+    (schemas/headers.py CARRIED_HEADERS, each cut to 1,000 bytes; a producer's other headers
+    are outside the contract and not copied), and the ``__connect.errors.*`` context headers
+    (source topic, partition, offset, reason code as exception class, reason as message),
+    plus tahawul's own. The value is the payload's redacted form (schemas/redaction.py),
+    never its bytes, so it is small whatever size the source broker accepted; cut at
+    ``max_bytes`` all the same. A record without value gets the redacted form of nothing,
+    without a size header."""
+    key, timestamp, source_headers = original if original is not None else (None, None, None)
+    message = letter.message.encode()[:1000]
+    headers = [(name, bytes(value or b"")[:1000]) for name, value in source_headers or ()
+               if name in CARRIED_HEADERS]
+    headers += [
+        (CONNECT_TOPIC_HEADER, source_topic.encode()),
+        (CONNECT_PARTITION_HEADER, str(partition).encode()),
+        (CONNECT_OFFSET_HEADER, str(letter.offset).encode()),
+        (CONNECT_EXCEPTION_CLASS_HEADER, letter.code.encode()),
+        (CONNECT_EXCEPTION_MESSAGE_HEADER, message),
         (REASON_HEADER, letter.code.encode()),
-        (MESSAGE_HEADER, letter.message.encode()[:1000]),
+        (MESSAGE_HEADER, message),
         (SOURCE_PARTITION_HEADER, str(partition).encode()),
         (SOURCE_OFFSET_HEADER, str(letter.offset).encode()),
+        (PAYLOAD_HMAC_HEADER, letter.payload_hmac.encode()),
     ]
     if letter.index is not None:  # an event of a batched record
         headers.append((SOURCE_INDEX_HEADER, str(letter.index).encode()))
-    if raw is None:  # no value at all: Kafka takes no record without key and value
-        return (topic, None, b"", None, headers)
-    headers.append((PAYLOAD_BYTES_HEADER, str(len(raw)).encode()))
-    headers.append((PAYLOAD_SHA256_HEADER, hashlib.sha256(raw).hexdigest().encode()))
-    if len(raw) > max_bytes:
-        raw = raw[:max_bytes]
+    if letter.payload_bytes is not None:
+        headers.append((PAYLOAD_BYTES_HEADER, str(letter.payload_bytes).encode()))
+    value = letter.redacted
+    if len(value) > max_bytes:
+        value = value[:max_bytes]
         metrics.DEAD_LETTERS_CUT.inc()
-    return (topic, None, raw, None, headers)
+    return (topic, key, value, None, headers, timestamp)
 
 
 class Quarantine:
@@ -188,7 +212,7 @@ class Quarantine:
     def add(self, letters: list[tuple[Message, str]]) -> None:
         lines = []
         now = datetime.now(UTC).isoformat()
-        for (topic, _key, value, _partition, headers), error in letters:
+        for (topic, _key, value, _partition, headers, _timestamp), error in letters:
             lines.append(orjson.dumps({
                 "quarantined_at": now, "topic": topic, "error": error[:1000],
                 "headers": {name: data.decode("utf-8", "replace") for name, data in headers or ()},
@@ -237,10 +261,10 @@ async def deliver_bounded(app: faust.App, messages: list[Message], seconds: floa
         failed: list[tuple[Message, str]] = []
         futures: list[tuple[Message, asyncio.Future[Any]]] = []
         for message in pending:
-            topic, key, value, partition, headers = message
+            topic, key, value, partition, headers, timestamp = message
             try:
                 future = await asyncio.wait_for(
-                    app.producer.send(topic, key, value, partition, None, headers),
+                    app.producer.send(topic, key, value, partition, timestamp, headers),
                     max(0.01, deadline - loop.time()))
                 futures.append((message, asyncio.ensure_future(future)))
             except Exception as exc:  # TimeoutError included: metadata never came
@@ -281,10 +305,10 @@ async def deliver_all(app: faust.App, messages: list[Message], max_delay: float 
         failed: list[Message] = []
         futures = []
         for message in pending:
-            topic, key, value, partition, headers = message
+            topic, key, value, partition, headers, timestamp = message
             try:
                 futures.append((message, await app.producer.send(topic, key, value, partition,
-                                                                 None, headers)))
+                                                                 timestamp, headers)))
             except Exception as exc:
                 log.warning("send to %s failed: %s", message[0], exc)
                 failed.append(message)
@@ -372,6 +396,7 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
     signatures = worker_trust(settings)  # public keys only; no unsigned mode
     source = source_topic(app, settings)
     quarantine = Quarantine(settings.data_dir / "quarantine" / "dead-letters.jsonl")
+    key_for_redaction = redaction_key(settings)
 
     async def forward(events: list[EventT]) -> None:
         """Judge a batch and deliver its envelopes and dead letters, all acknowledged before
@@ -384,9 +409,13 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
         other, so they land in offset order even when one must be re-sent; partitions go
         in parallel."""
         by_partition: dict[int, list[Any]] = defaultdict(list)
+        originals: dict[tuple[int, int], Original] = {}  # what a dead letter carries on
         for ev in events:
             msg = ev.message
             by_partition[msg.partition].append((msg.offset, msg.value, msg.headers))
+            headers = msg.headers
+            originals[(msg.partition, msg.offset)] = (
+                msg.key, msg.timestamp, list(headers.items()) if isinstance(headers, Mapping) else headers)
         now = datetime.now(UTC)
         in_flight: list[asyncio.Future[None]] = []
         latest: dict[int, asyncio.Future[None]] = {}  # per partition: the last envelope delivery
@@ -396,10 +425,10 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
             metrics.observe_worker_batch(app, settings.worker_group, settings.topic_transactions,
                                          partition, verdicts)
             if dead:
-                in_flight.append(asyncio.ensure_future(deliver_dead_letters(partition, dead)))
+                in_flight.append(asyncio.ensure_future(deliver_dead_letters(partition, dead, originals)))
             key = str(partition).encode()
             envelopes: list[Message] = [
-                (settings.topic_validated, key, envelope.encode(), partition, None)
+                (settings.topic_validated, key, envelope.encode(), partition, None, None)
                 for envelope in split(settings.topic_transactions, partition, verdicts)]
             previous = latest.get(partition)
             if previous is not None:
@@ -408,7 +437,7 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
             in_flight.append(delivery)
             await asyncio.sleep(0)  # let the sends go out before judging on
 
-        judge = Judge(catalogue, now, signatures)
+        judge = Judge(catalogue, now, signatures, key_for_redaction)
         for partition, records in by_partition.items():
             records.sort(key=lambda r: r[0])
             for record in records:
@@ -419,12 +448,15 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
                 await send(partition, *judge.take())
         await asyncio.gather(*in_flight)
 
-    async def deliver_dead_letters(partition: int, dead: list[DeadLetter]) -> None:
+    async def deliver_dead_letters(partition: int, dead: list[DeadLetter],
+                                   originals: dict[tuple[int, int], Original]) -> None:
         """Dead letters are a copy (the rejection travels in the envelope, which is delivered
         until acknowledged): retried for a bounded time, then quarantined, so that no record
         the dead-letter topic cannot take can hold its partition."""
-        messages = [dead_letter_message(settings.topic_dead_letter, partition, letter,
-                                        settings.dead_letter_max_bytes) for letter in dead]
+        messages = [dead_letter_message(settings.topic_dead_letter, settings.topic_transactions,
+                                        partition, letter, settings.dead_letter_max_bytes,
+                                        originals.get((partition, letter.offset)))
+                    for letter in dead]
         undelivered = await deliver_bounded(app, messages, settings.dead_letter_retry_seconds)
         if undelivered:
             quarantine.add(undelivered)

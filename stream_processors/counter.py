@@ -4,18 +4,21 @@ Exactly one counter runs per store (the embedded chDB store can only be opened b
 process, and one writer keeps the deduplication index simple and exact). It holds two
 pieces of state, both rebuilt from ClickHouse at start-up, never from Kafka or Faust:
 - progress: the last source offset applied per (topic, partition) of the source cluster;
-- seen: event_id -> content fingerprint of every event counted so far.
+- seen: (entity, event_id) -> content fingerprint of every event counted so far.
 A record at or below progress was applied already (a replay or a worker's re-send) and is
-skipped; an event_id already seen with the same fingerprint is a producer resend and is
-recorded as a duplicate; with a different fingerprint it is a conflicting reuse of the id
-and is rejected. State changes only after the store confirmed the write.
+skipped; an event_id its entity already sent with the same fingerprint is a producer resend
+and is recorded as a duplicate; with a different fingerprint it is a conflicting reuse of the
+id and is rejected. Event ids are per entity: another entity's events never make one a
+duplicate or a conflict. State changes only after the store confirmed the write.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import operator
+import secrets
 import threading
 import time
 from collections import defaultdict
@@ -24,18 +27,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 from clickhouse_connect.driver.client import Client
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
+from tahawul.schemas.redaction import redact as redact_payload
+from tahawul.schemas.reference import Catalogue, load_catalogue
 from tahawul.schemas.verdict import BAD, CELL, COUNT, COUNT_COLUMNS, OK
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.connection import connect, redact
 from tahawul.sinks.clickhouse.store import NewEvents, SourceKey, Store, WriteBatch
 from tahawul.stream_processors import metrics
 from tahawul.stream_processors.envelope import Envelope, decode_payload
-from tahawul.stream_processors.seen import CountedIndex, uuid_halves
+from tahawul.stream_processors.seen import CountedIndex, entity_tag, entity_tags, uuid_halves
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,27 @@ LINGER_SECONDS = 0.05
 LINGER_BUSY_SECONDS = 1.0
 BUSY_EVENTS = 2_000
 BATCH_EVENTS = 50_000
+
+
+CONFLICT_REASON = ("this entity already sent an event with this event_id and different content; "
+                   "an event_id names one transaction of its entity")
+_LEGACY_KEY = secrets.token_bytes(32)  # see _legacy
+
+
+def _legacy(row: list[Any]) -> tuple[bytes, str]:
+    """The redacted form and claimed entity of a rejected verdict from an envelope of
+    version 1 or 2 (workers of before redaction), whose row carries the payload's own first
+    bytes: redacted here, under a key of this process (such hashes cannot be matched; the
+    bytes are not kept), so that nothing unredacted reaches the store."""
+    payload = decode_payload(row)
+    redacted = redact_payload(payload, _LEGACY_KEY, _catalogue())
+    kept = orjson.loads(redacted).get("kept") or {}
+    return redacted, str(kept.get("entity", ""))
+
+
+@functools.cache
+def _catalogue() -> Catalogue:
+    return load_catalogue()
 
 
 @dataclass(slots=True)
@@ -73,8 +100,8 @@ class Missing:
 @dataclass(slots=True)
 class Prepared:
     batch: WriteBatch
-    # (hi, lo, fingerprint) of the events this batch counts for the first time
-    new_ids: tuple[np.ndarray, np.ndarray, np.ndarray]
+    # (hi, lo, entity tag, fingerprint) of the events this batch counts for the first time
+    new_ids: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     stats: BatchStats
     missing: list[Missing] = field(default_factory=list)
 
@@ -83,12 +110,13 @@ class CountingWriter:
     """The writer's state (progress and the index of counted events) and how a batch of
     envelopes changes it; :func:`run_counter` feeds it and writes what it prepares."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, rejected_retention_days: int = 30) -> None:
         self.store = store
         self.cluster = store.cluster
+        self.rejected_retention_ms = rejected_retention_days * 86_400_000
         self.progress: dict[SourceKey, int] = store.progress()
         self.seen = CountedIndex()
-        self.seen.add(*store.seen_arrays())
+        self.seen.add(*store.seen_arrays(entity_tag))
 
     def prepare(self, envelopes: Iterable[Envelope]) -> Prepared:
         """Compute the write for these envelopes without changing any state.
@@ -98,6 +126,7 @@ class CountingWriter:
         before and none occurs twice (the usual case) no Python code runs per event at all;
         otherwise one loop decides, in order, first sight, resend or conflict."""
         now_ms = int(time.time() * 1000)
+        expires_ms = now_ms + self.rejected_retention_ms
         batch = WriteBatch()
         stats = BatchStats()
         progress = batch.progress
@@ -130,17 +159,19 @@ class CountingWriter:
                     stats.skipped += 1
                     continue
                 stats.rejected += 1
-                rejected.append((now_ms, row[BAD.CODE], row[BAD.MESSAGE], decode_payload(row),
+                payload, entity = (decode_payload(row), row[BAD.ENTITY]) if env.redacted else _legacy(row)
+                rejected.append((now_ms, row[BAD.CODE], row[BAD.MESSAGE], payload,
                                  row[BAD.PAYLOAD_BYTES], row[BAD.SOURCE], None, cluster, env.topic,
-                                 env.partition, offset))
+                                 env.partition, offset, entity, expires_ms))
             progress[key] = env.last_offset
         # Pass 2: one lookup of every id in the index of counted events.
         ids = columns[OK.EVENT_ID]
         hi, lo = uuid_halves(ids)
-        found, previous_fps = self.seen.lookup(hi, lo)
+        tags = entity_tags(columns[OK.ENTITY])
+        found, previous_fps = self.seen.lookup(hi, lo, tags)
         events = batch.events
         events.ingested_ms = now_ms
-        if not found.any() and len(set(ids)) == len(ids):
+        if not found.any() and len(set(ids)) == len(ids):  # (ids unique: pairs unique too)
             new_at = None  # every event is counted for the first time
             events.columns = columns
             start = 0
@@ -149,7 +180,7 @@ class CountingWriter:
                 start = end
         else:
             new_at = self._decide(columns, segments, found.tolist(), previous_fps.tolist(), batch,
-                                  stats, now_ms)
+                                  stats, now_ms, expires_ms)
             if new_at:
                 pick = operator.itemgetter(*new_at)
                 events.columns = [list(pick(column)) if len(new_at) > 1 else [column[new_at[0]]]
@@ -160,39 +191,43 @@ class CountingWriter:
         stats.duplicates = len(batch.duplicates)
         batch.counts = self._minute_counts(events, progress, stats)
         if new_at is None:
-            new_ids = (hi, lo, np.array(columns[OK.FINGERPRINT], dtype=np.uint64))
+            new_ids = (hi, lo, tags, np.array(columns[OK.FINGERPRINT], dtype=np.uint64))
         else:
             at = np.array(new_at, dtype=np.intp)
-            new_ids = (hi[at], lo[at], np.array(events.columns[OK.FINGERPRINT], dtype=np.uint64))
+            new_ids = (hi[at], lo[at], tags[at], np.array(events.columns[OK.FINGERPRINT], dtype=np.uint64))
         return Prepared(batch, new_ids, stats, missing)
 
     def _decide(self, columns: list[list[Any]], segments: list[tuple[str, int, int]],
                 found: list[bool], previous_fps: list[int], batch: WriteBatch, stats: BatchStats,
-                now_ms: int) -> list[int]:
-        """In order: the first sight of an id counts, a later copy with the same fingerprint
-        is a duplicate, one with another fingerprint a conflict. Returns the counted ones."""
+                now_ms: int, expires_ms: int) -> list[int]:
+        """In order: the first sight of an entity's id counts, a later copy with the same
+        fingerprint is a duplicate, one with another fingerprint a conflict. Returns the
+        counted ones. The conflict's reason names neither the id nor anything another entity
+        sent: it concerns the entity's own events only."""
         cluster = self.cluster
         offsets, ids, fingerprints = columns[OK.OFFSET], columns[OK.EVENT_ID], columns[OK.FINGERPRINT]
+        entities = columns[OK.ENTITY]
         new_at: list[int] = []
-        new_seen: dict[str, int] = {}
+        new_seen: dict[tuple[str, str], int] = {}
         start = 0
         for topic, partition, end in segments:
             before = len(new_at)
             for i in range(start, end):
                 event_id = ids[i]
+                entity = entities[i]
                 fingerprint = fingerprints[i]
-                previous = previous_fps[i] if found[i] else new_seen.get(event_id)
+                previous = previous_fps[i] if found[i] else new_seen.get((entity, event_id))
                 if previous is None:
-                    new_seen[event_id] = fingerprint
+                    new_seen[(entity, event_id)] = fingerprint
                     new_at.append(i)
                 elif previous == fingerprint:
-                    batch.duplicates.append((event_id, now_ms, cluster, topic, partition, offsets[i]))
+                    batch.duplicates.append((event_id, now_ms, cluster, topic, partition, offsets[i],
+                                             entity))
                 else:
                     stats.rejected += 1
                     batch.rejected.append((
-                        now_ms, "event_id_conflict",
-                        f"event_id {event_id} was already counted with different content",
-                        b"", 0, "", event_id, cluster, topic, partition, offsets[i],
+                        now_ms, "event_id_conflict", CONFLICT_REASON, b"", 0, "", event_id, cluster,
+                        topic, partition, offsets[i], entity, expires_ms,
                     ))
             batch.events.sources.append((topic, partition, len(new_at) - before))
             start = end
@@ -397,7 +432,7 @@ def run_counter(
     on_batch: Callable[[CountingWriter, Prepared], None] | None = None,
 ) -> CountingWriter:
     """Consume the validated topic until ``stop`` is set."""
-    counter = CountingWriter(store)
+    counter = CountingWriter(store, settings.rejected_retention_days)
     consumer = KafkaConsumer(
         settings.topic_validated,
         bootstrap_servers=settings.kafka_bootstrap(),

@@ -20,12 +20,12 @@ import orjson
 from tahawul.schemas.event import Fields
 from tahawul.schemas.verdict import BAD, OK, OK_FIELDS
 
-# 2: valid events by column (1: by row; still read).
-ENVELOPE_VERSION = 2
+# 3: rejected payloads in their redacted form, with the entity they named; 2: valid events
+# by column, rejected payloads' first bytes (still read, and redacted by the counting
+# writer); 1: by row (still read).
+ENVELOPE_VERSION = 3
 # Keep each validated record well under Kafka's default 1 MB request size.
 MAX_ENVELOPE_BYTES = 512 * 1024
-# How much of a rejected payload travels with its verdict (the DLQ topic keeps it whole).
-MAX_KEPT_PAYLOAD = 16 * 1024
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -41,15 +41,16 @@ def ok_row(offset: int, fields: Fields, fingerprint: int) -> list[Any]:
             quantity, automated, satisfaction, fingerprint]
 
 
-def bad_row(offset: int, code: str, message: str, payload: bytes | None, source: str) -> list[Any]:
-    """The verdict row of a rejected event, in :class:`schemas.verdict.BAD` order."""
-    raw = payload or b""
-    kept = base64.b64encode(raw[:MAX_KEPT_PAYLOAD]).decode("ascii")
-    return [offset, code, message, kept, len(raw), source]
+def bad_row(offset: int, code: str, message: str, redacted: bytes, payload_bytes: int, source: str,
+            entity: str) -> list[Any]:
+    """The verdict row of a rejected event, in :class:`schemas.verdict.BAD` order: the
+    payload only in its redacted form (schemas/redaction.py), never its bytes."""
+    return [offset, code, message, base64.b64encode(redacted).decode("ascii"), payload_bytes, source,
+            entity]
 
 
 def decode_payload(row: Sequence[Any]) -> bytes:
-    """The kept bytes of a rejected verdict's payload."""
+    """The kept bytes of a rejected verdict's payload (its redacted form from version 3 on)."""
     return base64.b64decode(row[BAD.PAYLOAD_B64])
 
 
@@ -72,6 +73,9 @@ class Envelope:
     last_offset: int
     ok: list[list[Any]]
     bad: list[list[Any]]
+    # False for an envelope of version 1 or 2, whose rejected rows carry the payload's own
+    # first bytes and no entity: the counting writer redacts them before storing anything.
+    redacted: bool = True
 
     @staticmethod
     def of_rows(topic: str, partition: int, first_offset: int, last_offset: int,
@@ -92,7 +96,7 @@ class Envelope:
     def decode(data: bytes) -> Envelope:
         obj = orjson.loads(data)
         version = obj.get("v")
-        if version == ENVELOPE_VERSION:
+        if version == ENVELOPE_VERSION or version == 2:
             ok = obj["ok"]
         elif version == 1:  # rows, from workers of before version 2 (still in the topic)
             ok = columns_of(obj["ok"])
@@ -100,7 +104,8 @@ class Envelope:
             raise ValueError(f"unsupported envelope version {version!r}")
         if len(ok) != len(OK_FIELDS) or len({len(column) for column in ok}) != 1:
             raise ValueError("malformed envelope: ok columns of unequal length")
-        return Envelope(obj["topic"], obj["partition"], obj["first"], obj["last"], ok, obj["bad"])
+        return Envelope(obj["topic"], obj["partition"], obj["first"], obj["last"], ok, obj["bad"],
+                        version == ENVELOPE_VERSION)
 
 
 def split(topic: str, partition: int, rows: Sequence[tuple[int, bool, list[Any]]]) -> Iterator[Envelope]:

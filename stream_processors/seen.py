@@ -1,30 +1,37 @@
-"""The counting writer's index of counted events: event_id -> content fingerprint, compactly.
+"""The counting writer's index of counted events: (entity, event_id) -> content fingerprint.
 
-Every event ever counted must be recognisable (docs/exactly-once.md), so the index holds one
-entry per counted event for the life of the store. A Python ``dict[str, int]`` costs about
-170 bytes an entry (a 36-character string, a boxed int and the hash slot); at national
-volume, 27 million events a year, that is 4.6 GB a year. Here an entry is three unsigned
-64-bit integers in numpy arrays (24 bytes):
+Event ids are per entity (docs/security.md, "Event ids are per entity"): an id is the
+producer's idempotency key, and one entity choosing an id never blocks, or learns about,
+another entity's event with that id. Every event ever counted must be recognisable
+(docs/exactly-once.md), so the index holds one entry per counted event for the life of the
+store. A Python ``dict[tuple[str, str], int]`` costs about 230 bytes an entry; at national
+volume, 27 million events a year, that is 6 GB a year. Here an entry is four unsigned
+64-bit integers in numpy arrays (32 bytes):
 
 - the UUID as two halves ``hi`` and ``lo`` (the 128 bits of the canonical form, exactly, so
   two ids are equal exactly when both halves are);
+- the entity's tag, a 64-bit BLAKE2b digest of its code (entity codes come from the
+  reference catalogue, a few hundred of them; :func:`entity_tags` refuses two with one tag);
 - the 63-bit fingerprint.
 
 Entries live in a few sorted runs ("levels", a log-structured merge): each committed batch
 becomes a new run and runs of similar size are merged, so there are O(log n) of them and
-each entry is moved O(log n) times. A run is sorted by ``key = hi XOR (lo * K)``, a mix of
-both halves, so that ids with a shared prefix or suffix (sequential or hand-made ids) still
-spread evenly; ``(key, lo)`` determines ``hi``, so matching ``key`` and ``lo`` is matching
-the id. A lookup sorts the batch's keys and binary-searches each run (``searchsorted``).
+each entry is moved O(log n) times. A run is sorted by ``key = hi XOR (lo * K) XOR (tag * J)``,
+a mix of all three, so that ids with a shared prefix or suffix (sequential or hand-made ids)
+still spread evenly; ``(key, lo, tag)`` determines ``hi``, so matching ``key``, ``lo`` and
+``tag`` is matching the entity and the id. A lookup sorts the batch's keys and
+binary-searches each run (``searchsorted``).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # odd, so lo -> lo * K is a bijection mod 2**64
+_MIX_TAG = np.uint64(0xC2B2AE3D27D4EB4F)
 _NIBBLE = np.full(256, 255, dtype=np.uint8)
 for _i, _c in enumerate(b"0123456789abcdef"):
     _NIBBLE[_c] = _i
@@ -34,7 +41,27 @@ for _i, _c in enumerate(b"ABCDEF", start=10):
 _HEX_AT = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
 _SHIFTS = np.arange(60, -1, -4, dtype=np.uint64)
 
-Run = list[np.ndarray]  # [key, lo, fingerprint], sorted by key
+Run = list[np.ndarray]  # [key, lo, tag, fingerprint], sorted by key
+_TAGS: dict[str, int] = {}  # entity code -> tag
+_CODES: dict[int, str] = {}  # tag -> entity code (to refuse two codes with one tag)
+
+
+def entity_tag(entity: str) -> int:
+    """The 64-bit tag of an entity code (BLAKE2b), stable across processes and versions."""
+    tag = _TAGS.get(entity)
+    if tag is None:
+        tag = int.from_bytes(hashlib.blake2b(entity.encode(), digest_size=8).digest(), "big")
+        other = _CODES.setdefault(tag, entity)
+        if other != entity:
+            raise ValueError(f"entity codes {other!r} and {entity!r} share a tag")
+        _TAGS[entity] = tag
+    return tag
+
+
+def entity_tags(entities: Sequence[str]) -> np.ndarray:
+    """uint64 tags of entity codes (a batch holds few distinct codes: one digest each)."""
+    tags = {e: entity_tag(e) for e in set(entities)}
+    return np.fromiter((tags[e] for e in entities), dtype=np.uint64, count=len(entities))
 
 
 def uuid_halves(ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -54,13 +81,13 @@ def uuid_halves(ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return hi, lo
 
 
-def _key(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+def _key(hi: np.ndarray, lo: np.ndarray, tag: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
-        return hi ^ (lo * _MIX)
+        return hi ^ (lo * _MIX) ^ (tag * _MIX_TAG)
 
 
 class CountedIndex:
-    """event_id -> fingerprint of every counted event; 24 bytes an entry."""
+    """(entity, event_id) -> fingerprint of every counted event; 32 bytes an entry."""
 
     def __init__(self) -> None:
         self._runs: list[Run] = []
@@ -72,55 +99,61 @@ class CountedIndex:
     def nbytes(self) -> int:
         return sum(a.nbytes for run in self._runs for a in run)
 
-    def lookup(self, hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(found, fingerprint) per queried id; fingerprint is 0 where not found."""
+    def lookup(self, hi: np.ndarray, lo: np.ndarray, tag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(found, fingerprint) per queried (entity tag, id); fingerprint is 0 where not found."""
         n = len(hi)
         found = np.zeros(n, dtype=bool)
         fingerprints = np.zeros(n, dtype=np.uint64)
         if n == 0 or not self._runs:
             return found, fingerprints
-        keys = _key(hi, lo)
+        keys = _key(hi, lo, tag)
         order = np.argsort(keys, kind="stable")
-        keys, los = keys[order], lo[order]  # sorted queries: searchsorted walks each run once
-        for run_keys, run_lo, run_fp in self._runs:
+        keys, los, tags = keys[order], lo[order], tag[order]  # sorted: searchsorted walks each run once
+        for run_keys, run_lo, run_tag, run_fp in self._runs:
             at = np.searchsorted(run_keys, keys)
             inside = at < len(run_keys)
             clipped = np.where(inside, at, 0)
             same_key = inside & (run_keys[clipped] == keys)
-            hit = same_key & (run_lo[clipped] == los)
+            hit = same_key & (run_lo[clipped] == los) & (run_tag[clipped] == tags)
             found[order[hit]] = True
             fingerprints[order[hit]] = run_fp[clipped[hit]]
             # Two ids with one key (about 1 in 2**64 pairs): look at the rest of the key's run.
             for q in np.flatnonzero(same_key & ~hit).tolist():
                 j = int(clipped[q]) + 1
                 while j < len(run_keys) and run_keys[j] == keys[q]:
-                    if run_lo[j] == los[q]:
+                    if run_lo[j] == los[q] and run_tag[j] == tags[q]:
                         found[order[q]] = True
                         fingerprints[order[q]] = run_fp[j]
                         break
                     j += 1
         return found, fingerprints
 
-    def add(self, hi: np.ndarray, lo: np.ndarray, fingerprints: np.ndarray) -> None:
-        """Add ids that are not in the index yet (the writer adds each id once)."""
+    def add(self, hi: np.ndarray, lo: np.ndarray, tag: np.ndarray, fingerprints: np.ndarray) -> None:
+        """Add (entity tag, id) pairs not in the index yet (the writer adds each once)."""
         if len(hi) == 0:
             return
-        keys = _key(hi, lo)
+        keys = _key(hi, lo, tag)
         order = np.argsort(keys, kind="stable")
-        self._runs.append([keys[order], lo[order], fingerprints.astype(np.uint64)[order]])
+        self._runs.append([keys[order], lo[order], tag.astype(np.uint64)[order],
+                           fingerprints.astype(np.uint64)[order]])
         # Binary-counter merging: never two runs where the older is not larger.
         while len(self._runs) > 1 and len(self._runs[-2][0]) <= len(self._runs[-1][0]):
             newer = self._runs.pop()
             self._runs[-1] = _merge(self._runs[-1], newer)
 
-    def get(self, event_id: str) -> int | None:
-        """The fingerprint of one id, or None (for tests and tools; batches use lookup)."""
+    def get(self, entity: str, event_id: str) -> int | None:
+        """The fingerprint of one entity's id, or None (for tests and tools; batches use lookup)."""
         hi, lo = uuid_halves([event_id])
-        found, fps = self.lookup(hi, lo)
+        found, fps = self.lookup(hi, lo, entity_tags([entity]))
         return int(fps[0]) if found[0] else None
 
-    def __contains__(self, event_id: object) -> bool:
-        return isinstance(event_id, str) and self.get(event_id) is not None
+    def __contains__(self, item: object) -> bool:
+        """``(entity, event_id) in index``."""
+        if not (isinstance(item, tuple) and len(item) == 2):
+            return False
+        entity, event_id = item
+        return (isinstance(entity, str) and isinstance(event_id, str)
+                and self.get(entity, event_id) is not None)
 
 
 def _merge(a: Run, b: Run) -> Run:

@@ -9,14 +9,18 @@ envelope never splits a record (stream_processors/envelope.py).
 from __future__ import annotations
 
 import operator
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import orjson
+
 from tahawul.schemas.batch import events_of
 from tahawul.schemas.event import MAX_PAYLOAD_BYTES, Fields, InvalidEvent, fingerprint_of, parse_fields
 from tahawul.schemas.headers import BATCH_HEADER, ORIGINAL_BYTES_HEADER, SIGNATURE_HEADER, SOURCE_HEADER
+from tahawul.schemas.redaction import payload_hmac, redact
 from tahawul.schemas.reference import Catalogue
 from tahawul.schemas.signing import Trust
 from tahawul.schemas.verdict import PARSED
@@ -28,11 +32,14 @@ Verdict = tuple[int, bool, list[Any]]  # offset, valid, envelope row
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """A rejected event for the dead-letter topic: its own bytes and why."""
+    """A rejected event for the dead-letter topic: its payload's redacted form
+    (schemas/redaction.py), never its bytes, and why."""
 
     offset: int
     index: int | None  # position in a batched record; None for a record of one event
-    payload: bytes | None
+    redacted: bytes
+    payload_bytes: int | None  # the payload's true size; None for a record without value
+    payload_hmac: str  # HMAC-SHA256 (hex) of the payload under the redaction key
     code: str
     message: str
 
@@ -53,17 +60,19 @@ def header_of(headers: Sequence[tuple[str, bytes]] | None, name: str) -> bytes |
 
 
 def judge(records: Iterable[Record], catalogue: Catalogue, now: datetime | None = None,
-          signatures: Trust | None = None) -> list[Verdict]:
+          signatures: Trust | None = None, redaction_key: bytes | None = None) -> list[Verdict]:
     """Verdict per event of the (offset, value, headers) records, in the order given. With
     ``signatures`` (the worker always has them), an event is also rejected unless its record
     is signed by its entity, or a gateway trusted for it (schemas/signing.py)."""
-    return judge_records(records, catalogue, now, signatures)[0]
+    return judge_records(records, catalogue, now, signatures, redaction_key)[0]
 
 
 def judge_records(records: Iterable[Record], catalogue: Catalogue, now: datetime | None = None,
-                  signatures: Trust | None = None) -> tuple[list[Verdict], list[DeadLetter]]:
-    """:func:`judge`, plus the dead letters of the rejected events."""
-    judging = Judge(catalogue, now or datetime.now(UTC), signatures)
+                  signatures: Trust | None = None, redaction_key: bytes | None = None
+                  ) -> tuple[list[Verdict], list[DeadLetter]]:
+    """:func:`judge`, plus the dead letters of the rejected events (``redaction_key``: see
+    :class:`Judge`)."""
+    judging = Judge(catalogue, now or datetime.now(UTC), signatures, redaction_key)
     for record in records:
         judging.record(record)
     return judging.take()
@@ -84,14 +93,17 @@ class Judge:
     held here, so each step takes only what it adds (an event's index and payload), and
     nothing is allocated per record: this runs for every event the workers see."""
 
-    __slots__ = ("catalogue", "dead", "headers", "now", "offset", "out", "signatures", "signed",
-                 "value")
+    __slots__ = ("catalogue", "dead", "headers", "now", "offset", "out", "redaction_key",
+                 "signatures", "signed", "value")
 
-    def __init__(self, catalogue: Catalogue, now: datetime, signatures: Trust | None = None
-                 ) -> None:
+    def __init__(self, catalogue: Catalogue, now: datetime, signatures: Trust | None = None,
+                 redaction_key: bytes | None = None) -> None:
         self.catalogue = catalogue
         self.now = now
         self.signatures = signatures
+        # Rejected payloads are kept only redacted, hashed under this key. Without one (tests,
+        # tools) a random key: the hashes cannot be reproduced, and nothing is revealed.
+        self.redaction_key = redaction_key or secrets.token_bytes(32)
         self.out: list[Verdict] = []
         self.dead: list[DeadLetter] = []
         # The record being judged.
@@ -120,8 +132,8 @@ class Judge:
             offset, value = record[0], record[1]
             payload = value if isinstance(value, bytes) else None
             message = f"record could not be judged ({type(exc).__name__})"
-            self.out.append((offset, False, bad_row(offset, "unreadable", message, payload, "")))
-            self.dead.append(DeadLetter(offset, None, payload, "unreadable", message))
+            self.offset = offset
+            self._reject(None, payload, "unreadable", message, "")
 
     def _record(self, record: Record) -> None:
         self.offset, self.value, headers = record
@@ -179,14 +191,35 @@ class Judge:
         source = source_of(self.headers)
         if index is not None:
             source = f"{source}#{index}"
-        offset = self.offset
-        self.out.append((offset, False, bad_row(offset, exc.code, exc.message, payload, source)))
-        self.dead.append(DeadLetter(offset, index, payload, exc.code, exc.message))
+        self._reject(index, payload, exc.code, exc.message, source)
+
+    def _reject(self, index: int | None, payload: bytes | None, code: str, message: str,
+                source: str) -> None:
+        """Record a rejection with the payload redacted: its bytes go no further than here."""
+        key, offset = self.redaction_key, self.offset
+        redacted = redact(payload, key, self.catalogue, self.now)
+        entity = _claimed_entity(payload, self.catalogue)
+        size = len(payload) if payload is not None else 0
+        self.out.append((offset, False, bad_row(offset, code, message, redacted, size, source, entity)))
+        self.dead.append(DeadLetter(offset, index, redacted, None if payload is None else size,
+                                    payload_hmac(key, payload or b""), code, message))
+
+
+def _claimed_entity(payload: bytes | None, catalogue: Catalogue) -> str:
+    """The catalogue entity a rejected payload names, or "" (never a made-up value)."""
+    if not payload or len(payload) > MAX_PAYLOAD_BYTES:
+        return ""
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return ""
+    entity = obj.get("entity") if isinstance(obj, dict) else None
+    return entity if isinstance(entity, str) and entity in catalogue.entities else ""
 
 
 def _check_cut(headers: Sequence[tuple[str, bytes]] | None) -> None:
     """Reject a record a producer had to cut: it is too large, as it would have been whole."""
     cut = header_of(headers, ORIGINAL_BYTES_HEADER) if headers else None
     if cut is not None:
-        raise InvalidEvent("too_large", f"payload is {cut.decode(errors='replace')[:20]} bytes; "
-                           f"the limit is {MAX_PAYLOAD_BYTES}")
+        raise InvalidEvent("too_large", "the producer had to cut this payload (header "
+                           f"{ORIGINAL_BYTES_HEADER}); the limit is {MAX_PAYLOAD_BYTES} bytes")

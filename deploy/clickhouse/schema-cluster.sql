@@ -1073,6 +1073,37 @@ FROM
     GROUP BY p.programme_entity
 );
 
+-- 013_personal_data_and_entity_ids
+ALTER TABLE rejected ON CLUSTER 'tahawul' ADD COLUMN IF NOT EXISTS entity LowCardinality(String) DEFAULT '';
+
+ALTER TABLE rejected ON CLUSTER 'tahawul' ADD COLUMN IF NOT EXISTS expires_at DateTime64(3, 'UTC') DEFAULT rejected_at + INTERVAL 30 DAY;
+
+ALTER TABLE rejected ON CLUSTER 'tahawul' MODIFY TTL toDateTime(expires_at);
+
+ALTER TABLE rejected ON CLUSTER 'tahawul' UPDATE
+    entity = if(match(JSONExtractString(payload, 'entity'), '^[A-Z][A-Z0-9_-]{0,31}$'),
+                JSONExtractString(payload, 'entity'), ''),
+    payload = '{"redacted":"tahawul-redacted-v1","removed_by":"migration 013"}',
+    reason = concat(reason_code, ' (reason text removed by migration 013)')
+WHERE NOT startsWith(payload, '{"redacted":');
+
+ALTER TABLE duplicates ON CLUSTER 'tahawul' ADD COLUMN IF NOT EXISTS entity LowCardinality(String) DEFAULT '';
+
+DROP VIEW IF EXISTS v_rejections_hourly ON CLUSTER 'tahawul';
+
+CREATE VIEW IF NOT EXISTS v_rejections_hourly ON CLUSTER 'tahawul' AS
+SELECT
+    toStartOfHour(r.rejected_at, 'Asia/Muscat') AS period,
+    r.reason_code AS reason_code,
+    if(r.claimed IN (SELECT code FROM ref_entities), r.claimed, 'unknown') AS entity,
+    count() AS rejections
+FROM
+(
+    SELECT rejected_at, reason_code, entity AS claimed
+    FROM rejected
+) AS r
+GROUP BY period, reason_code, entity;
+
 -- Read fan-out over the replicas (BI tools may read these on any node).
 CREATE TABLE IF NOT EXISTS events_all ON CLUSTER 'tahawul' AS events ENGINE = Distributed('tahawul', 'tahawul', 'events');
 

@@ -302,7 +302,7 @@ def _ingest(svc: Services, entity: str, body: bytes, max_batch: int) -> Response
         _check_entity(svc, entity, items)
         _check_rate(svc, entity, len(items))
         results, valid = _validate(svc.catalogue, items)
-        to_send = _not_yet_delivered(svc.seen, valid, results)
+        to_send = _not_yet_delivered(svc.seen, entity, valid, results)
         _deliver(svc, entity, to_send)
     except _Refused as refused:
         return refused.response
@@ -386,14 +386,16 @@ def _validate(catalogue: Catalogue, items: list[Any]) -> tuple[list[Result], lis
     return results, valid
 
 
-def _not_yet_delivered(delivered: DeliveredIndex, valid: list[Valid], results: list[Result]
-                       ) -> list[ToSend]:
+def _not_yet_delivered(delivered: DeliveredIndex, entity: str, valid: list[Valid],
+                       results: list[Result]) -> list[ToSend]:
     """The valid events to send: those the gateway has not delivered before. A copy of a
     delivered event (earlier or in this request) with the same content is answered
     ``duplicate`` and not sent again, one with other content is rejected
     (``event_id_conflict``), as the counting writer would do. A courtesy to retrying
-    clients, not what keeps counts exact (see :mod:`tahawul.producers.gateway.seen`)."""
-    known = delivered.lookup([e.event_id for _, _, e in valid]) if valid else {}
+    clients, not what keeps counts exact (see :mod:`tahawul.producers.gateway.seen`). Only
+    the caller's entity's own events are looked at (every event here is of ``entity``): the
+    answer never depends on, or tells of, what another entity sent."""
+    known = delivered.lookup(entity, [e.event_id for _, _, e in valid]) if valid else {}
     to_send: list[ToSend] = []
     in_request: dict[str, int] = {}
     for index, payload, event in valid:
@@ -406,7 +408,8 @@ def _not_yet_delivered(delivered: DeliveredIndex, valid: list[Valid], results: l
             results[index]["status"] = "duplicate"
         else:
             results[index].update(status="rejected", code="event_id_conflict",
-                                  reason=f"event_id {event.event_id} was already sent with different content")
+                                  reason="this entity already sent an event with this event_id and "
+                                  "different content")
     return to_send
 
 

@@ -13,6 +13,10 @@ Roles (users are created by the DBA and granted one of them):
   settings profile and an hourly quota.
 - ``tahawul_auditor_<entity>``: the same, but row policies show only that entity's rows
   of ``events`` and ``counts_minute``, so every view it reads covers that entity alone.
+- ``tahawul_dashboards``: Grafana's account (deploy/clickhouse-server/grafana-user.sh grants
+  it). The published views and what they read with the reader's rights (ClickHouse views
+  run as the invoker), and of ``rejected`` only the columns v_rejections_hourly reads
+  (rejected_at, reason_code, entity): never payloads, reasons or sources.
 """
 
 from __future__ import annotations
@@ -34,15 +38,18 @@ READABLE_TABLES = ("events", "counts_minute", "ref_governorates", "ref_channels"
                    "ref_services", "unit_costs")
 # Tables whose rows carry an entity: entity auditors see only their own rows of these.
 ENTITY_TABLES = ("events", "counts_minute")
+DASHBOARDS = "tahawul_dashboards"
+# The columns of `rejected` the dashboards' view v_rejections_hourly reads.
+DASHBOARD_REJECTED_COLUMNS = ("rejected_at", "reason_code", "entity")
 _VIEW = re.compile(r"CREATE\s+VIEW\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.I)
 
 
 def published_views() -> list[str]:
-    """Every view the migrations create, in migration order."""
+    """Every view the migrations create, in migration order (once, if one re-creates it)."""
     names: list[str] = []
     for migration in available():
         names += [m.group(1) for s in migration.statements() if (m := _VIEW.match(s))]
-    return names
+    return list(dict.fromkeys(names))
 
 
 def entity_role(entity: str) -> str:
@@ -56,6 +63,11 @@ def statements(database: str, cluster: str | None = None,
     out = [f"CREATE ROLE IF NOT EXISTS {AUDITOR}{on}", f"CREATE ROLE IF NOT EXISTS {ENTITY_MARKER}{on}"]
     out += [f"GRANT{on} SELECT ON {database}.{name} TO {AUDITOR}"
             for name in (*READABLE_TABLES, *published_views())]
+    out.append(f"CREATE ROLE IF NOT EXISTS {DASHBOARDS}{on}")
+    out += [f"GRANT{on} SELECT ON {database}.{name} TO {DASHBOARDS}"
+            for name in (*READABLE_TABLES, *published_views())]
+    out.append(f"GRANT{on} SELECT({', '.join(DASHBOARD_REJECTED_COLUMNS)}) ON {database}.rejected "
+               f"TO {DASHBOARDS}")
     out.append(
         f"CREATE SETTINGS PROFILE OR REPLACE tahawul_auditor_profile{on} SETTINGS readonly = 2, "
         "max_execution_time = 300, max_memory_usage = 4000000000, max_result_rows = 10000000 "

@@ -5,7 +5,8 @@ published view `v_counts_daily` is built from the minute buckets the counting wr
 beside them. If the write protocol ever broke (a bucket written twice, an event without its
 bucket, a batch half-recovered), the two disagree somewhere. This module finds every such
 cell, per day (Asia/Muscat), governorate, entity, service and channel, and also checks that
-no event_id appears twice in `events`.
+no entity's event_id appears twice in `events` (ids are per entity: two entities may each
+have an event with one id, and both count).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ SELECT
         AND toDate(occurred_at, 'Asia/Muscat') BETWEEN {lo:Date} AND {hi:Date}) AS raw,
     (SELECT sum(transactions) FROM v_counts_daily WHERE day BETWEEN {lo:Date} AND {hi:Date}) AS published,
     (SELECT count() FROM v_counts_daily WHERE day BETWEEN {lo:Date} AND {hi:Date}) AS cells,
-    (SELECT count() - uniqExact(event_id) FROM events) AS repeated_ids
+    (SELECT count() - uniqExact(entity, event_id) FROM events) AS repeated_ids
 """
 
 EARLIEST = date(2000, 1, 1)

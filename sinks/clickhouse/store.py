@@ -12,7 +12,7 @@ of a batch that failed or was killed between steps 1 and 2, so it can be redone 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,11 +30,14 @@ EVENT_COLUMNS = (
     "quantity", "automated", "satisfaction", "fingerprint",
     "src_cluster", "src_topic", "src_partition", "src_offset", "ingested_at",
 )
+# payload: the redacted form only (schemas/redaction.py); entity: the catalogue entity the
+# rejected event named, or ""; expires_at: when the row's TTL removes it (migration 013).
 REJECTED_COLUMNS = (
     "rejected_at", "reason_code", "reason", "payload", "payload_bytes", "source", "event_id",
-    "src_cluster", "src_topic", "src_partition", "src_offset",
+    "src_cluster", "src_topic", "src_partition", "src_offset", "entity", "expires_at",
 )
-DUPLICATE_COLUMNS = ("event_id", "seen_at", "src_cluster", "src_topic", "src_partition", "src_offset")
+DUPLICATE_COLUMNS = ("event_id", "seen_at", "src_cluster", "src_topic", "src_partition", "src_offset",
+                     "entity")
 # counts_minute's columns are those of the writer's count rows: schemas.verdict.COUNT_COLUMNS.
 PROGRESS_COLUMNS = ("src_cluster", "src_topic", "src_partition", "last_offset", "committed_at")
 # Tables whose rows are tagged with the source offset they came from.
@@ -113,20 +116,25 @@ class Store:
         ).result_rows
         return {(topic, int(part)): int(off) for topic, part, off in rows}
 
-    def seen_arrays(self) -> tuple[Any, Any, Any]:
-        """(hi, lo, fingerprint) uint64 numpy arrays of every event counted so far (all
-        clusters): the event_id's 128 bits in two halves. Read as Arrow, no Python object
-        per event, so millions of events load in seconds."""
+    def seen_arrays(self, tag_of: Callable[[str], int]) -> tuple[Any, Any, Any, Any]:
+        """(hi, lo, entity tag, fingerprint) uint64 numpy arrays of every event counted so far
+        (all clusters): the event_id's 128 bits in two halves, and ``tag_of`` its entity
+        (event ids are per entity). Read as Arrow, no Python object per event, so millions
+        of events load in seconds: the entity comes as its position in the list of the
+        store's entity codes, mapped to tags with one numpy take."""
+        codes = [row[0] for row in self.client.query("SELECT DISTINCT entity FROM events").result_rows]
         sql = ("SELECT toUInt64(bitShiftRight(toUInt128(event_id), 64)) AS hi, "
                "toUInt64(bitAnd(toUInt128(event_id), toUInt128('18446744073709551615'))) AS lo, "
-               "fingerprint FROM events")
+               "toUInt64(indexOf({codes:Array(String)}, entity)) AS e, fingerprint FROM events")
+        params = {"codes": codes}
         if hasattr(self.client, "query_arrow"):
-            table = self.client.query_arrow(sql)
-            hi, lo, fp = (table.column(i).to_numpy().astype(np.uint64) for i in range(3))
+            table = self.client.query_arrow(sql, parameters=params)
+            hi, lo, at, fp = (table.column(i).to_numpy().astype(np.uint64) for i in range(4))
         else:  # a client with only query() (test doubles)
-            columns = self.client.query(sql).result_columns or [[], [], []]
-            hi, lo, fp = (np.array(c, dtype=np.uint64) for c in columns)
-        return hi, lo, fp
+            columns = self.client.query(sql, parameters=params).result_columns or [[], [], [], []]
+            hi, lo, at, fp = (np.array(c, dtype=np.uint64) for c in columns)
+        tags = np.array([0] + [tag_of(code) for code in codes], dtype=np.uint64)
+        return hi, lo, tags[at.astype(np.intp)], fp
 
     def recover(self) -> int:
         """Delete rows of unfinished batches (beyond recorded progress); return rows deleted."""

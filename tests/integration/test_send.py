@@ -47,7 +47,8 @@ def write_files(tmp_path: Path) -> tuple[Path, Path, list[dict[str, object]], li
     rows.insert(2, "2025-03-02,ROP,ROP-VEH-FIRST-REG,OM-BS,counter,lots")
     tally.write_text(TALLY_HEADER + "\n".join(rows) + "\n")
     tally_events: list[dict[str, object]] = [
-        {"event_id": row_event_id(tally.name, line), "schema_version": 1, "occurred_at": d + TALLY_TIME,
+        {"event_id": row_event_id(tally.name, line, "ROP"), "schema_version": 1,
+         "occurred_at": d + TALLY_TIME,
          "entity": "ROP", "service": "ROP-VEH-FIRST-REG", "governorate": "OM-BS", "channel": ch,
          "status": "completed", "quantity": q}
         for line, (d, ch, q) in zip((2, 3, 5, 6, 7), TALLIES, strict=True)

@@ -5,6 +5,7 @@ under replays and a half-written batch, like records of one event."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import threading
 
 import orjson
@@ -38,8 +39,9 @@ def test_each_event_of_a_batch_gets_its_own_verdict_and_dead_letter() -> None:
         (7, True), (7, False), (7, True), (7, False), (7, False), (7, True)]
     assert [row[1] for _, ok, row in verdicts if not ok] == ["not_json", "unknown_service", "empty"]
     assert [row[5] for _, ok, row in verdicts if not ok] == ["#1", "#3", "#4"]  # source: position
-    assert [(d.offset, d.index, d.payload, d.code) for d in dead] == [
-        (7, 1, b"{not json", "not_json"), (7, 3, events[3], "unknown_service"), (7, 4, b"", "empty")]
+    assert [(d.offset, d.index, d.payload_bytes, d.code) for d in dead] == [
+        (7, 1, 9, "not_json"), (7, 3, len(events[3]), "unknown_service"), (7, 4, 0, "empty")]
+    assert b"not json" not in dead[0].redacted  # the redacted form, never the bytes
     # A trailing newline is allowed; a record without the header is one (invalid) event.
     verdicts, _ = judge_records([(8, encode(good) + b"\n", BATCH)], CAT, NOW)
     assert [ok for _, ok, _ in verdicts] == [True, True, True]
@@ -58,7 +60,7 @@ def test_a_record_that_is_no_batch_is_rejected_as_one(value: bytes, headers: lis
                                                       code: str) -> None:
     verdicts, dead = judge_records([(3, value, headers)], CAT, NOW)
     assert [(offset, ok, row[1]) for offset, ok, row in verdicts] == [(3, False, code)]
-    assert [(d.index, d.payload) for d in dead] == [(None, value)]
+    assert [(d.index, d.payload_bytes) for d in dead] == [(None, len(value))]
 
 
 def test_a_batch_is_signed_as_a_whole_and_checked_per_entity() -> None:
@@ -80,28 +82,34 @@ def test_a_batch_is_signed_as_a_whole_and_checked_per_entity() -> None:
 
 
 def test_envelopes_never_split_a_record() -> None:
-    # Bad events carry their payload, so 3 records of 250 x 1 KiB bad events are ~1 MiB of
-    # verdicts: more than two envelopes' worth, but each record stays whole.
-    junk = [b"[" + b"1," * 500 + b"]"] * 250
+    # Bad events carry their payload's redacted form (~180 bytes in base64), so 3 records of
+    # 1,000 bad events are ~1 MiB of verdicts: more than two envelopes' worth, but each
+    # record stays whole.
+    junk = [b"[" + b"1," * 50 + b"]"] * MAX_BATCH_EVENTS
     records = [(offset, encode(junk), BATCH) for offset in (10, 11, 12)]
     envelopes = batch_envelopes(0, records)
     assert len(envelopes) == 3
     for env, offset in zip(envelopes, (10, 11, 12), strict=True):
-        assert (env.first_offset, env.last_offset, len(env.bad)) == (offset, offset, 250)
-        assert len(env.encode()) > MAX_ENVELOPE_BYTES / 2
+        assert (env.first_offset, env.last_offset, len(env.bad)) == (offset, offset, MAX_BATCH_EVENTS)
+        assert len(env.encode()) > MAX_ENVELOPE_BYTES / 3
     # Records of single events are still cut at the size cap.
-    singles = [(i, junk[0], None) for i in range(1000)]
+    singles = [(i, junk[0], None) for i in range(3000)]
     cut = batch_envelopes(0, singles)
     assert len(cut) > 1 and all(len(e.encode()) < MAX_ENVELOPE_BYTES + 5000 for e in cut)
     assert [e.first_offset for e in cut[1:]] == [e.last_offset + 1 for e in cut[:-1]]
 
 
-def test_envelopes_of_the_previous_version_are_still_read() -> None:
+def test_envelopes_of_the_previous_versions_are_still_read() -> None:
     env = batch_envelopes(2, [(5, encode([payload(), b"{"]), BATCH)])[0]
+    assert env.redacted and Envelope.decode(env.encode()) == env
     rows = [list(r) for r in zip(*env.ok, strict=True)]
     v1 = orjson.dumps({"v": 1, "topic": TOPIC, "partition": 2, "first": 5, "last": 5, "ok": rows,
                        "bad": env.bad})
-    assert Envelope.decode(v1) == env == Envelope.decode(env.encode())
+    v2 = orjson.dumps({"v": 2, "topic": TOPIC, "partition": 2, "first": 5, "last": 5, "ok": env.ok,
+                       "bad": env.bad})
+    # Rejected rows of versions 1 and 2 carry payload bytes: marked, for the writer to redact.
+    old = dataclasses.replace(env, redacted=False)
+    assert Envelope.decode(v1) == old == Envelope.decode(v2)
 
 
 def test_batched_records_count_exactly_through_replays_resends_and_a_half_written_batch(
@@ -139,7 +147,10 @@ def test_batched_records_count_exactly_through_replays_resends_and_a_half_writte
     assert scalar(store, "SELECT count() FROM rejected") == 3
     payloads = store.client.query("SELECT payload FROM rejected WHERE reason_code = 'not_json' "
                                   "ORDER BY src_offset").result_rows
-    assert [p[0] for p in payloads] == ["oops", "{"]  # each bad event's own bytes
+    # Each bad event's own redacted form: its size and keyed hash, never its bytes.
+    assert [(orjson.loads(p[0])["bytes"], orjson.loads(p[0])["json"]) for p in payloads] == [
+        (4, None), (1, None)]
+    assert not any("oops" in p[0] for p in payloads)
 
 
 def test_batcher_groups_per_key_in_order_within_limits() -> None:
@@ -168,7 +179,9 @@ def test_batcher_groups_per_key_in_order_within_limits() -> None:
     assert [len(v) for v, _, _ in sent] == [21, 21, 10]
 
 
-def test_a_dead_letter_keeps_the_events_own_bytes_in_the_envelope() -> None:
+def test_a_rejected_event_travels_redacted_in_the_envelope() -> None:
     env = batch_envelopes(0, [(0, encode([payload(), b"{broken"]), BATCH)])[0]
-    assert base64.b64decode(env.bad[0][3]) == b"{broken"
+    kept = orjson.loads(base64.b64decode(env.bad[0][3]))
+    assert kept["redacted"] == "tahawul-redacted-v1" and kept["bytes"] == len(b"{broken")
+    assert b"broken" not in base64.b64decode(env.bad[0][3])
     assert env.bad[0][4] == len(b"{broken")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
+import hmac
 import logging
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,19 @@ from faust.exceptions import ProducerSendError
 from prometheus_client import REGISTRY
 
 from tahawul.schemas.headers import (
+    BATCH_HEADER,
+    CONNECT_EXCEPTION_CLASS_HEADER,
+    CONNECT_EXCEPTION_MESSAGE_HEADER,
+    CONNECT_OFFSET_HEADER,
+    CONNECT_PARTITION_HEADER,
+    CONNECT_TOPIC_HEADER,
     MESSAGE_HEADER,
     PAYLOAD_BYTES_HEADER,
-    PAYLOAD_SHA256_HEADER,
+    PAYLOAD_HMAC_HEADER,
     REASON_HEADER,
     SOURCE_HEADER,
 )
+from tahawul.schemas.redaction import redact
 from tahawul.sinks.clickhouse.store import Store
 from tahawul.stream_processors.app import (
     STUCK_EXIT,
@@ -46,28 +53,65 @@ def metric(name: str) -> float:
 # ---- dead letters ------------------------------------------------------------------------
 
 
-def test_a_dead_letter_is_cut_to_its_bound_with_true_size_and_hash() -> None:
+KEY = b"k" * 32
+
+
+def letter(offset: int, index: int | None, raw: bytes | None, code: str, message: str) -> DeadLetter:
+    """The dead letter the judge makes of ``raw`` (see Judge._reject)."""
+    return DeadLetter(offset, index, redact(raw, KEY, CAT, NOW), None if raw is None else len(raw),
+                      hmac.new(KEY, raw or b"", "sha256").hexdigest(), code, message)
+
+
+def test_a_dead_letter_is_redacted_with_true_size_and_keyed_hash() -> None:
     big = b"x" * 5_000_000
-    cut_before = metric("tahawul_worker_dead_letters_cut_total")
-    topic, key, value, partition, headers = dead_letter_message(
-        "dlq", 3, DeadLetter(17, None, big, "too_large", "m" * 5000), 256 * 1024)
-    assert (topic, key, partition) == ("dlq", None, None)
-    assert value == big[:256 * 1024]
+    topic, key, value, partition, headers, timestamp = dead_letter_message(
+        "dlq", "tx", 3, letter(17, None, big, "too_large", "m" * 5000), 256 * 1024)
+    assert (topic, key, partition, timestamp) == ("dlq", None, None, None)
+    assert b"x" * 20 not in value and len(value) < 400  # the redacted form, never the bytes
     named = dict(headers or [])
     assert named[PAYLOAD_BYTES_HEADER] == b"5000000"
-    assert named[PAYLOAD_SHA256_HEADER] == hashlib.sha256(big).hexdigest().encode()
+    assert named[PAYLOAD_HMAC_HEADER] == hmac.new(KEY, big, "sha256").hexdigest().encode()
     assert named[REASON_HEADER] == b"too_large" and len(named[MESSAGE_HEADER]) == 1000
-    assert sum(len(n) + len(v) for n, v in headers or []) < 2000
+    assert sum(len(n) + len(v) for n, v in headers or []) < 3500
+
+
+def test_a_dead_letter_is_cut_to_its_bound() -> None:
+    cut_before = metric("tahawul_worker_dead_letters_cut_total")
+    wide = orjson.dumps({f"field_{i}": i for i in range(60)})
+    _, _, value, _, _, _ = dead_letter_message("dlq", "tx", 0, letter(1, None, wide, "unknown_field", "m"),
+                                               1024)
+    assert len(value) == 1024
     assert metric("tahawul_worker_dead_letters_cut_total") == cut_before + 1
+
+
+def test_a_dead_letter_carries_kafka_connect_context_and_the_source_record() -> None:
+    """Issue 15 item 9: the __connect.errors.* headers, the source record's key, timestamp
+    and tahawul headers (a producer's other headers are outside the contract: not copied)."""
+    source_headers = [(SOURCE_HEADER, b"events.jsonl:7"), (BATCH_HEADER, b"jsonl-v1"),
+                      ("x-private", b"secret")]
+    _, key, value, _, headers, timestamp = dead_letter_message(
+        "dlq", "tahawul.transactions", 5, letter(42, 3, payload(), "unknown_service", "why"),
+        1024 * 64, (b"ROP", 1700000000.5, source_headers))
+    assert (key, timestamp) == (b"ROP", 1700000000.5)
+    named = dict(headers or [])
+    assert named[CONNECT_TOPIC_HEADER] == b"tahawul.transactions"
+    assert named[CONNECT_PARTITION_HEADER] == b"5" and named[CONNECT_OFFSET_HEADER] == b"42"
+    assert named[CONNECT_EXCEPTION_CLASS_HEADER] == b"unknown_service"
+    assert named[CONNECT_EXCEPTION_MESSAGE_HEADER] == b"why"
+    assert named[SOURCE_HEADER] == b"events.jsonl:7" and named[BATCH_HEADER] == b"jsonl-v1"
+    assert "x-private" not in named
+    assert orjson.loads(value)["redacted"] == "tahawul-redacted-v1"
 
 
 def test_a_small_dead_letter_is_whole_and_a_null_one_is_sendable() -> None:
     small = payload()
-    _, _, value, _, headers = dead_letter_message("dlq", 0, DeadLetter(1, 2, small, "c", "m"), 1024 * 64)
-    assert value == small and dict(headers or [])[PAYLOAD_BYTES_HEADER] == str(len(small)).encode()
-    # Kafka takes no record without key and value: a null payload becomes an empty value.
-    _, key, value, _, headers = dead_letter_message("dlq", 0, DeadLetter(1, None, None, "empty", "m"), 1024)
-    assert key is None and value == b""
+    _, _, value, _, headers, _ = dead_letter_message("dlq", "tx", 0, letter(1, 2, small, "c", "m"), 1024 * 64)
+    assert orjson.loads(value)["bytes"] == len(small)
+    assert dict(headers or [])[PAYLOAD_BYTES_HEADER] == str(len(small)).encode()
+    # Kafka takes no record without key and value: a null payload's redacted form is a value.
+    _, key, value, _, headers, _ = dead_letter_message("dlq", "tx", 0, letter(1, None, None, "empty", "m"),
+                                                       1024)
+    assert key is None and orjson.loads(value)["bytes"] == 0
     assert PAYLOAD_BYTES_HEADER not in dict(headers or [])
 
 
@@ -104,27 +148,27 @@ def test_dead_letters_are_retried_for_a_bounded_time_then_given_up() -> None:
     producer = FakeProducer({"slow": wrapped(KafkaTimeoutError()),
                              "big": wrapped(MessageSizeTooLargeError())})
     app: Any = FakeApp(producer)
-    ok = ("dlq", None, b"v", None, [])
+    ok = ("dlq", None, b"v", None, [], None)
     assert asyncio.run(deliver_bounded(app, [ok], 1.0)) == []
-    given_up = asyncio.run(deliver_bounded(app, [("slow", None, b"v", None, [])], 0.7))
+    given_up = asyncio.run(deliver_bounded(app, [("slow", None, b"v", None, [], None)], 0.7))
     assert len(given_up) == 1 and "KafkaTimeoutError" in given_up[0][1]
     assert producer.sent.count("slow") >= 2  # retried, within the bound
     # A refusal no resend can cure is given up at once.
-    given_up = asyncio.run(deliver_bounded(app, [("big", None, b"v", None, [])], 30.0))
+    given_up = asyncio.run(deliver_bounded(app, [("big", None, b"v", None, [], None)], 30.0))
     assert len(given_up) == 1 and producer.sent.count("big") == 1
 
 
 def test_quarantine_appends_one_json_line_per_dead_letter(tmp_path: Path) -> None:
     quarantine = Quarantine(tmp_path / "q" / "dead-letters.jsonl")
     before = metric("tahawul_worker_dead_letters_quarantined_total")
-    letter = dead_letter_message("dlq", 2, DeadLetter(9, None, b"\xff" * 10, "invalid_utf8", "m"), 1024)
-    quarantine.add([(letter, "KafkaTimeoutError()")])
-    quarantine.add([(letter, "again"), (dead_letter_message("dlq", 2, DeadLetter(9, None, None, "e", "m"), 1),
-                                        "x")])
+    dead = dead_letter_message("dlq", "tx", 2, letter(9, None, b"\xff" * 10, "invalid_utf8", "m"), 1024)
+    quarantine.add([(dead, "KafkaTimeoutError()")])
+    quarantine.add([(dead, "again"), (dead_letter_message("dlq", "tx", 2, letter(9, None, None, "e", "m"),
+                                                          1024), "x")])
     lines = [orjson.loads(line) for line in quarantine.path.read_bytes().splitlines()]
     assert [q["error"] for q in lines] == ["KafkaTimeoutError()", "again", "x"]
     assert lines[0]["headers"]["tahawul-source-offset"] == "9" and lines[0]["topic"] == "dlq"
-    assert base64.b64decode(lines[0]["value_b64"]) == b"\xff" * 10
+    assert orjson.loads(base64.b64decode(lines[0]["value_b64"]))["bytes"] == 10
     assert metric("tahawul_worker_dead_letters_quarantined_total") == before + 3
 
 

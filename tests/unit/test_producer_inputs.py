@@ -39,7 +39,7 @@ def test_csv_rows_become_contract_events_with_defaults_and_tally_days() -> None:
     assert got == [
         (2, {"schema_version": 1, "occurred_at": "2025-03-04T12:00:00+04:00", "entity": "ROP",
              "service": "ROP-VEH-FIRST-REG", "governorate": "OM-BS", "channel": "counter", "quantity": 14,
-             "status": "completed", "event_id": row_event_id("tallies.csv", 2)}),
+             "status": "completed", "event_id": row_event_id("tallies.csv", 2, "ROP")}),
         (4, {"schema_version": 1, "occurred_at": "2025-03-04T09:15:00+04:00", "entity": "ROP",
              "service": "ROP-VEH-FIRST-REG", "governorate": "OM-BS", "channel": "portal",
              "status": "abandoned", "quantity": 1, "automated": True, "satisfaction": 4,
@@ -50,9 +50,13 @@ def test_csv_rows_become_contract_events_with_defaults_and_tally_days() -> None:
         parse(orjson.dumps(obj), catalogue)  # both are valid contract events
 
 
-def test_row_ids_are_deterministic_per_source_and_line() -> None:
-    assert row_event_id("a.csv", 2) == row_event_id("a.csv", 2)
-    assert len({row_event_id("a.csv", 2), row_event_id("a.csv", 3), row_event_id("b.csv", 2)}) == 3
+def test_row_ids_are_deterministic_per_entity_source_and_line() -> None:
+    assert row_event_id("a.csv", 2, "ROP") == row_event_id("a.csv", 2, "ROP")
+    assert len({row_event_id("a.csv", 2, "ROP"), row_event_id("a.csv", 3, "ROP"),
+                row_event_id("b.csv", 2, "ROP")}) == 3
+    # Two entities' files of the same name never share ids (issue 13 item 3: MOH's tallies
+    # were blocked by ids another entity could compute and send first).
+    assert row_event_id("tallies.csv", 2, "MOH") != row_event_id("tallies.csv", 2, "ROP")
 
 
 @pytest.mark.parametrize(("header", "message"), [
@@ -98,7 +102,8 @@ def test_sdk_validates_with_the_pipelines_messages_before_spooling(tmp_path: Pat
     try:
         with pytest.raises(InvalidEvent) as exc:
             producer.send(event(service="ROP-NOPE"))
-        assert (exc.value.code, exc.value.message) == ("unknown_service", "unknown service code 'ROP-NOPE'")
+        assert (exc.value.code, exc.value.message) == (
+            "unknown_service", "service is not a code of the reference catalogue")
         # A producer signs as its entity: an event of another would only be refused.
         with pytest.raises(InvalidEvent, match="signs as ROP") as other:
             producer.send(event(entity="MOH", service="MOH-PREARRIVAL-MED", governorate="OM-MA"))

@@ -1,4 +1,5 @@
-"""The counting writer's compact index of counted events answers exactly as a dict would."""
+"""The counting writer's compact index of counted events answers exactly as a dict keyed by
+(entity, event_id) would: ids are per entity."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ import uuid
 import numpy as np
 import pytest
 
-from tahawul.stream_processors.seen import _MIX, CountedIndex, _key, uuid_halves
+from tahawul.stream_processors.seen import (
+    _MIX,
+    _MIX_TAG,
+    CountedIndex,
+    _key,
+    entity_tag,
+    entity_tags,
+    uuid_halves,
+)
+
+ENTITIES = ["ROP", "MOH", "MOL", "TAX"]
 
 
 def test_uuid_halves_are_the_128_bits_of_the_id() -> None:
@@ -26,30 +37,49 @@ def test_uuid_halves_are_the_128_bits_of_the_id() -> None:
 def test_index_agrees_with_a_dict_over_many_batches() -> None:
     rng = random.Random(1)
     index = CountedIndex()
-    reference: dict[str, int] = {}
+    reference: dict[tuple[str, str], int] = {}
     for batch in range(200):
-        ids = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(rng.randrange(1, 600))]
-        # Hand-made ids sharing 116 of their 128 bits, and ids counted in earlier batches.
-        ids += [f"00000000-0000-4000-8000-{n:012x}" for n in range(batch * 7, batch * 7 + 7)]
-        ids += rng.sample(sorted(reference), min(15, len(reference)))
-        hi, lo = uuid_halves(ids)
-        found, fingerprints = index.lookup(hi, lo)
-        for i, event_id in enumerate(ids):
-            assert bool(found[i]) == (event_id in reference)
+        keys = [(rng.choice(ENTITIES), str(uuid.UUID(int=rng.getrandbits(128))))
+                for _ in range(rng.randrange(1, 600))]
+        # Hand-made ids sharing 116 of their 128 bits, keys counted in earlier batches, and
+        # their ids under another entity (another entity's id never matches).
+        keys += [(rng.choice(ENTITIES), f"00000000-0000-4000-8000-{n:012x}")
+                 for n in range(batch * 7, batch * 7 + 7)]
+        earlier = rng.sample(sorted(reference), min(15, len(reference)))
+        keys += earlier + [(ENTITIES[(ENTITIES.index(e) + 1) % 4], i) for e, i in earlier[:5]]
+        hi, lo = uuid_halves([i for _, i in keys])
+        tags = entity_tags([e for e, _ in keys])
+        found, fingerprints = index.lookup(hi, lo, tags)
+        for i, key in enumerate(keys):
+            assert bool(found[i]) == (key in reference)
             if found[i]:
-                assert int(fingerprints[i]) == reference[event_id]
-        new = [i for i, e in enumerate(ids) if e not in reference and ids.index(e) == i]
+                assert int(fingerprints[i]) == reference[key]
+        new = [i for i, k in enumerate(keys) if k not in reference and keys.index(k) == i]
         fps = np.array([rng.getrandbits(63) for _ in new], dtype=np.uint64)
         for i, fp in zip(new, fps.tolist(), strict=True):
-            reference[ids[i]] = fp
-        index.add(hi[new], lo[new], fps)
+            reference[keys[i]] = fp
+        index.add(hi[new], lo[new], tags[new], fps)
     assert len(index) == len(reference)
-    assert index.nbytes == 24 * len(reference)
+    assert index.nbytes == 32 * len(reference)
     assert len(index._runs) <= 2 * len(reference).bit_length()  # merged into O(log n) runs
-    for event_id, fp in list(reference.items())[:200]:
-        assert index.get(event_id) == fp
-        assert event_id in index
-    assert index.get(str(uuid.uuid4())) is None
+    for (entity, event_id), fp in list(reference.items())[:200]:
+        assert index.get(entity, event_id) == fp
+        assert (entity, event_id) in index
+    assert index.get("ROP", str(uuid.uuid4())) is None
+
+
+def test_one_id_of_two_entities_is_two_entries() -> None:
+    """Issue 13 item 3: entity A sending B's event ids first must not make B's events
+    duplicates or conflicts."""
+    index = CountedIndex()
+    event_id = "0f1e2d3c-0000-4000-8000-000000000001"
+    hi, lo = uuid_halves([event_id])
+    index.add(hi, lo, entity_tags(["ROP"]), np.array([7], dtype=np.uint64))
+    assert index.get("ROP", event_id) == 7
+    assert index.get("MOH", event_id) is None
+    index.add(hi, lo, entity_tags(["MOH"]), np.array([8], dtype=np.uint64))
+    assert (index.get("ROP", event_id), index.get("MOH", event_id)) == (7, 8)
+    assert entity_tag("ROP") == entity_tag("ROP") != entity_tag("MOH")
 
 
 def test_two_ids_with_the_same_sort_key_are_told_apart() -> None:
@@ -57,11 +87,14 @@ def test_two_ids_with_the_same_sort_key_are_told_apart() -> None:
     lo = np.array([5, 7], dtype=np.uint64)
     # A third id whose mixed key equals the first one's: hi3 = key1 ^ (lo3 * K).
     lo3 = np.array([9], dtype=np.uint64)
+    tag = entity_tags(["ROP"])
+    tags = np.concatenate([tag, tag, tag])
     with np.errstate(over="ignore"):
-        hi3 = _key(hi, lo)[:1] ^ (lo3 * _MIX)
+        hi3 = _key(hi, lo, tags[:2])[:1] ^ (lo3 * _MIX) ^ (tag * _MIX_TAG)
     index = CountedIndex()
-    index.add(np.concatenate([hi, hi3]), np.concatenate([lo, lo3]), np.array([10, 20, 30], dtype=np.uint64))
-    found, fps = index.lookup(np.concatenate([hi3, hi]), np.concatenate([lo3, lo]))
+    index.add(np.concatenate([hi, hi3]), np.concatenate([lo, lo3]), tags,
+              np.array([10, 20, 30], dtype=np.uint64))
+    found, fps = index.lookup(np.concatenate([hi3, hi]), np.concatenate([lo3, lo]), tags)
     assert found.all() and fps.tolist() == [30, 10, 20]
-    found, _ = index.lookup(hi3, np.array([11], dtype=np.uint64))
+    found, _ = index.lookup(hi3, np.array([11], dtype=np.uint64), tag)
     assert not found[0]

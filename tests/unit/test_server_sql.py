@@ -43,11 +43,16 @@ def test_access_sql_grants_views_and_events_only(ch_client: Client) -> None:
     statements = access.statements("tahawul", entities=["ROP", "MUSCAT-MUN"])
     for statement in statements:
         assert parses(ch_client, statement), statement
-    grants = {s.split(" ON ", 1)[1].split(" TO ")[0] for s in statements if s.startswith("GRANT SELECT")}
+    grants = {s.split(" ON ", 1)[1].split(" TO ")[0] for s in statements if s.startswith("GRANT SELECT ")}
     views = set(access.published_views())
     assert {"v_digital_takeup_governorate_daily", "v_service_indicators_yearly", "v_counts_daily"} <= views
     assert grants == {f"tahawul.{n}" for n in (*views, *access.READABLE_TABLES)}
     assert not {"tahawul.rejected", "tahawul.duplicates", "tahawul.ingest_progress"} & grants
+    # Grafana's role reads what the auditors read, and of `rejected` only the three columns
+    # v_rejections_hourly reads: never a payload, a reason or a source.
+    column_grants = [s for s in statements if s.startswith("GRANT SELECT(")]
+    assert column_grants == ["GRANT SELECT(rejected_at, reason_code, entity) ON tahawul.rejected "
+                             "TO tahawul_dashboards"]
     assert ("CREATE ROW POLICY OR REPLACE tahawul_auditor_muscat_mun ON tahawul.events FOR SELECT "
             "USING entity = 'MUSCAT-MUN' TO tahawul_auditor_muscat_mun") in statements
     assert ("CREATE ROW POLICY OR REPLACE tahawul_all_rows ON tahawul.events FOR SELECT USING 1 "

@@ -34,12 +34,12 @@ def test_a_valid_verdict_is_the_offset_the_parsed_event_and_its_fingerprint() ->
 
 
 def test_a_rejected_verdict_has_its_fields_at_their_names() -> None:
-    assert BAD_FIELDS == ("offset", "code", "message", "payload_b64", "payload_bytes", "source")
-    row = bad_row(7, "not_json", "not JSON", b"{x", "events.jsonl:3")
+    assert BAD_FIELDS == ("offset", "code", "message", "payload_b64", "payload_bytes", "source", "entity")
+    row = bad_row(7, "not_json", "not JSON", b'{"redacted":1}', 2, "events.jsonl:3", "ROP")
     assert len(row) == len(BAD)
     assert (row[BAD.OFFSET], row[BAD.CODE], row[BAD.MESSAGE], row[BAD.PAYLOAD_BYTES],
-            row[BAD.SOURCE]) == (7, "not_json", "not JSON", 2, "events.jsonl:3")
-    assert base64.b64decode(row[BAD.PAYLOAD_B64]) == b"{x"
+            row[BAD.SOURCE], row[BAD.ENTITY]) == (7, "not_json", "not JSON", 2, "events.jsonl:3", "ROP")
+    assert base64.b64decode(row[BAD.PAYLOAD_B64]) == b'{"redacted":1}'
 
 
 def test_envelopes_keep_their_wire_form() -> None:

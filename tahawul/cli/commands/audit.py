@@ -58,7 +58,7 @@ def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     print(f"  completed transactions published:       {result.published_total}")
     print(f"  published cells (day x governorate x entity x service x channel): {result.cells}")
     print(f"  differing cells: {len(result.differences)}")
-    print(f"  event_ids stored more than once: {result.repeated_event_ids}")
+    print(f"  event_ids stored more than once for one entity: {result.repeated_event_ids}")
     if result.differences:
         columns = [f.name for f in dataclasses.fields(Difference)]
         print_result(columns, [dataclasses.astuple(d) for d in result.differences], args.format)
