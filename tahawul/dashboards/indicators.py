@@ -1,13 +1,16 @@
 """The indicator dashboards: national overview, governorate, entity and service.
 
 "Today", "this month" and "year to date" are taken at the end of the dashboard's time range
-(today by default), so the same panels read the figures of any past day too; the other
-panels cover the whole range. Everything is on the Asia/Muscat calendar of the views.
+(today by default), or at the last day with counted transactions before it, so the same
+panels read the figures of any past day too and a store whose data ends earlier shows its
+latest figures; the other panels cover the whole range (this year and the last by default).
+Everything is on the Asia/Muscat calendar of the views.
 """
 
 from __future__ import annotations
 
 from tahawul.dashboards.model import (
+    AS_OF,
     FROM_DAY,
     IN_RANGE,
     MONTHS_IN_RANGE,
@@ -30,13 +33,13 @@ SVC = "service = ${service:sqlstring}"
 
 DIGITAL_TODAY = f"""SELECT sum(transactions) AS digital_transactions
 FROM v_transactions_daily
-WHERE mode = 'digital' AND period = {TO_DAY}"""
+WHERE mode = 'digital' AND period = {AS_OF}"""
 DIGITAL_MONTH = f"""SELECT sum(transactions) AS digital_transactions
 FROM v_transactions_daily
-WHERE mode = 'digital' AND period BETWEEN toStartOfMonth({TO_DAY}) AND {TO_DAY}"""
+WHERE mode = 'digital' AND period BETWEEN toStartOfMonth({AS_OF}) AND {AS_OF}"""
 DIGITAL_YTD = f"""SELECT sum(transactions) AS digital_transactions
 FROM v_transactions_daily
-WHERE mode = 'digital' AND period BETWEEN toStartOfYear({TO_DAY}) AND {TO_DAY}"""
+WHERE mode = 'digital' AND period BETWEEN toStartOfYear({AS_OF}) AND {AS_OF}"""
 TAKEUP = f"""SELECT sum(completed_digital) / sum(completed_all) AS digital_takeup
 FROM v_digital_takeup_governorate_daily
 WHERE {IN_RANGE}"""
@@ -90,6 +93,22 @@ ORDER BY completed DESC, service
 LIMIT 10"""
 
 
+def modes_by(lang: Lang, key: str, ref: str, where: str = "1", limit: int = 100) -> str:
+    """Digital and manual transactions side by side, one row per governorate or service."""
+    return f"""SELECT r.{name_col(lang)} AS {key}_name, t.digital AS digital, t.manual AS manual
+FROM
+(
+    SELECT {key}, sumIf(transactions, mode = 'digital') AS digital,
+           sumIf(transactions, mode = 'manual') AS manual
+    FROM v_transactions_daily
+    WHERE {IN_RANGE} AND {where}
+    GROUP BY {key}
+) AS t
+INNER JOIN {ref} AS r ON r.code = t.{key}
+ORDER BY t.digital + t.manual DESC, r.code
+LIMIT {limit}"""
+
+
 def trend(lang: Lang, where: str = "1") -> str:
     return f"""SELECT $__timeInterval(period) AS time, {mode_label(lang)} AS mode_name,
        sum(transactions) AS transactions
@@ -100,10 +119,11 @@ ORDER BY time, mode_name"""
 
 
 def overview(lang: Lang) -> Dashboard:
+    as_of = t("as_of_note", lang)
     panels = layout([
-        [(stat(t("digital_today", lang), DIGITAL_TODAY, "digital_transactions"), 4, 4),
-         (stat(t("digital_month", lang), DIGITAL_MONTH, "digital_transactions"), 4, 4),
-         (stat(t("digital_ytd", lang), DIGITAL_YTD, "digital_transactions"), 4, 4),
+        [(stat(t("digital_today", lang), DIGITAL_TODAY, "digital_transactions", description=as_of), 4, 4),
+         (stat(t("digital_month", lang), DIGITAL_MONTH, "digital_transactions", description=as_of), 4, 4),
+         (stat(t("digital_ytd", lang), DIGITAL_YTD, "digital_transactions", description=as_of), 4, 4),
          (stat(t("takeup", lang), TAKEUP, "digital_takeup", unit="percentunit", decimals=1), 4, 4),
          (stat(t("automated", lang), AUTOMATED, "automated_share", unit="percentunit", decimals=1), 4, 4),
          (stat(t("satisfaction", lang), SATISFACTION, "satisfaction_pct", unit="percent", decimals=1),
@@ -115,17 +135,30 @@ def overview(lang: Lang) -> Dashboard:
          (table(t("top_services", lang), top_services(lang),
                 ("service_name", "completed", "digital_takeup"), percent=("digital_takeup",),
                 labels={"completed": t("transactions_range", lang)}), 12, 9)],
+        [(bars(t("gov_modes", lang), modes_by(lang, "governorate", "ref_governorates"),
+               ("governorate_name", "digital", "manual")), 24, 9)],
     ])
     return Dashboard(f"tahawul-overview-{lang}", t("overview", lang), lang, panels)
 
 
+# The basemap: country outlines from the GeoJSON file every Grafana serves itself
+# (public/maps/countries.geojson), not map tiles from the internet, which closed government
+# networks cannot reach.
+OFFLINE_BASEMAP = {
+    "type": "geojson",
+    "name": "Countries",
+    "config": {"src": "public/maps/countries.geojson", "rules": [],
+               "style": {"color": {"fixed": "#dfe6e2"}, "opacity": 0.5, "lineWidth": 1}},
+}
+
+
 def geomap(title: str, sql: str) -> Panel:
     """Governorate centres from the reference data, sized by transactions and coloured by
-    digital take-up (red 0 % to green 100 %)."""
+    digital take-up (red 0 % to green 100 %), on a basemap that needs no internet."""
     options = {
         "view": {"id": "coords", "lat": 21.0, "lon": 57.0, "zoom": 5.4, "allLayers": True},
-        "controls": {"showZoom": True, "mouseWheelZoom": False, "showAttribution": True},
-        "basemap": {"type": "default", "name": "Basemap"},
+        "controls": {"showZoom": True, "mouseWheelZoom": False, "showAttribution": False},
+        "basemap": OFFLINE_BASEMAP,
         "layers": [{
             "type": "markers",
             "name": "Governorates",
@@ -146,11 +179,19 @@ def geomap(title: str, sql: str) -> Panel:
         }],
         "tooltip": {"mode": "details"},
     }
-    defaults = {"unit": "percentunit", "min": 0, "max": 1, "decimals": 1,
-                "color": {"mode": "continuous-RdYlGr"}}
+    # Units per field: counts are counts, coordinates degrees, only the take-up a percentage.
+    defaults = {"unit": "short", "decimals": 0}
+    overrides = [
+        {"matcher": {"id": "byName", "options": "digital_takeup"},
+         "properties": [{"id": "unit", "value": "percentunit"}, {"id": "decimals", "value": 1},
+                        {"id": "min", "value": 0}, {"id": "max", "value": 1},
+                        {"id": "color", "value": {"mode": "continuous-RdYlGr"}}]},
+        {"matcher": {"id": "byRegexp", "options": "^(latitude|longitude)$"},
+         "properties": [{"id": "unit", "value": "none"}, {"id": "decimals", "value": 3}]},
+    ]
     return sql_panel("geomap", title, sql,
                      ("governorate_name", "latitude", "longitude", "completed_digital", "completed_all",
-                      "digital_takeup"), options=options, defaults=defaults)
+                      "digital_takeup"), options=options, defaults=defaults, overrides=overrides)
 
 
 def governorate(lang: Lang) -> Dashboard:
@@ -195,6 +236,8 @@ ORDER BY d.services_digitised DESC, r.code"""
          (table(t("services_digitised", lang), digitised,
                 ("entity_name", "services_digitised", "catalogue_services", "share_digitised"),
                 percent=("share_digitised",)), 12, 10)],
+        [(bars(t("gov_service_modes", lang), modes_by(lang, "service", "ref_services", GOV, limit=15),
+               ("service_name", "digital", "manual")), 24, 11)],
     ])
     return Dashboard(f"tahawul-governorate-{lang}", t("governorate", lang), lang, panels, [variable])
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tahawul.dashboards.texts import REASONS, STATUSES, Lang, column_title, value_names
+
 CLICKHOUSE_UID = "tahawul-clickhouse"
 PROMETHEUS_UID = "tahawul-prometheus"
 CLICKHOUSE = {"type": "grafana-clickhouse-datasource", "uid": CLICKHOUSE_UID}
@@ -26,6 +28,17 @@ TO_DAY = "toDate($__toTime, 'Asia/Muscat')"
 IN_RANGE = f"period BETWEEN {FROM_DAY} AND {TO_DAY}"
 # Monthly views: every month the range touches.
 MONTHS_IN_RANGE = f"period BETWEEN toStartOfMonth({FROM_DAY}) AND {TO_DAY}"
+# "Today" of the today / this month / year-to-date figures: the end of the range, or the last
+# day with counted transactions before it, so that a store whose data stops earlier (an
+# archive, a demo of another year) shows its latest figures rather than zeros.
+AS_OF = f"least({TO_DAY}, (SELECT max(period) FROM v_transactions_daily))"
+# The default time range: this year and the last, so that the latest data shows in January
+# too, and in a store of last year's data.
+DEFAULT_FROM = "now-1y/y"
+
+# Colours of the reporting statuses (v_coverage_*): silent ones stand out.
+STATUS_COLOURS = {"silent_day": "red", "silent_hour": "orange", "reported_today": "yellow",
+                  "reporting": "green", "idle": "text"}
 
 
 @dataclass
@@ -42,13 +55,18 @@ class Panel:
 class Dashboard:
     uid: str
     title: str
-    lang: str
+    lang: Lang
     panels: list[Panel]
     variables: list[dict[str, Any]] = field(default_factory=list)
-    time_from: str = "now/y"
+    time_from: str = DEFAULT_FROM
     time_to: str = "now"
     refresh: str = "1m"
     description: str = ""
+
+    def __post_init__(self) -> None:
+        for panel in self.panels:
+            if panel.sql is not None:
+                humanise(panel, self.lang)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +87,38 @@ class Dashboard:
             "annotations": {"list": []},
             "panels": [p.json for p in self.panels],
         }
+
+
+def _override(column: str, *properties: tuple[str, Any]) -> dict[str, Any]:
+    return {"matcher": {"id": "byName", "options": column},
+            "properties": [{"id": key, "value": value} for key, value in properties]}
+
+
+def humanise(panel: Panel, lang: Lang) -> None:
+    """What a reader sees instead of SQL names: every column of a table, bar chart or map
+    under its title in the dashboard's language (legends and tooltips too), reporting
+    statuses and rejection reasons by name. Titles a panel already sets are kept."""
+    overrides: list[dict[str, Any]] = panel.json["fieldConfig"]["overrides"]
+    titled = {o["matcher"]["options"] for o in overrides
+              if any(p["id"] == "displayName" for p in o["properties"])}
+    if panel.json["type"] in ("table", "barchart", "geomap"):
+        for column in panel.columns:
+            title = column_title(column, lang)
+            if title is not None and column not in titled:
+                overrides.append(_override(column, ("displayName", title)))
+    names = {"status": (value_names(STATUSES, lang), STATUS_COLOURS),
+             "reason_code": (value_names(REASONS, lang), {})}
+    for column, (texts, colours) in names.items():
+        if column in panel.columns:
+            options: dict[str, dict[str, Any]] = {}
+            for i, (code, text) in enumerate(texts.items()):
+                options[code] = {"text": text, "index": i}
+                if code in colours:
+                    options[code]["color"] = colours[code]
+            overrides.append(_override(column, ("mappings", [{"type": "value", "options": options}])))
+            if colours:
+                overrides[-1]["properties"].append({"id": "custom.cellOptions",
+                                                    "value": {"type": "color-text"}})
 
 
 def layout(rows: list[list[tuple[Panel, int, int]]]) -> list[Panel]:

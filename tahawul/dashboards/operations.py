@@ -9,7 +9,7 @@ registry); the alert rules in deploy/prometheus/alerts.yml use the same expressi
 from __future__ import annotations
 
 from tahawul.dashboards.model import Dashboard, layout, prom_panel, stat, table, timeseries
-from tahawul.dashboards.texts import Lang, name_col, t
+from tahawul.dashboards.texts import Lang, name_col, reason_label, t
 
 STATUS_ORDER = "indexOf(['silent_day', 'silent_hour', 'reported_today', 'reporting', 'idle'], status)"
 
@@ -24,10 +24,11 @@ FROM v_coverage_entities"""
 FROM v_coverage_entities AS c
 INNER JOIN ref_entities AS r ON r.code = c.entity
 ORDER BY {STATUS_ORDER}, c.usual_events_per_day DESC, r.code"""
-    services = f"""SELECT r.{name} AS service_name, c.entity AS entity, c.status AS status,
+    services = f"""SELECT r.{name} AS service_name, e.{name} AS entity_name, c.status AS status,
        c.last_reported_at AS last_reported_at, round(c.usual_events_per_day, 1) AS usual_events_per_day
 FROM v_coverage_services AS c
 INNER JOIN ref_services AS r ON r.code = c.service
+INNER JOIN ref_entities AS e ON e.code = c.entity
 WHERE c.status IN ('silent_day', 'silent_hour', 'reported_today')
 ORDER BY {STATUS_ORDER}, c.usual_events_per_day DESC, r.code"""
     late = f"""SELECT s.period AS period, g.{name} AS governorate_name,
@@ -54,24 +55,27 @@ FROM
 ) AS j
 LEFT JOIN ref_entities AS r ON r.code = j.entity
 ORDER BY j.rejections DESC, j.entity"""
-    over_time = """SELECT $__timeInterval(period) AS time, reason_code, sum(rejections) AS rejections
+    # Series are named by the reason in words: value mappings do not rename series.
+    over_time = f"""SELECT $__timeInterval(period) AS time, {reason_label(lang)} AS reason,
+       sum(rejections) AS rejections
 FROM v_rejections_hourly
 WHERE $__timeFilter(period)
-GROUP BY time, reason_code
-ORDER BY time, reason_code"""
+GROUP BY time, reason
+ORDER BY time, reason"""
     panels = layout([
         [(stat(t("silent_entities", lang), silent_count, "silent_entities"), 4, 8),
          (table(t("entity_status", lang), entities,
                 ("entity_name", "status", "last_reported_at", "events_last_hour", "events_last_day",
                  "usual_events_per_day")), 20, 8)],
         [(table(t("silent_services", lang), services,
-                ("service_name", "entity", "status", "last_reported_at", "usual_events_per_day")), 12, 9),
+                ("service_name", "entity_name", "status", "last_reported_at", "usual_events_per_day")),
+          12, 9),
          (table(t("late_data", lang), late,
                 ("period", "governorate_name", "first_shown", "added_late", "current", "restatements",
                  "last_restated_at")), 12, 9)],
         [(table(t("rejected_reason", lang), by_reason, ("reason_code", "rejections")), 6, 9),
          (table(t("rejected_entity", lang), by_entity, ("entity_name", "rejections")), 6, 9),
-         (timeseries(t("rejected_trend", lang), over_time, ("time", "reason_code", "rejections"),
+         (timeseries(t("rejected_trend", lang), over_time, ("time", "reason", "rejections"),
                      stacked=True), 12, 9)],
     ])
     return Dashboard(f"tahawul-coverage-{lang}", t("coverage", lang), lang, panels, time_from="now-7d")
@@ -99,7 +103,7 @@ def pipeline(lang: Lang) -> Dashboard:
         [(prom_panel("timeseries", t("events_in_out", lang),
                      [(EVENTS_IN, t("in", lang)), (EVENTS_OUT, t("out", lang))], unit="ops"), 12, 8),
          (prom_panel("timeseries", t("lag", lang), [(LAG, "{{group}}")], unit="short"), 12, 8)],
-        [(prom_panel("timeseries", t("dead_letter", lang), [(DEAD_LETTER_RATIO, "rejected / consumed")],
+        [(prom_panel("timeseries", t("dead_letter", lang), [(DEAD_LETTER_RATIO, t("rejected_ratio", lang))],
                      unit="percentunit"), 8, 8),
          (prom_panel("timeseries", t("dead_letter_reason", lang), [(DEAD_LETTER_BY_REASON, "{{reason}}")],
                      unit="ops"), 8, 8),
@@ -109,7 +113,8 @@ def pipeline(lang: Lang) -> Dashboard:
                      [(SINK_LATENCY.format(q=0.5), "p50"), (SINK_LATENCY.format(q=0.95), "p95")],
                      unit="s"), 8, 8),
          (prom_panel("timeseries", t("sink_errors", lang),
-                     [(SINK_ERRORS, "errors/s"), ("min(tahawul_store_up)", "store up")], unit="short"), 8, 8),
+                     [(SINK_ERRORS, t("errors_per_s", lang)), ("min(tahawul_store_up)", t("store_up", lang))],
+                     unit="short"), 8, 8),
          (prom_panel("timeseries", t("gateway_errors", lang), [(GATEWAY_ERRORS, "{{status}}")],
                      unit="reqps"), 8, 8)],
         [(prom_panel("stat", t("targets_up", lang), [(TARGETS_UP, "{{job}} {{instance}}")],

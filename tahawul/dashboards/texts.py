@@ -45,6 +45,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "service_channels": ("Service by channel", "الخدمة حسب القناة"),
     "service_completion": ("Completion rate by channel", "نسبة الإنجاز حسب القناة"),
     "service_trend": ("Service: digital and manual", "الخدمة: رقمي ويدوي"),
+    "gov_modes": ("Digital and manual by governorate", "الرقمي واليدوي حسب المحافظة"),
+    "gov_service_modes": ("Services in the governorate: digital and manual",
+                          "الخدمات في المحافظة: رقمي ويدوي"),
+    "as_of_note": ("Taken at the last day with counted transactions up to the end of the time range "
+                   "(today, when data is arriving).",
+                   "محسوبة في آخر يوم فيه معاملات محتسبة حتى نهاية الفترة الزمنية "
+                   "(اليوم، عند وصول البيانات)."),
     # coverage panels
     "silent_entities": ("Silent entities", "الجهات المتوقفة عن الإرسال"),
     "entity_status": ("Entities by reporting status", "الجهات حسب حالة الإرسال"),
@@ -69,7 +76,115 @@ TEXTS: dict[str, tuple[str, str]] = {
     "manual": ("Manual", "يدوي"),
     "in": ("in (consumed by workers)", "داخل (استهلكها المدققون)"),
     "out": ("out (counted in the store)", "خارج (احتسبت في المخزن)"),
+    "rejected_ratio": ("rejected / consumed", "المرفوضة / المستهلكة"),
+    "errors_per_s": ("errors/s", "أخطاء في الثانية"),
+    "store_up": ("store up", "المخزن يعمل"),
 }
+
+
+# Column titles: what a table header, a legend or a tooltip shows for each column a panel's
+# SQL returns (the SQL keeps short English names, which the tests read).
+COLUMNS: dict[str, tuple[str, str]] = {
+    "governorate_name": ("Governorate", "المحافظة"),
+    "entity_name": ("Entity", "الجهة"),
+    "service_name": ("Service", "الخدمة"),
+    "channel_name": ("Channel", "القناة"),
+    "mode_name": ("Mode", "النمط"),
+    "latitude": ("Latitude", "خط العرض"),
+    "longitude": ("Longitude", "خط الطول"),
+    "digital": ("Digital", "رقمي"),
+    "manual": ("Manual", "يدوي"),
+    "digital_transactions": ("Digital transactions", "المعاملات الرقمية"),
+    "transactions": ("Transactions", "المعاملات"),
+    "completed": ("Completed", "المنجزة"),
+    "completed_digital": ("Completed digitally", "المنجزة رقمياً"),
+    "completed_all": ("Completed, all channels", "المنجزة بكل القنوات"),
+    "abandoned": ("Abandoned", "المتروكة"),
+    "rejected": ("Rejected", "المرفوضة"),
+    "digital_takeup": ("Digital take-up", "نسبة الإقبال الرقمي"),
+    "automated_share": ("Automated share", "نسبة المعاملات المؤتمتة"),
+    "satisfaction": ("Satisfaction", "رضا المستفيدين"),
+    "satisfaction_pct": ("Satisfaction", "رضا المستفيدين"),
+    "completion_rate": ("Completion rate", "نسبة الإنجاز"),
+    "services_digitised": ("Services digitised", "الخدمات المرقمنة"),
+    "catalogue_services": ("Services in the catalogue", "الخدمات في الدليل"),
+    "share_digitised": ("Share digitised", "نسبة الخدمات المرقمنة"),
+    "status": ("Reporting status", "حالة الإرسال"),
+    "last_reported_at": ("Last event received", "آخر حدث مستلم"),
+    "events_last_hour": ("Events, last hour", "الأحداث في الساعة الأخيرة"),
+    "events_last_day": ("Events, last 24 h", "الأحداث في آخر 24 ساعة"),
+    "usual_events_per_day": ("Usual events a day", "المعتاد من الأحداث يومياً"),
+    "period": ("Day", "اليوم"),
+    "first_shown": ("First shown", "أول رقم معروض"),
+    "added_late": ("Added late", "المضاف متأخراً"),
+    "current": ("Now", "الآن"),
+    "restatements": ("Restatements", "مرات التعديل"),
+    "last_restated_at": ("Last restated", "آخر تعديل"),
+    "reason_code": ("Reason", "السبب"),
+    "reason": ("Reason", "السبب"),
+    "rejections": ("Rejected events", "الأحداث المرفوضة"),
+    "silent_entities": ("Silent entities", "الجهات المتوقفة عن الإرسال"),
+}
+
+# Reporting status of an entity or service (v_coverage_*), in the order they are sorted.
+STATUSES: dict[str, tuple[str, str]] = {
+    "silent_day": ("Silent for a day", "متوقفة منذ يوم"),
+    "silent_hour": ("Silent this hour", "متوقفة هذه الساعة"),
+    "reported_today": ("Reported today, not this hour", "أرسلت اليوم لا هذه الساعة"),
+    "reporting": ("Reporting", "ترسل"),
+    "idle": ("Idle (does not usually report now)", "خاملة (لا ترسل عادة الآن)"),
+}
+
+# Rejection reason codes (schemas/event.py, schemas/batch.py, stream_processors/validation.py).
+REASONS: dict[str, tuple[str, str]] = {
+    "not_json": ("Not JSON", "ليس JSON"),
+    "not_an_object": ("Not a JSON object", "ليس كائن JSON"),
+    "empty": ("Empty record", "سجل فارغ"),
+    "too_large": ("Too large", "حجم كبير جداً"),
+    "unreadable": ("Unreadable record", "سجل غير مقروء"),
+    "bad_batch": ("Malformed batch", "دفعة غير سليمة"),
+    "batch_too_large": ("Batch too large", "دفعة كبيرة جداً"),
+    "extra_cells": ("Extra cells in a row", "خلايا زائدة في الصف"),
+    "missing_field": ("Missing field", "حقل ناقص"),
+    "unknown_field": ("Field not allowed", "حقل غير مسموح"),
+    "wrong_type": ("Wrong type", "نوع خاطئ"),
+    "unknown_schema_version": ("Unknown schema version", "إصدار مخطط غير معروف"),
+    "bad_event_id": ("Invalid event id", "معرف حدث غير صالح"),
+    "event_id_conflict": ("Event id reused with other content", "معرف حدث مكرر بمحتوى مختلف"),
+    "bad_occurred_at": ("Invalid time", "وقت غير صالح"),
+    "occurred_at_in_future": ("Time in the future", "وقت في المستقبل"),
+    "occurred_at_too_old": ("Time too old", "وقت قديم جداً"),
+    "unknown_entity": ("Unknown entity", "جهة غير معروفة"),
+    "unknown_service": ("Unknown service", "خدمة غير معروفة"),
+    "service_not_of_entity": ("Service of another entity", "خدمة تتبع جهة أخرى"),
+    "unknown_governorate": ("Unknown governorate", "محافظة غير معروفة"),
+    "entity_outside_governorate": ("Entity outside its governorate", "جهة خارج محافظتها"),
+    "unknown_channel": ("Unknown channel", "قناة غير معروفة"),
+    "unknown_status": ("Unknown status", "حالة غير معروفة"),
+    "bad_quantity": ("Invalid quantity", "كمية غير صالحة"),
+    "bad_satisfaction": ("Invalid satisfaction score", "درجة رضا غير صالحة"),
+    "signature_missing": ("Signature missing", "التوقيع مفقود"),
+    "signature_invalid": ("Signature invalid", "التوقيع غير صالح"),
+}
+
+
+def column_title(column: str, lang: Lang) -> str | None:
+    """The header a column is shown under, or None for one with no title of its own."""
+    titles = COLUMNS.get(column)
+    return None if titles is None else titles[0 if lang == "en" else 1]
+
+
+def value_names(names: dict[str, tuple[str, str]], lang: Lang) -> dict[str, str]:
+    return {code: pair[0 if lang == "en" else 1] for code, pair in names.items()}
+
+
+def reason_label(lang: Lang, column: str = "reason_code") -> str:
+    """SQL turning a rejection reason code into the language's name (unknown codes as they are),
+    for series names, which Grafana's value mappings do not reach."""
+    names = value_names(REASONS, lang)
+    codes = ", ".join(f"'{c}'" for c in names)
+    labels = ", ".join("'" + v.replace("'", "''") + "'" for v in names.values())
+    return f"transform({column}, [{codes}], [{labels}], {column})"
 
 
 def t(key: str, lang: Lang) -> str:

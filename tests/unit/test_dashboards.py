@@ -206,3 +206,126 @@ def test_build_check_reports_stale_files(tmp_path: Path, capsys: pytest.CaptureF
     assert "out of date" in capsys.readouterr().err
     assert main(["grafana", "build", "--root", str(tmp_path)]) == 0
     assert main(["grafana", "build", "--check", "--root", str(tmp_path)]) == 0
+
+
+TITLED = ("table", "barchart", "geomap")
+ARABIC = re.compile("[\u0600-\u06ff]")
+
+
+def _display_names(panel: Panel) -> dict[str, str]:
+    return {o["matcher"]["options"]: p["value"] for o in panel.json["fieldConfig"]["overrides"]
+            for p in o["properties"] if p["id"] == "displayName"}
+
+
+@pytest.mark.parametrize("item", [i for i in SQL_PANELS if i[1].json["type"] in TITLED], ids=panel_id)
+def test_every_column_has_a_title_in_the_dashboard_language(item: tuple[Dashboard, Panel]) -> None:
+    """Headers, legends and tooltips show words, not SQL names: in Arabic, Arabic words."""
+    dashboard, panel = item
+    names = _display_names(panel)
+    assert set(panel.columns) <= set(names), set(panel.columns) - set(names)
+    for column in panel.columns:
+        assert names[column] != column and "_" not in names[column]
+        if dashboard.lang == "ar":
+            assert ARABIC.search(names[column]), (column, names[column])
+
+
+def _mapping(panel: Panel, column: str) -> dict[str, str]:
+    for o in panel.json["fieldConfig"]["overrides"]:
+        if o["matcher"]["options"] == column:
+            for p in o["properties"]:
+                if p["id"] == "mappings":
+                    return {code: v["text"] for code, v in p["value"][0]["options"].items()}
+    return {}
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_statuses_and_rejection_reasons_are_shown_by_name(client: Client, lang: str) -> None:
+    coverage = next(d for d in dashboards() if d.uid == f"tahawul-coverage-{lang}")
+    ctx = context_for(coverage)
+    status_panels = [p for p in coverage.panels if "status" in p.columns]
+    assert len(status_panels) == 2
+    for panel in status_panels:
+        names = _mapping(panel, "status")
+        assert set(names) == {"silent_day", "silent_hour", "reported_today", "reporting", "idle"}
+        assert all((ARABIC.search(n) if lang == "ar" else "_" not in n) for n in names.values())
+        column = panel.columns.index("status")
+        shown = {row[column] for row in client.query(render(panel.sql or "", ctx)).result_rows}
+        assert shown and shown <= set(names)
+    reasons = {r[0] for r in client.query("SELECT DISTINCT reason_code FROM rejected").result_rows}
+    assert len(reasons) >= 5  # the simulated store's invalid events
+    by_reason = next(p for p in coverage.panels if p.columns == ("reason_code", "rejections"))
+    assert reasons <= set(_mapping(by_reason, "reason_code"))
+    over_time = next(p for p in coverage.panels if p.columns == ("time", "reason", "rejections"))
+    series = {r[1] for r in client.query(render(over_time.sql or "", ctx)).result_rows}
+    assert series and not any("_" in s for s in series), series  # words, not codes
+    if lang == "ar":
+        assert all(ARABIC.search(s) for s in series), series
+
+
+def test_the_map_has_a_unit_per_field_and_needs_no_internet() -> None:
+    for d in dashboards():
+        for panel in d.panels:
+            if panel.json["type"] != "geomap":
+                continue
+            field = panel.json["fieldConfig"]
+            assert field["defaults"]["unit"] == "short"  # counts
+            units = {o["matcher"]["options"]: p["value"] for o in field["overrides"]
+                     for p in o["properties"] if p["id"] == "unit"}
+            assert units == {"digital_takeup": "percentunit", "^(latitude|longitude)$": "none"}
+            basemap = panel.json["options"]["basemap"]
+            # A layer Grafana serves itself, not a tile server (default, carto, esri-xyz, osm, xyz).
+            assert basemap["type"] == "geojson"
+            assert basemap["config"]["src"] == "public/maps/countries.geojson"
+    for path in (ROOT / "grafana" / "dashboards").rglob("*.json"):
+        assert not re.search(r"https?://", path.read_text("utf-8")), f"{path} fetches from a network"
+
+
+def _relative(expr: str, now: datetime) -> datetime:
+    """Grafana's relative time for the forms the dashboards use: now, now-Nd, now-Nh, now-Ny/y."""
+    match = re.fullmatch(r"now(?:-(\d+)([dhy]))?(/y)?", expr)
+    assert match, expr
+    n, unit, round_year = int(match.group(1) or 0), match.group(2), match.group(3)
+    t = now.replace(year=now.year - n) if unit == "y" else now - timedelta(**{
+        {"d": "days", "h": "hours"}.get(unit or "d", "days"): n})
+    return t.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0) if round_year else t
+
+
+@pytest.mark.parametrize("now", [datetime(2025, 7, 1, 9, tzinfo=MCT), datetime(2026, 7, 30, 9, tzinfo=MCT)],
+                         ids=["the-next-day", "a-year-later"])
+def test_the_default_time_range_shows_the_latest_data(client: Client, now: datetime) -> None:
+    """Opened with its default range the day after the data ends or a year later, every
+    indicator panel shows data, and "today" is the last day with data (30 June 2025)."""
+    for d in dashboards():
+        if d.uid.split("-")[1] not in ("overview", "governorate", "entity"):
+            continue
+        ctx = QueryContext(_relative(d.time_from, now), _relative(d.time_to, now), 86400, VARIABLES)
+        assert ctx.start <= datetime(2025, 1, 1, tzinfo=MCT)
+        for panel in d.panels:
+            rows = client.query(render(panel.sql or "", ctx)).result_rows
+            assert rows and rows[0][0] is not None and rows[0][0] != 0, (d.uid, panel.json["title"])
+    overview = {p.json["title"]: p for p in dashboards()[0].panels}
+    ctx = QueryContext(now - timedelta(days=30), now, 86400, VARIABLES)
+    today = _one(client, render(overview["Digital transactions today"].sql or "", ctx))
+    assert today == _one(client, "SELECT sum(quantity) FROM events WHERE status = 'completed' "
+                                 "AND mode = 'digital' AND toDate(occurred_at, 'Asia/Muscat') = '2025-06-30'")
+
+
+def test_digital_and_manual_for_every_governorate_and_by_service(client: Client) -> None:
+    h1 = "toDate(occurred_at, 'Asia/Muscat') BETWEEN '2025-01-01' AND '2025-06-30'"
+    raw = client.query("SELECT g.name_en, sumIf(quantity, mode = 'digital'), "
+                       "sumIf(quantity, mode = 'manual') "
+                       "FROM events AS e INNER JOIN ref_governorates AS g ON g.code = e.governorate "
+                       f"WHERE status = 'completed' AND {h1} GROUP BY g.name_en").result_rows
+    overview = {p.json["title"]: p for p in dashboards()[0].panels}
+    rows = client.query(render(overview["Digital and manual by governorate"].sql or "", H1)).result_rows
+    assert sorted(map(tuple, rows)) == sorted(map(tuple, raw)) and len(rows) == 11
+    governorate = {p.json["title"]: p for p in dashboards()[1].panels}
+    by_service = client.query(render(governorate["Services in the governorate: digital and manual"].sql or "",
+                                     H1)).result_rows
+    expected = client.query(
+        "SELECT s.name_en, sumIf(quantity, mode = 'digital') AS d, sumIf(quantity, mode = 'manual') AS m "
+        "FROM events AS e INNER JOIN ref_services AS s ON s.code = e.service "
+        f"WHERE status = 'completed' AND governorate = 'OM-BS' AND {h1} "
+        "GROUP BY s.code, s.name_en ORDER BY d + m DESC, s.code "
+        "LIMIT 15").result_rows
+    assert by_service == expected and len(by_service) == 15
