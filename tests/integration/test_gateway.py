@@ -4,24 +4,20 @@ no key, a wrong key and a revoked key are refused and nothing of them is counted
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tahawul.runtime.broker import free_port
-from tahawul.runtime.local import Workers, WriterThread, child_env
+from tahawul.runtime.local import Workers, WriterThread
 from tahawul.settings import Settings
-from tests.integration.conftest import REPO, wait_for
+from tests.integration.gateway_support import Gateway, running_gateway
 from tests.integration.producer_support import (
     event_days,
     expected_daily,
     published,
     scalar,
-    stop,
     tahawul,
     wait_outcomes,
 )
@@ -31,26 +27,10 @@ MOH = {"entity": "MOH", "service": "MOH-PREARRIVAL-MED", "governorate": "OM-MA"}
 
 
 @pytest.fixture
-def gateway(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path / "gateway.log").open("wb")
-    env = {**child_env(settings), "TAHAWUL_GATEWAY_PORT": str(port), "TAHAWUL_GATEWAY_RATE": "100000",
-           "TAHAWUL_GATEWAY_BURST": "100000"}
-    proc = subprocess.Popen([sys.executable, "-m", "tahawul", "gateway"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, cwd=REPO)
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        assert proc.poll() is None, (tmp_path / "gateway.log").read_text()
-        try:
-            return httpx.get(url + "/readyz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(ready, 60, "the gateway to be ready")
-    yield url
-    stop(proc)
-    log.close()
+def gateway(settings: Settings, tmp_path: Path) -> Iterator[Gateway]:
+    with running_gateway(settings, tmp_path, TAHAWUL_GATEWAY_RATE="100000",
+                         TAHAWUL_GATEWAY_BURST="100000") as gw:
+        yield gw
 
 
 def issue(settings: Settings, entity: str) -> str:
@@ -59,22 +39,15 @@ def issue(settings: Settings, entity: str) -> str:
     return done.stdout.strip()
 
 
-def metric(url: str, name: str) -> float:
-    for line in httpx.get(url + "/metrics").text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
-
-
 def test_gateway_counts_exactly_and_refuses_spoofing_and_revoked_keys(
-    settings: Settings, workers: Workers, start_counter: Callable[[], WriterThread], gateway: str
+    settings: Settings, workers: Workers, start_counter: Callable[[], WriterThread], gateway: Gateway
 ) -> None:
     workers.start()
     ct = start_counter()
     rop_key, moh_key = issue(settings, "ROP"), issue(settings, "MOH")
     rop = {"Authorization": f"Bearer {rop_key}"}
     moh = {"Authorization": f"Bearer {moh_key}"}
-    client = httpx.Client(base_url=gateway, timeout=60)
+    client = httpx.Client(base_url=gateway.url, timeout=60)
 
     rop_events = event_days(400)
     moh_events = event_days(60, **MOH)
@@ -94,7 +67,7 @@ def test_gateway_counts_exactly_and_refuses_spoofing_and_revoked_keys(
     spoof = event_days(1, **MOH)[0]
     r = client.post("/v1/transactions", json=[*event_days(3), spoof], headers=rop)
     assert r.status_code == 403 and r.json()["error"] == "foreign_entity" and r.json()["events"] == [3]
-    assert metric(gateway, 'tahawul_gateway_foreign_entity_total{entity="ROP"}') == 1
+    assert gateway.metric('tahawul_gateway_foreign_entity_total{entity="ROP"}') == 1
 
     # Fields outside the contract (personal data) are refused, the valid event still accepted.
     extra = event_days(1, civil_id="12345678")[0]
@@ -116,8 +89,8 @@ def test_gateway_counts_exactly_and_refuses_spoofing_and_revoked_keys(
     assert r.status_code == 401 and "revoked" in r.json()["message"]
     listed = tahawul(settings, "credentials", "list", "--format", "csv").stdout.splitlines()
     assert len(listed) == 2 and listed[1].split(",")[1] == "MOH"
-    assert metric(gateway, 'tahawul_gateway_requests_total{entity="ROP",status="200"}') == 5
-    assert metric(gateway, 'tahawul_gateway_auth_failures_total{reason="revoked"}') == 1
+    assert gateway.metric('tahawul_gateway_requests_total{entity="ROP",status="200"}') == 5
+    assert gateway.metric('tahawul_gateway_auth_failures_total{reason="revoked"}') == 1
 
     # Exactly what was accepted is counted: 400 + 60 + 1, no duplicate reached the pipeline.
     accepted = [*rop_events, *moh_events, valid]
