@@ -8,7 +8,7 @@ writer's gap alarm tells offsets the broker left empty from records never applie
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import hmac
 import logging
 import signal
 import subprocess
@@ -33,13 +33,14 @@ from tahawul.runtime.broker import EmbeddedBroker, free_port
 from tahawul.runtime.local import Workers, WriterThread
 from tahawul.schemas.headers import (
     PAYLOAD_BYTES_HEADER,
-    PAYLOAD_SHA256_HEADER,
+    PAYLOAD_HMAC_HEADER,
     SIGNATURE_HEADER,
     SOURCE_OFFSET_HEADER,
     SOURCE_PARTITION_HEADER,
 )
 from tahawul.settings import Settings
 from tahawul.stream_processors.envelope import Envelope, split
+from tahawul.stream_processors.redaction_key import redaction_key
 from tahawul.stream_processors.validation import judge
 from tests.integration import test_outages
 from tests.integration.conftest import wait_for
@@ -167,8 +168,9 @@ def test_raw_records_at_every_limit_odd_headers_and_nulls_never_stop_a_partition
     assert scalar(ct, "SELECT count() FROM duplicates") == raw.truth.duplicate
     assert scalar(ct, "SELECT countIf(reason_code = 'too_large') FROM rejected") >= len(SIZES) * n
     assert scalar(ct, "SELECT max(payload_bytes) FROM rejected") == 5_000_000
-    # The big records reach the dead-letter topic in their bounded form: a cut payload, its
-    # true size and SHA-256.
+    # The big records reach the dead-letter topic in their bounded form: the redacted form
+    # (never the bytes), the true size and the keyed hash (the workers' redaction key).
+    key = redaction_key(settings)
     dead = consume_all(settings, settings.topic_dead_letter, raw.truth.invalid + poison)
     assert not (settings.data_dir / "quarantine").exists()
     assert len(dead) == raw.truth.invalid + poison
@@ -180,8 +182,8 @@ def test_raw_records_at_every_limit_odd_headers_and_nulls_never_stop_a_partition
             value = big[source]
             cut[source] = int(headers[PAYLOAD_BYTES_HEADER])
             assert cut[source] == len(value)
-            assert headers[PAYLOAD_SHA256_HEADER].decode() == hashlib.sha256(value).hexdigest()
-            assert record.value == value[:settings.dead_letter_max_bytes]
+            assert headers[PAYLOAD_HMAC_HEADER].decode() == hmac.new(key, value, "sha256").hexdigest()
+            assert orjson.loads(record.value)["bytes"] == len(value) and len(record.value) < 1000
     assert cut.keys() == big.keys()
 
 
