@@ -53,7 +53,8 @@ h1 { font-size: 24px; margin: 0; } a { color: #1f7a4d; }
 .card { background: #fff; border: 1px solid #dde3e0; border-radius: 8px; padding: 12px; }
 .card .label { font-size: 13px; color: #55625e; }
 .card .value { font-size: 30px; font-weight: 700; color: #1f7a4d; font-variant-numeric: tabular-nums; }
-.govs { margin: 0 24px; max-width: 860px; background: #fff; border: 1px solid #dde3e0; border-radius: 8px; padding: 8px 14px; }
+.govs { margin: 0 24px; max-width: 860px; background: #fff; border: 1px solid #dde3e0;
+        border-radius: 8px; padding: 8px 14px; }
 table { width: 100%; border-collapse: collapse; font-size: 13px; }
 th, td { padding: 4px 6px; border-bottom: 1px solid #e6ebe8; text-align: start; }
 td.num, th.num { text-align: end; font-variant-numeric: tabular-nums; }
