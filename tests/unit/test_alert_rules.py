@@ -11,6 +11,7 @@ import yaml
 from prometheus_client import REGISTRY
 
 import tahawul.stream_processors.metrics  # noqa: F401  (registers the metrics)
+from tahawul.producers.gateway.metrics import GatewayMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
@@ -27,13 +28,16 @@ def test_every_alert_is_documented_and_tested() -> None:
         "tests"] for t in case["alert_rule_test"]}
     for rule in rules():
         assert f"| `{rule['alert']}` (" in operations, rule["alert"]
-    for name in ("TahawulWorkerStuck", "TahawulDeadLettersQuarantined", "TahawulCounterOffsetGap"):
+    for name in ("TahawulWorkerStuck", "TahawulDeadLettersQuarantined", "TahawulCounterOffsetGap",
+                 "TahawulGatewayUnauthorizedBurst", "TahawulGatewayForeignEntity",
+                 "TahawulSignatureFailures"):
         assert name in tested, name
 
 
 def test_pipeline_alerts_read_metrics_that_exist() -> None:
     exported = {metric.name for metric in REGISTRY.collect()}
+    exported |= {metric.name for metric in GatewayMetrics().registry.collect()}
     exported |= {f"{name}_total" for name in exported}
     for rule in rules():
-        for name in re.findall(r"\b(tahawul_(?:worker|counter)_\w+)", rule["expr"]):
+        for name in re.findall(r"\b(tahawul_(?:worker|counter|gateway)_\w+)", rule["expr"]):
             assert name in exported, (rule["alert"], name)

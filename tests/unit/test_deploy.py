@@ -120,3 +120,18 @@ def test_prometheus_jobs_are_the_ones_the_alerts_name() -> None:
     k8s_apps = {"tahawul-worker", "tahawul-counter", "tahawul-gateway"}  # job = pod label app
     assert all(f'app: {a}' in "".join((K8S / f).read_text() for f in ("worker.yaml", "counter.yaml",
                                                                        "gateway.yaml")) for a in k8s_apps)
+
+
+def test_gateway_metrics_are_scraped_on_their_own_port_which_is_not_published() -> None:
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text("utf-8"))["services"]["gateway"]
+    assert compose["environment"]["TAHAWUL_GATEWAY_METRICS_PORT"] == "9402"
+    assert compose["ports"] == ["8080:8080"]  # the API only
+    scrape = {j["job_name"]: j for j in yaml.safe_load(
+        (DEPLOY / "prometheus/prometheus.yml").read_text())["scrape_configs"]}
+    assert scrape["tahawul-gateway"]["static_configs"][0]["targets"] == ["gateway:9402"]
+    k8s = {d["kind"]: d for d in docs(K8S / "gateway.yaml")}
+    template = k8s["Deployment"]["spec"]["template"]
+    assert template["metadata"]["annotations"]["prometheus.io/port"] == "9402"
+    env = {e["name"]: e.get("value") for e in template["spec"]["containers"][0]["env"]}
+    assert env["TAHAWUL_GATEWAY_METRICS_PORT"] == "9402"
+    assert [p["port"] for p in k8s["Service"]["spec"]["ports"]] == [8080]
