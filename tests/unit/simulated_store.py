@@ -24,8 +24,8 @@ PARTITIONS = 4
 
 
 def fill(store: Store, scale: float = 0.002, seed: int = 7, duplicates: float = 0.01,
-         invalid: float = 0.01, chunk: int = 5000) -> int:
-    """Apply a simulated H1 2025 run; return the number of lines sent."""
+         invalid: float = 0.01, chunk: int = 5000, profile: str = "oman-2025-h1") -> int:
+    """Apply a simulated run (H1 2025 unless told); return the number of lines sent."""
     catalogue = load_catalogue()
     counter = CountingWriter(store)
     pending: dict[int, list[bytes]] = defaultdict(list)
@@ -44,7 +44,7 @@ def fill(store: Store, scale: float = 0.002, seed: int = 7, duplicates: float = 
         store.write(prepared.batch)
         counter.commit(prepared)
 
-    for line in iter_simulation("oman-2025-h1", scale, seed, duplicate_rate=duplicates,
+    for line in iter_simulation(profile, scale, seed, duplicate_rate=duplicates,
                                 invalid_rate=invalid):
         key = line.entity or ""
         partition = zlib.crc32(key.encode()) % PARTITIONS

@@ -21,10 +21,11 @@ def register(sub: Any) -> None:
     p = sub.add_parser("simulate", help="write simulated events and their exact expected counts, "
                        "or stream them to the broker (--send)")
     add_simulation_options(p)
-    p.add_argument("--out", type=Path, help="events, one JSON object per line")
-    p.add_argument("--truth", type=Path, help="expected counts (CSV)")
+    p.add_argument("--out", type=Path, help="events, one JSON object per line (not with --send)")
+    p.add_argument("--truth", type=Path, help="expected counts (CSV); with --send, of the events sent")
     p.add_argument("--send", action="store_true",
-                   help="stream the events to TAHAWUL_KAFKA_URL instead of writing --out")
+                   help="stream the events to TAHAWUL_KAFKA_URL instead of writing them: "
+                        "takes no --out, --truth optional")
     p.add_argument("--rate", type=positive, default=None, metavar="EVENTS_PER_S",
                    help="with --send: events per second (default: as fast as the broker takes them)")
     p.add_argument("--limit", type=int, default=None, help="with --send: stop after this many events")
