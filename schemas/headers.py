@@ -17,10 +17,10 @@ SIGNATURE_HEADER: Final = "tahawul-signature"
 
 # --- On the dead-letter topic, set by the validating worker on each rejected event --------
 # A dead letter's value is the redacted form of the rejected payload (schemas/redaction.py),
-# never its bytes. Its key and timestamp are those of the source record, and it carries the
-# source record's tahawul headers above (SOURCE, BATCH, SIGNATURE, ORIGINAL_BYTES; a
-# producer's other headers are not copied: they are outside the contract and could carry
-# anything), as Kafka Connect's dead-letter queue does, plus these.
+# never its bytes. Like Kafka Connect's dead letters it keeps the source record's timestamp,
+# key (when it is a catalogue entity code) and headers: those of CARRIED_HEADERS whose value
+# has the contract's form (a producer's other headers, and free text in these, could carry
+# anything, so they are not copied; nor is the signature, of bytes not kept), plus these.
 # The rejection's stable reason code, e.g. "unknown_service".
 REASON_HEADER: Final = "tahawul-reason"
 # The rejection's reason for people (at most 1,000 bytes; names the field and the rule,
@@ -48,4 +48,4 @@ CONNECT_OFFSET_HEADER: Final = "__connect.errors.offset"
 CONNECT_EXCEPTION_CLASS_HEADER: Final = "__connect.errors.exception.class.name"  # the reason code
 CONNECT_EXCEPTION_MESSAGE_HEADER: Final = "__connect.errors.exception.message"  # the reason
 # The source record's headers a dead letter carries on (see above).
-CARRIED_HEADERS: Final = (SOURCE_HEADER, BATCH_HEADER, SIGNATURE_HEADER, ORIGINAL_BYTES_HEADER)
+CARRIED_HEADERS: Final = (SOURCE_HEADER, BATCH_HEADER, ORIGINAL_BYTES_HEADER)

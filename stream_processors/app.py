@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, NoReturn
@@ -44,7 +44,9 @@ from faust.types.auth import CredentialsT
 from tahawul.kafka_security import KafkaSecurity
 from tahawul.keyring import worker_trust
 from tahawul.logs import dict_config
+from tahawul.schemas.batch import BATCH_FORMAT
 from tahawul.schemas.headers import (
+    BATCH_HEADER,
     CARRIED_HEADERS,
     CONNECT_EXCEPTION_CLASS_HEADER,
     CONNECT_EXCEPTION_MESSAGE_HEADER,
@@ -52,6 +54,7 @@ from tahawul.schemas.headers import (
     CONNECT_PARTITION_HEADER,
     CONNECT_TOPIC_HEADER,
     MESSAGE_HEADER,
+    ORIGINAL_BYTES_HEADER,
     PAYLOAD_BYTES_HEADER,
     PAYLOAD_HMAC_HEADER,
     REASON_HEADER,
@@ -64,7 +67,7 @@ from tahawul.settings import Settings
 from tahawul.stream_processors import metrics
 from tahawul.stream_processors.envelope import split
 from tahawul.stream_processors.redaction_key import redaction_key
-from tahawul.stream_processors.validation import DeadLetter, Judge, Verdict
+from tahawul.stream_processors.validation import SOURCE_FORM, DeadLetter, Judge, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -162,12 +165,27 @@ class Watchdog:
         return self
 
 
+def _carried(name: str, value: bytes | None) -> bool:
+    """Whether a dead letter carries a source record's header on: the tahawul headers whose
+    value has the form the contract gives it (a batch format, a size, file:line), never free
+    text. The signature is not carried: it signs bytes a dead letter does not keep."""
+    if value is None or name not in CARRIED_HEADERS:
+        return False
+    if name == BATCH_HEADER:
+        return bytes(value) == BATCH_FORMAT
+    if name == ORIGINAL_BYTES_HEADER:
+        return bytes(value).isdigit() and len(value) <= 12
+    return bool(SOURCE_FORM.match(bytes(value).decode("utf-8", "replace")))
+
+
 def dead_letter_message(topic: str, source_topic: str, partition: int, letter: DeadLetter,
-                        max_bytes: int, original: Original | None = None) -> Message:
+                        max_bytes: int, original: Original | None = None,
+                        entities: Collection[str] = ()) -> Message:
     """A rejected event as a dead letter, laid out as Kafka Connect's dead-letter queue lays
-    out its records: the source record's key and timestamp, its tahawul headers
-    (schemas/headers.py CARRIED_HEADERS, each cut to 1,000 bytes; a producer's other headers
-    are outside the contract and not copied), and the ``__connect.errors.*`` context headers
+    out its records: the source record's timestamp, its key when it is one of ``entities``
+    (the catalogue's codes), its tahawul headers of the contract's form (see _carried; a
+    producer's other headers are outside the contract and not copied), and the
+    ``__connect.errors.*`` context headers
     (source topic, partition, offset, reason code as exception class, reason as message),
     plus tahawul's own. The value is the payload's redacted form (schemas/redaction.py),
     never its bytes, so it is small whatever size the source broker accepted; cut at
@@ -175,8 +193,9 @@ def dead_letter_message(topic: str, source_topic: str, partition: int, letter: D
     without a size header."""
     key, timestamp, source_headers = original if original is not None else (None, None, None)
     message = letter.message.encode()[:1000]
-    headers = [(name, bytes(value or b"")[:1000]) for name, value in source_headers or ()
-               if name in CARRIED_HEADERS]
+    headers = [(name, bytes(value)) for name, value in source_headers or () if _carried(name, value)]
+    if key is not None and key.decode("utf-8", "replace") not in entities:
+        key = None  # a key is an entity code; anything else could be anything
     headers += [
         (CONNECT_TOPIC_HEADER, source_topic.encode()),
         (CONNECT_PARTITION_HEADER, str(partition).encode()),
@@ -455,7 +474,7 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
         the dead-letter topic cannot take can hold its partition."""
         messages = [dead_letter_message(settings.topic_dead_letter, settings.topic_transactions,
                                         partition, letter, settings.dead_letter_max_bytes,
-                                        originals.get((partition, letter.offset)))
+                                        originals.get((partition, letter.offset)), catalogue.entities)
                     for letter in dead]
         undelivered = await deliver_bounded(app, messages, settings.dead_letter_retry_seconds)
         if undelivered:

@@ -9,6 +9,7 @@ envelope never splits a record (stream_processors/envelope.py).
 from __future__ import annotations
 
 import operator
+import re
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -44,11 +45,18 @@ class DeadLetter:
     message: str
 
 
+# What `tahawul send` and `up --input` put in the source header: a file name and a line.
+SOURCE_FORM: Final = re.compile(r"^[^\x00-\x1f\x7f]{1,300}:\d{1,12}$")
+
+
 def source_of(headers: Sequence[tuple[str, bytes]] | None) -> str:
-    """Where a record came from (file:line from `tahawul send`/`up --input`), if it says."""
+    """Where a record came from (file:line from `tahawul send`/`up --input`), if it says so
+    in that form; anything else a producer put there is not kept (it could be anything,
+    personal data included)."""
     for name, value in headers or ():
         if name == SOURCE_HEADER and value is not None:  # Kafka allows a header without value
-            return bytes(value).decode("utf-8", "replace")[:500]
+            text = bytes(value).decode("utf-8", "replace")
+            return text if SOURCE_FORM.match(text) else ""
     return ""
 
 

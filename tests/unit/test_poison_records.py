@@ -91,7 +91,7 @@ def test_a_dead_letter_carries_kafka_connect_context_and_the_source_record() -> 
                       ("x-private", b"secret")]
     _, key, value, _, headers, timestamp = dead_letter_message(
         "dlq", "tahawul.transactions", 5, letter(42, 3, payload(), "unknown_service", "why"),
-        1024 * 64, (b"ROP", 1700000000.5, source_headers))
+        1024 * 64, (b"ROP", 1700000000.5, source_headers), CAT.entities)
     assert (key, timestamp) == (b"ROP", 1700000000.5)
     named = dict(headers or [])
     assert named[CONNECT_TOPIC_HEADER] == b"tahawul.transactions"
@@ -101,6 +101,12 @@ def test_a_dead_letter_carries_kafka_connect_context_and_the_source_record() -> 
     assert named[SOURCE_HEADER] == b"events.jsonl:7" and named[BATCH_HEADER] == b"jsonl-v1"
     assert "x-private" not in named
     assert orjson.loads(value)["redacted"] == "tahawul-redacted-v1"
+    # Free text where the contract has a form is not carried: a key that is no entity code,
+    # a source that is no file:line, a batch header of another format, a signature.
+    odd = [(SOURCE_HEADER, b"Aisha Al-Harthy"), (BATCH_HEADER, b"Aisha"), ("tahawul-signature", b"v2:x")]
+    _, key, _, _, headers, _ = dead_letter_message(
+        "dlq", "tx", 5, letter(42, None, payload(), "c", "m"), 1024, (b"Aisha", 1.0, odd), CAT.entities)
+    assert key is None and not {SOURCE_HEADER, BATCH_HEADER, "tahawul-signature"} & set(dict(headers or []))
 
 
 def test_a_small_dead_letter_is_whole_and_a_null_one_is_sendable() -> None:
