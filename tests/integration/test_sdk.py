@@ -182,7 +182,8 @@ def test_only_events_signed_by_their_entity_are_counted(
                    "--out", str(tmp_path / "rop.key"))
     assert made.returncode == 0, made.stderr
     rop_key = load_signing_key(tmp_path / "rop.key")
-    assert (rop_key.signer, rop_key.key_id, made.stdout.strip()) == ("ROP", "k1", str(tmp_path / "rop.key"))
+    # ROP's second key (after its dev key "dev1"): both are valid until one is revoked.
+    assert (rop_key.signer, rop_key.key_id, made.stdout.strip()) == ("ROP", "k2", str(tmp_path / "rop.key"))
     worker = start_worker(settings, tmp_path / "worker.log")
     try:
         ct = start_counter()
