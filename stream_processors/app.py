@@ -42,7 +42,7 @@ from faust.types import EventT
 from faust.types.auth import CredentialsT
 
 from tahawul.kafka_security import KafkaSecurity
-from tahawul.keyring import worker_trust
+from tahawul.keyring import worker_trust_file
 from tahawul.logs import dict_config
 from tahawul.schemas.batch import BATCH_FORMAT
 from tahawul.schemas.headers import (
@@ -412,7 +412,7 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
         table_cleanup_interval=3600.0,
     )
     catalogue = load_catalogue()
-    signatures = worker_trust(settings)  # public keys only; no unsigned mode
+    trust = worker_trust_file(settings)  # public keys only; no unsigned mode
     source = source_topic(app, settings)
     quarantine = Quarantine(settings.data_dir / "quarantine" / "dead-letters.jsonl")
     key_for_redaction = redaction_key(settings)
@@ -456,7 +456,7 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
             in_flight.append(delivery)
             await asyncio.sleep(0)  # let the sends go out before judging on
 
-        judge = Judge(catalogue, now, signatures, key_for_redaction)
+        judge = Judge(catalogue, now, trust.current(), key_for_redaction)
         for partition, records in by_partition.items():
             records.sort(key=lambda r: r[0])
             for record in records:

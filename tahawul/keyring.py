@@ -16,6 +16,7 @@ Where the keys come from:
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from datetime import UTC, datetime
@@ -35,6 +36,8 @@ from tahawul.schemas.signing import (
     render_trust,
 )
 from tahawul.settings import Settings
+
+log = logging.getLogger(__name__)
 
 DEV_GATEWAY = "gateway"  # the dev gateway's signer id (entity codes are upper case)
 KEY_SUFFIX = ".key"
@@ -126,6 +129,43 @@ def worker_trust(settings: Settings) -> Trust:
         raise UsageError(str(exc)) from None
 
 
+class TrustFile:
+    """The workers' trust file, read again when it changes (checked once per batch, a
+    ``stat``): a revoked key is refused from the next batch on, without a restart. A changed
+    file that cannot be used is logged and the previous contents kept, so a bad edit never
+    opens the pipeline up nor stops it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen = self._stamp()
+        self.trust = load_trust(path)
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def current(self) -> Trust:
+        stamp = self._stamp()
+        if stamp != self._seen:
+            self._seen = stamp
+            try:
+                self.trust = load_trust(self.path)
+                log.info("trust file %s read again: %d signers", self.path, len(self.trust.signers))
+            except KeyringError as exc:
+                log.error("trust file changed but cannot be used (%s); keeping the previous one", exc)
+        return self.trust
+
+
+def worker_trust_file(settings: Settings) -> TrustFile:
+    """:func:`worker_trust`, followed as the file changes."""
+    worker_trust(settings)  # the same refusal, with the same message
+    assert settings.signing_trust is not None
+    return TrustFile(settings.signing_trust)
+
+
 def producer_signers(settings: Settings) -> Signers:
     """The keys `tahawul send`, `simulate --send` and `up --input` sign with:
     TAHAWUL_SIGNING_KEYS, else the local pipeline's dev keys, else none."""
@@ -178,7 +218,7 @@ def create_key(trust_path: Path, private_path: Path, signer: str, key_id: str | 
 
 def revoke_key(trust_path: Path, signer: str, key_id: str) -> None:
     """Mark a key revoked in the trust file: events signed with it are refused from then on
-    (workers read the trust file when they start)."""
+    (workers that read this file do so from their next batch: :class:`TrustFile`)."""
     trust = load_trust(trust_path)
     write_trust(trust_path, trust.revoked(signer, key_id, datetime.now(UTC).isoformat(timespec="seconds")))
 

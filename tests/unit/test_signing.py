@@ -12,6 +12,7 @@ import pytest
 
 from tahawul.errors import UsageError
 from tahawul.keyring import (
+    TrustFile,
     create_key,
     dev_private_dir,
     ensure_dev_keys,
@@ -240,3 +241,16 @@ def test_dev_keys_sign_for_every_entity_and_stay_private(tmp_path: Path) -> None
     gw, moh = gateway_signer(settings), payload(**MOH_EVENT)
     assert code_of("MOH", moh, gw.sign(moh), t) is None
     assert load_signers(private / "ROP.key").keys.keys() == {"ROP"}
+
+
+def test_workers_follow_the_trust_file_and_keep_it_through_a_bad_edit(tmp_path: Path) -> None:
+    trust_path = tmp_path / "trust.json"
+    key = create_key(trust_path, tmp_path / "rop.key", "ROP")
+    followed = TrustFile(trust_path)
+    data = payload(entity="ROP")
+    assert code_of("ROP", data, key.sign(data), followed.current()) is None
+    revoke_key(trust_path, "ROP", key.key_id)  # no restart: the next batch refuses it
+    assert code_of("ROP", data, key.sign(data), followed.current()) == "signature_invalid"
+    before = followed.current()
+    trust_path.write_text("{ not json")
+    assert followed.current() is before  # a broken edit neither opens nor stops the pipeline

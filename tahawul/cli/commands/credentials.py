@@ -92,7 +92,7 @@ def _register_signing(cmds: Any) -> None:
     ls.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
     ls.set_defaults(handler=run_signing_keys)
     rv = cmds.add_parser("revoke-signing-key", help="revoke SIGNER's key KEY_ID in the trust file: "
-                         "workers refuse events signed with it once restarted")
+                         "workers refuse events signed with it from their next batch")
     rv.add_argument("signer", help="entity code or gateway id")
     rv.add_argument("key_id", help="id of the key, as `credentials signing-keys` shows it")
     rv.add_argument("--trust", type=Path, help=trust_help)
@@ -123,8 +123,8 @@ def _create(args: argparse.Namespace, settings: Settings, signer: str,
         return EXIT_USAGE
     print(f"{signer} {key.key_id}: private key written to {out} (mode 0600); public key added to "
           f"{trust}. Give {out} to {signer}'s system only (TAHAWUL_SIGNING_KEYS, or the SDK's "
-          "signing_key) over a secure channel; copy the trust file to the workers and restart them. "
-          "Earlier keys stay valid until revoked.", file=sys.stderr)
+          "signing_key) over a secure channel; copy the trust file to the workers (read at their "
+          "next batch). Earlier keys stay valid until revoked.", file=sys.stderr)
     print(out)
     return EXIT_OK
 
@@ -184,5 +184,5 @@ def run_revoke_signing_key(args: argparse.Namespace, settings: Settings) -> int:
     except KeyringError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_FAILED
-    print(f"revoked {args.signer} {args.key_id} in {trust}; copy it to the workers and restart them")
+    print(f"revoked {args.signer} {args.key_id} in {trust}; copy it to every worker (read at its next batch)")
     return EXIT_OK
