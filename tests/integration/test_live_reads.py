@@ -18,6 +18,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -272,6 +273,15 @@ class Page:
         self.proc.wait(30)
 
 
+def read_until(record: FrontRecord, stop: threading.Event, counts: list[int]) -> None:
+    ch = client(record)
+    try:
+        while not stop.is_set():
+            counts.append(ch.query("SELECT count() FROM events").result_rows[0][0])
+    finally:
+        ch.close()
+
+
 COUNTED = ("(function(){var e=document.querySelector('[data-live=\"counted\"]');"
            "return e?Number(e.dataset.value):-1})()")
 
@@ -288,6 +298,11 @@ def test_the_live_page_counts_as_events_flow(running: Running, lang: str, seed: 
         # number moves before the sender is done, then stops at what the store holds.
         flow = running.sender("simulate", "--send", "--scale", "0.004", "--seed", seed, "--rate", "200",
                               "--limit", "3000")
+        # Meanwhile a client reads as fast as it can: the writer's count must stay exact.
+        reads: list[int] = []
+        reading = threading.Event()
+        reader = threading.Thread(target=read_until, args=(running.record, reading, reads), daemon=True)
+        reader.start()
         try:
             wait_for(lambda: page.evaluate(COUNTED) > before, 120, "the counted number on the page to move",
                      every=0.5)
@@ -295,8 +310,11 @@ def test_the_live_page_counts_as_events_flow(running: Running, lang: str, seed: 
             _, err = flow.communicate(timeout=300)
             assert flow.returncode == 0, err
         finally:
+            reading.set()
             if flow.poll() is None:
                 flow.kill()
+        reader.join(60)
+        assert len(reads) > 10 and reads == sorted(reads), reads  # counts only grow
         running.sent = before + 3000
         wait_for(lambda: page.evaluate(COUNTED) == running.sent, 120, "the page to show every event counted")
         assert count_events(running.data) == running.sent
