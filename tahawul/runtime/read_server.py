@@ -58,6 +58,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
     server_version = "tahawul-up"
+    # Headers and body are two writes: with Nagle's algorithm a kept-alive connection waits
+    # for the client's delayed ACK between them (40 ms a query).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("read front: %s", format % args)
