@@ -112,11 +112,11 @@ class Settings(BaseSettings):
     )
     dead_letter_max_bytes: int = Field(
         256 * 1024, ge=1024, le=900 * 1024,
-        description="TAHAWUL_DEAD_LETTER_MAX_BYTES: most bytes of a rejected payload a worker puts "
-        "in its dead letter; a longer one is cut, with its true size and SHA-256 in headers. A "
-        "source broker may accept records of many MB, but a dead letter must fit the worker's "
-        "producer (2 MiB a request) and a broker's default message.max.bytes (1 MB), whatever "
-        "was read. The rejected verdict (and so the `rejected` table) keeps 16 KiB regardless.",
+        description="TAHAWUL_DEAD_LETTER_MAX_BYTES: most bytes of a dead letter's value, the "
+        "redacted form of a rejected payload (a few hundred bytes; docs/security.md); a longer "
+        "one is cut. The payload's true size and keyed hash travel in headers. A dead letter "
+        "must fit the worker's producer (2 MiB a request) and a broker's default "
+        "message.max.bytes (1 MB), whatever was read.",
     )
     redaction_key: SecretStr | None = Field(
         None,
