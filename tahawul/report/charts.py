@@ -214,26 +214,33 @@ def _overlaps(a: Box, b: Box, pad: float = 0.0) -> bool:
     return a[0] < b[2] + pad and b[0] < a[2] + pad and a[1] < b[3] + pad and b[1] < a[3] + pad
 
 
-def _in_circle(box: Box, cx: float, cy: float, r: float) -> bool:
-    """Whether the box reaches into the disk (its nearest point is inside)."""
+def _gap(box: Box, cx: float, cy: float, r: float) -> float:
+    """Distance from the box to the circle's rim (negative when it reaches into the disk)."""
     nx, ny = min(max(cx, box[0]), box[2]), min(max(cy, box[1]), box[3])
-    return (nx - cx) ** 2 + (ny - cy) ** 2 < r * r
+    return math.hypot(nx - cx, ny - cy) - r
+
+
+def _in_circle(box: Box, cx: float, cy: float, r: float) -> bool:
+    return _gap(box, cx, cy, r) < 0
 
 
 # Label metrics at the map's 11 px font: Noto Sans advance widths (thousandths of an em) for
-# the Latin letters of the catalogue's names, an upper bound for Noto Naskh Arabic's letters,
-# and 10 % to spare for a fallback font; the browser test measures the real boxes.
+# the Latin letters of the catalogue's names; for Arabic letters, above the 400 that Noto
+# Naskh Arabic's joined names average in Chromium; 10 % to spare for a fallback font. The
+# browser test measures the real boxes.
 ADVANCE = dict(zip("abcdefghijklmnopqrstuvwxyz", (561, 615, 480, 615, 564, 344, 615, 618, 258, 258, 534, 258,
                                                   935, 618, 605, 615, 615, 413, 479, 361, 618, 508, 795, 529,
                                                   510, 470), strict=True))
 ADVANCE.update({" ": 260, "%": 837, "-": 322, "'": 203, ".": 268})
-UPPER, DIGIT, OTHER = 700, 572, 520
+UPPER, DIGIT, OTHER, ARABIC = 700, 572, 520, 440
 FONT_PX, SPARE, ASCENT, DESCENT = 11.0, 1.1, 12.0, 4.0
 
 
 def _advance(ch: str) -> int:
     if ch in ADVANCE:
         return ADVANCE[ch]
+    if "\u0600" <= ch <= "\u06ff":
+        return ARABIC
     if ch in "MW":
         return 920
     if ch.isupper():
@@ -249,8 +256,9 @@ def _label_width(text: str) -> float:
 def place_labels(circles: Sequence[tuple[float, float, float]], texts: Sequence[str], width: float,
                  height: float, keep_out: Sequence[Box] = ()) -> list[tuple[Box, bool]]:
     """A box for each circle's label: the first of a ring of positions around the circle,
-    tried nearest first, that stays in the picture and covers no other label, no circle and
-    nothing in ``keep_out``; failing that, one that covers no label and no circle's centre.
+    tried nearest first, that stays in the picture, covers no other label, no circle and
+    nothing in ``keep_out``, and is nearer its own circle than any other; failing that, one
+    that covers no label and no circle's centre.
     Returns (box, far): far boxes are drawn with a leader line to their circle."""
     order = sorted(range(len(circles)), key=lambda i: -circles[i][2])  # big circles first
     placed: dict[int, Box] = {}
@@ -271,25 +279,40 @@ def place_labels(circles: Sequence[tuple[float, float, float]], texts: Sequence[
                     out.append((left, top, left + w, top + h))
             return out
 
-        def fits(box: Box, strict: bool) -> bool:
+        def fits(box: Box, level: int, cx: float = cx, cy: float = cy, r: float = r) -> bool:
+            """Level 0: everything; 1: may be nearer another circle (it gets a leader line);
+            2: may cover circles, not their centres."""
             if box[0] < 2 or box[1] < 2 or box[2] > width - 2 or box[3] > height - 2:
                 return False
             if any(_overlaps(box, other, 2.0) for other in placed.values()):
                 return False
             if any(_overlaps(box, k) for k in keep_out):
                 return False
+            # A label next to a circle reads as that circle's: nearer its own than any other
+            # (judged on the text's likely extent, 80 % of the box kept to be safe).
+            if level == 0:
+                mid, half = (box[0] + box[2]) / 2, (box[2] - box[0]) * 0.4
+                core = (mid - half, box[1], mid + half, box[3])
+                if any(_gap(core, ox, oy, orad) < _gap(core, cx, cy, r) for ox, oy, orad in circles):
+                    return False
             for ox, oy, orad in circles:
-                if strict and _in_circle(box, ox, oy, orad + 1):
+                if level < 2 and _in_circle(box, ox, oy, orad + 1):
                     return False
                 if _overlaps(box, (ox - 6, oy - 6, ox + 6, oy + 6)):
                     return False
             return True
 
         boxes = candidates()
-        box = next((b for b in boxes if fits(b, True)), None) or next((b for b in boxes if fits(b, False)),
-                                                                      boxes[-1])
+        box, level = boxes[-1], 2
+        for level in range(3):
+            # A label that needs a leader line goes far enough out for the line to show.
+            tried = boxes if level == 0 else boxes[16:] + boxes[:16]
+            found = next((b for b in tried if fits(b, level)), None)
+            if found is not None:
+                box = found
+                break
         placed[i] = box
-        far[i] = boxes.index(box) >= 16  # beyond the first two rings: needs a leader line
+        far[i] = level > 0 or boxes.index(box) >= 16  # beyond the first two rings: a leader line
     return [(placed[i], far[i]) for i in range(len(circles))]
 
 
