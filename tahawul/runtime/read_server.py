@@ -83,7 +83,19 @@ class _Handler(BaseHTTPRequestHandler):
             extra["WWW-Authenticate"] = 'Basic realm="tahawul read front"'
         self._send(refused.status, refused.body(), extra)
 
+    def _local_host(self) -> bool:
+        """A browser sends the name it was given in Host: a page of another site whose name
+        was made to resolve to 127.0.0.1 (DNS rebinding) names that site, and gets 403."""
+        port = self.server.server_address[1]
+        host = (self.headers.get("Host") or "").lower()
+        if host in (f"127.0.0.1:{port}", f"localhost:{port}", "127.0.0.1", "localhost"):
+            return True
+        self._send(403, b"forbidden: open this address as 127.0.0.1 or localhost\n")
+        return False
+
     def do_GET(self) -> None:
+        if not self._local_host():
+            return
         parts = urlsplit(self.path)
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
         path = parts.path.rstrip("/") or "/"
@@ -104,6 +116,9 @@ class _Handler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
     def do_POST(self) -> None:
+        if not self._local_host():
+            self.close_connection = True
+            return
         parts = urlsplit(self.path)
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
         if (parts.path.rstrip("/") or "/") != "/":

@@ -211,6 +211,16 @@ def test_the_front_asks_for_the_recorded_password(running: Running) -> None:
         assert ok.headers["X-ClickHouse-Format"] == "TabSeparated"
 
 
+def test_a_page_asked_for_under_another_name_is_refused(running: Running) -> None:
+    """DNS rebinding: a site whose name resolves to 127.0.0.1 must not read the page."""
+    req = urllib.request.Request(f"{running.record.url}/live.json", headers={"Host": "evil.example"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=30)
+    assert refused.value.code == 403
+    with urllib.request.urlopen(f"{running.record.url}/live.json", timeout=30) as ok:
+        assert json.load(ok)["counted"] >= running.sent
+
+
 class Page:
     """A page open in headless Chromium, read through the DevTools protocol: the test sees
     the page as it changes in place, not a snapshot."""
