@@ -155,12 +155,14 @@ def sql_panel(kind: str, title: str, sql: str, columns: tuple[str, ...], *, fmt:
 
 def prom_panel(kind: str, title: str, queries: list[tuple[str, str]], *, description: str = "",
                unit: str | None = None, options: dict[str, Any] | None = None,
-               defaults: dict[str, Any] | None = None) -> Panel:
-    """A Prometheus panel of (PromQL, legend) queries."""
+               defaults: dict[str, Any] | None = None, series_names: dict[str, str] | None = None) -> Panel:
+    """A Prometheus panel of (PromQL, legend) queries; ``series_names`` rename the series a
+    legend template names by a label's value (a reason code) for the reader."""
+    overrides = [_override(series, ("displayName", name)) for series, name in (series_names or {}).items()]
     targets = [{"refId": chr(ord("A") + i), "datasource": PROMETHEUS, "expr": expr,
                 "legendFormat": legend, "range": True, "editorMode": "code"}
                for i, (expr, legend) in enumerate(queries)]
-    return Panel(_panel(kind, title, PROMETHEUS, targets, description, unit, options, defaults, None),
+    return Panel(_panel(kind, title, PROMETHEUS, targets, description, unit, options, defaults, overrides),
                  exprs=tuple(expr for expr, _ in queries))
 
 

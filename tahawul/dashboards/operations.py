@@ -9,7 +9,7 @@ registry); the alert rules in deploy/prometheus/alerts.yml use the same expressi
 from __future__ import annotations
 
 from tahawul.dashboards.model import Dashboard, layout, prom_panel, stat, table, timeseries
-from tahawul.dashboards.texts import Lang, name_col, reason_label, t
+from tahawul.dashboards.texts import REASONS, Lang, name_col, reason_label, t, value_names
 
 STATUS_ORDER = "indexOf(['silent_day', 'silent_hour', 'reported_today', 'reporting', 'idle'], status)"
 
@@ -106,6 +106,7 @@ def pipeline(lang: Lang) -> Dashboard:
         [(prom_panel("timeseries", t("dead_letter", lang), [(DEAD_LETTER_RATIO, t("rejected_ratio", lang))],
                      unit="percentunit"), 8, 8),
          (prom_panel("timeseries", t("dead_letter_reason", lang), [(DEAD_LETTER_BY_REASON, "{{reason}}")],
+                     series_names=value_names(REASONS, lang),
                      unit="ops"), 8, 8),
          (prom_panel("timeseries", t("freshness", lang),
                      [(FRESHNESS.format(q=0.5), "p50"), (FRESHNESS.format(q=0.95), "p95")], unit="s"), 8, 8)],

@@ -329,3 +329,15 @@ def test_digital_and_manual_for_every_governorate_and_by_service(client: Client)
         "GROUP BY s.code, s.name_en ORDER BY d + m DESC, s.code "
         "LIMIT 15").result_rows
     assert by_service == expected and len(by_service) == 15
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_dead_letters_by_reason_are_named_in_the_dashboard_language(lang: str) -> None:
+    pipeline = next(d for d in dashboards() if d.uid == f"tahawul-pipeline-{lang}")
+    panel = next(p for p in pipeline.panels if any("reason" in e and "rejected" in e for e in p.exprs))
+    names = _display_names(panel)
+    assert {"not_json", "unknown_service", "signature_invalid"} <= set(names)
+    assert all((ARABIC.search(n) if lang == "ar" else "_" not in n) for n in names.values())
+    legends = [t["legendFormat"] for p in pipeline.panels for t in p.json["targets"]]
+    if lang == "ar":  # the pipeline's own series names in Arabic too (p50/p95 and labels aside)
+        assert all(ARABIC.search(x) for x in legends if "{{" not in x and x not in ("p50", "p95")), legends
