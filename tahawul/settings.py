@@ -30,6 +30,14 @@ class Settings(BaseSettings):
         description="TAHAWUL_KAFKA_URL: kafka://host:port[,host:port]. Unset: `tahawul up` starts "
         "an embedded Tansu broker on a free loopback port.",
     )
+    local_broker: Literal["tansu", "kafka"] = Field(
+        "tansu",
+        description="TAHAWUL_LOCAL_BROKER: the broker `tahawul up` starts when TAHAWUL_KAFKA_URL is "
+        "unset (`up --broker` overrides it). tansu: embedded, its log in memory, so what it "
+        "acknowledged and `up` did not count is gone when `up` stops. kafka: Apache Kafka from "
+        "`tahawul broker fetch` (needs Java 17+), its log on disk in <data dir>/kafka, kept across "
+        "restarts of `up`.",
+    )
     # --- Kafka connection security (every client: SDK, send, gateway, workers, writer, admin) ---
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] | None = Field(
         None,

@@ -8,9 +8,12 @@ until every acknowledged input record is applied in the store, prints the totals
 Stopping loses nothing acknowledged. The embedded broker keeps its log in memory, so what
 it acknowledged (to this run's input, or to a `tahawul send` pointed at it) exists nowhere
 else until it is counted: on the first Ctrl-C or SIGTERM `up` takes no more input, counts
-every record the broker holds, and exits. A second one stops at once and says how many
-acknowledged records were not counted. Children (the broker, the worker) die with `up`
-whatever signal it gets (tahawul.runtime.processes.child_options).
+every record the broker holds, and exits. With ``--broker kafka`` (TAHAWUL_LOCAL_BROKER)
+the local broker is Apache Kafka with its log on disk under the data dir: what it
+acknowledged also survives an `up` that is killed, and the next `up` counts it. A second
+Ctrl-C stops at once and says how many acknowledged records were not counted. Children
+(the broker, the worker) die with `up` whatever signal it gets
+(tahawul.runtime.processes.child_options).
 """
 
 from __future__ import annotations
@@ -107,7 +110,8 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
         try:
             pipeline.start_broker()
             if pipeline.broker is not None:
-                print(f"embedded broker on {pipeline.broker.bootstrap} (log: {pipeline.broker.log_path})",
+                kind = "local Apache Kafka" if pipeline.settings.local_broker == "kafka" else "embedded"
+                print(f"{kind} broker on {pipeline.broker.bootstrap} (log: {pipeline.broker.log_path})",
                       file=sys.stderr)
             writer = pipeline.start_writer(run=run)
             reads = serve_live(settings, run, meter)
@@ -162,7 +166,7 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
             _quiet_kafka_clients()
             left = uncounted(run, topic, targets)
             where = ("they were held only by the embedded broker, in memory, and are lost: send them "
-                     "again" if pipeline.broker is not None else
+                     "again" if pipeline.broker is not None and not pipeline.broker.durable else
                      "they stay in Kafka and are counted when the pipeline runs again")
             what = (f"{left} acknowledged record(s) not counted" if left is not None
                     else "records the broker acknowledged may not all be counted")

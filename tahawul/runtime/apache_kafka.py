@@ -92,6 +92,9 @@ Configuration:
 """
 
 
+_COORDINATOR_NOT_YET = ("CoordinatorNotAvailable", "NotCoordinator", "CoordinatorLoadInProgress")
+
+
 def kafka_version() -> str:
     """The pinned Kafka version: ``kafka.version`` in the committed pom."""
     ns = {"m": "http://maven.apache.org/POM/4.0.0"}
@@ -233,6 +236,11 @@ class ApacheKafka:
         return f"127.0.0.1:{self.port}"
 
     @property
+    def durable(self) -> bool:
+        """What it acknowledged is in its log dir on disk and outlives the process."""
+        return True
+
+    @property
     def log_dir(self) -> Path:
         """The node's Kafka log (partitions and the KRaft metadata log): what survives."""
         return self.data_dir / "log"
@@ -266,7 +274,10 @@ class ApacheKafka:
             # A consumer group that forms starts at once, as it does on Tansu; the tests
             # and `up` start one worker, then maybe another.
             "group.initial.rebalance.delay.ms": "0",
-            "auto.create.topics.enable": "false",
+            # Kafka refuses a consumer session timeout under 6 s by default; the tests (and a
+            # local `up` that wants a crashed worker's partitions back quickly) use 3 s, as
+            # Tansu allows.
+            "group.min.session.timeout.ms": "1000",
             # A node restarted after kill -9 waits for its old registration to expire
             # before it serves (9 s by default); 4 s is still far above a heartbeat.
             "broker.session.timeout.ms": "4000",
@@ -318,8 +329,10 @@ class ApacheKafka:
         return self
 
     def ready(self) -> bool:
-        """The readiness condition: the node answers a metadata request and the cluster
-        has its ``expected_brokers`` registered and unfenced."""
+        """The readiness condition: the node answers a metadata request, the cluster has its
+        ``expected_brokers`` registered and unfenced, and a group coordinator answers (the
+        first ask creates __consumer_offsets; until it is loaded every consumer and the
+        counting writer would log "coordinator dead" warnings at the user)."""
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
 
@@ -331,7 +344,12 @@ class ApacheKafka:
             return False
         try:
             brokers = client.describe_cluster().get("brokers", [])
-            return len([b for b in brokers if not b.get("is_fenced")]) >= self.expected_brokers
+            if len([b for b in brokers if not b.get("is_fenced")]) < self.expected_brokers:
+                return False
+            probe = client.describe_groups(["tahawul-readiness-probe"])["tahawul-readiness-probe"]
+            # Any answer but "no coordinator yet" will do (a client without rights to
+            # describe groups is told so by a coordinator that is there).
+            return not any(e in str(probe.get("error") or "") for e in _COORDINATOR_NOT_YET)
         except (KafkaError, OSError):
             return False
         finally:

@@ -49,6 +49,11 @@ class EmbeddedBroker:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def durable(self) -> bool:
+        """Whether what it acknowledged outlives it (S3 storage), or only its memory holds it."""
+        return not self.storage.startswith("memory:")
+
     def start(self, timeout: float = 20.0) -> EmbeddedBroker:
         url = f"tcp://127.0.0.1:{self.port}"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Self
 from tahawul.kafka_admin import cluster_id, ensure_topics
 from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.keyring import dev_private_dir, ensure_dev_keys, worker_trust
+from tahawul.runtime.apache_kafka import ApacheKafka
 from tahawul.runtime.broker import EmbeddedBroker
 from tahawul.runtime.metrics_server import MetricsEndpoint, serve_metrics
 from tahawul.runtime.processes import child_options, stop_processes
@@ -186,6 +187,16 @@ class Workers:
         self._logs.clear()
 
 
+def local_broker(settings: Settings, log_dir: Path) -> EmbeddedBroker | ApacheKafka:
+    """The broker `tahawul up` starts when the settings name no cluster (TAHAWUL_LOCAL_BROKER,
+    `up --broker`): Tansu with its log in memory, or Apache Kafka with its log on disk in
+    ``<data dir>/kafka``, where a restarted `up` finds what the last one was sent and did not
+    count (same cluster id, so the store's progress carries on where it stopped)."""
+    if settings.local_broker == "kafka":
+        return ApacheKafka(settings.data_dir / "kafka")
+    return EmbeddedBroker(log_dir / "broker.log")
+
+
 class LocalPipeline:
     """The whole pipeline on this machine: the embedded broker unless ``settings`` name one,
     the topics, the store, ``workers`` validating workers and the counting writer.
@@ -200,7 +211,7 @@ class LocalPipeline:
         self.log_dir = log_dir or settings.data_dir
         self.worker_cwd = worker_cwd
         self.worker_env = dict(worker_env or {})
-        self.broker: EmbeddedBroker | None = None
+        self.broker: EmbeddedBroker | ApacheKafka | None = None
         self.workers: Workers | None = None
         self.writer: WriterThread | None = None
         self.metrics: MetricsEndpoint | None = None
@@ -222,7 +233,7 @@ class LocalPipeline:
         others), so that it works out of the box and attribution is still checked. A
         broker named in the settings gets no dev keys: its workers need a real trust file."""
         if self.settings.kafka_bootstrap() is None:
-            self.broker = EmbeddedBroker(self.log_dir / "broker.log").start()
+            self.broker = local_broker(self.settings, self.log_dir).start()
             update: dict[str, object] = {"kafka_url": f"kafka://{self.broker.bootstrap}"}
             if self.settings.signing_trust is None:
                 update["signing_trust"] = ensure_dev_keys(self.settings.data_dir)

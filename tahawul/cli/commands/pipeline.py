@@ -24,6 +24,11 @@ def register(sub: Any) -> None:
     add_simulation_options(up, profile=False)
     up.add_argument("--exit-when-done", action="store_true",
                     help="exit once all input is counted in ClickHouse, printing the totals")
+    up.add_argument("--broker", choices=("tansu", "kafka"),
+                    help="the local broker when TAHAWUL_KAFKA_URL is unset: tansu (embedded, log in "
+                         "memory) or kafka (Apache Kafka, log on disk in the data dir, kept across "
+                         "restarts; `tahawul broker fetch` first). Default: TAHAWUL_LOCAL_BROKER, "
+                         "else tansu")
     up.set_defaults(handler=run_up)
     worker = sub.add_parser("worker", help="run a validating Faust worker against TAHAWUL_KAFKA_URL")
     worker.set_defaults(handler=run_worker)
@@ -35,6 +40,12 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
     from tahawul.cli.up import up
     from tahawul.runtime.feeds import Feed, FileFeed, simulation_feed
 
+    if args.broker is not None:
+        if settings.kafka_url is not None:
+            print("tahawul up: --broker names the local broker to start, but TAHAWUL_KAFKA_URL names "
+                  "a cluster to use instead; give one or the other", file=sys.stderr)
+            return EXIT_USAGE
+        settings = settings.model_copy(update={"local_broker": args.broker})
     feed_factory = None
     file_feed: FileFeed | None = None
     if args.input is not None:
