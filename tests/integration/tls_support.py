@@ -122,6 +122,8 @@ def broker_properties(pki: Pki) -> dict[str, str]:
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "allow.everyone.if.no.acl.found": "false",
         "super.users": f"User:{ADMIN}",
+        # The tests' groups use 3 s sessions (below Kafka's 6 s minimum) to rebalance fast.
+        "group.min.session.timeout.ms": "1000",
     }
 
 

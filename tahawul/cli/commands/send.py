@@ -48,7 +48,7 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
         TransferSpeedColumn,
     )
 
-    from tahawul.kafka_admin import KafkaUnavailable
+    from tahawul.kafka_admin import KafkaUnavailable, cluster_id
     from tahawul.keyring import producer_signers
     from tahawul.producers.file_send import RejectionReport, detect_format, send_file
     from tahawul.producers.kafka_sender import EventSender, SendFailed
@@ -68,6 +68,9 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
             print("TAHAWUL_KAFKA_URL is not set: `tahawul send` needs the Kafka cluster to send to",
                   file=sys.stderr)
             return EXIT_USAGE
+        # One connection first: a refused login or certificate is one clear line (exit 69),
+        # not a send that times out record by record.
+        cluster_id(bootstrap, settings.kafka_security())
         try:
             sender = EventSender(bootstrap, settings.topic_transactions,
                                  security=settings.kafka_security())
