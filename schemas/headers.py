@@ -48,4 +48,6 @@ CONNECT_OFFSET_HEADER: Final = "__connect.errors.offset"
 CONNECT_EXCEPTION_CLASS_HEADER: Final = "__connect.errors.exception.class.name"  # the reason code
 CONNECT_EXCEPTION_MESSAGE_HEADER: Final = "__connect.errors.exception.message"  # the reason
 # The source record's headers a dead letter carries on (see above).
-CARRIED_HEADERS: Final = (SOURCE_HEADER, BATCH_HEADER, ORIGINAL_BYTES_HEADER)
+# (Not the batch header: a dead letter holds one event, never a batch; SOURCE_INDEX_HEADER
+# says where in its batched record the event was.)
+CARRIED_HEADERS: Final = (SOURCE_HEADER, ORIGINAL_BYTES_HEADER)

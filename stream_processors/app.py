@@ -44,9 +44,7 @@ from faust.types.auth import CredentialsT
 from tahawul.kafka_security import KafkaSecurity
 from tahawul.keyring import worker_trust_file
 from tahawul.logs import dict_config
-from tahawul.schemas.batch import BATCH_FORMAT
 from tahawul.schemas.headers import (
-    BATCH_HEADER,
     CARRIED_HEADERS,
     CONNECT_EXCEPTION_CLASS_HEADER,
     CONNECT_EXCEPTION_MESSAGE_HEADER,
@@ -167,12 +165,11 @@ class Watchdog:
 
 def _carried(name: str, value: bytes | None) -> bool:
     """Whether a dead letter carries a source record's header on: the tahawul headers whose
-    value has the form the contract gives it (a batch format, a size, file:line), never free
-    text. The signature is not carried: it signs bytes a dead letter does not keep."""
+    value has the form the contract gives it (a size, file:line), never free text. Neither
+    the signature (it signs bytes a dead letter does not keep) nor the batch header (a dead
+    letter holds one event) is carried."""
     if value is None or name not in CARRIED_HEADERS:
         return False
-    if name == BATCH_HEADER:
-        return bytes(value) == BATCH_FORMAT
     if name == ORIGINAL_BYTES_HEADER:
         return bytes(value).isdigit() and len(value) <= 12
     return bool(SOURCE_FORM.match(bytes(value).decode("utf-8", "replace")))

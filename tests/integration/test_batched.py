@@ -71,7 +71,7 @@ def test_batched_records_are_exact_through_a_counter_sigkill(
     assert scalar(ct, "SELECT count() FROM rejected") == truth.invalid
     assert scalar(ct, "SELECT count() FROM duplicates") == truth.duplicate
     # The worker was never killed: every rejected event is in the dead-letter topic exactly
-    # once, as its own bytes, with its place in the batched record it came in.
+    # once, as its own redacted form, with its place in the batched record it came in.
     dead = consume_all(settings, settings.topic_dead_letter, truth.invalid)
     assert len(dead) == truth.invalid
     indexed = [r for r in dead if SOURCE_INDEX_HEADER in dict(r.headers)]
