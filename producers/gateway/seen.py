@@ -41,7 +41,8 @@ class DeliveredIndex:
                 "CREATE TABLE IF NOT EXISTS delivered (entity TEXT NOT NULL, event_id TEXT NOT NULL, "
                 "fingerprint INTEGER NOT NULL, accepted_at TEXT NOT NULL, "
                 "PRIMARY KEY (entity, event_id)) WITHOUT ROWID")
-            # The table of before ids were per entity (keyed by event_id alone): carried over.
+            # The table of earlier versions (keyed by event_id alone, before ids were per
+            # entity): its rows carried over, then dropped.
             if self._conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'seen'"
                                   ).fetchone():
                 self._conn.execute("INSERT OR IGNORE INTO delivered SELECT entity, event_id, fingerprint, "
