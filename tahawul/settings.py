@@ -222,6 +222,13 @@ class Settings(BaseSettings):
             raise ValueError(str(exc)) from None
         return self
 
+    @model_validator(mode="after")
+    def _gateway_tls_is_complete(self) -> Settings:
+        if (self.gateway_tls_cert_file is None) != (self.gateway_tls_key_file is None):
+            raise ValueError("HTTPS for the gateway needs both TAHAWUL_GATEWAY_TLS_CERT_FILE and "
+                             "TAHAWUL_GATEWAY_TLS_KEY_FILE")
+        return self
+
     def kafka_security(self) -> KafkaSecurity:
         """How this process's Kafka clients authenticate and encrypt."""
         return KafkaSecurity(
@@ -323,6 +330,15 @@ class Settings(BaseSettings):
         30.0, gt=0,
         description="TAHAWUL_GATEWAY_ACK_TIMEOUT: seconds the gateway waits for the broker to "
         "acknowledge a request's events before answering 503 (safe to retry).",
+    )
+    gateway_tls_cert_file: Path | None = Field(
+        None,
+        description="TAHAWUL_GATEWAY_TLS_CERT_FILE: PEM certificate (chain) the gateway serves "
+        "HTTPS with; with TAHAWUL_GATEWAY_TLS_KEY_FILE. Unset: plain HTTP (loopback, tests, or "
+        "behind a TLS-terminating proxy).",
+    )
+    gateway_tls_key_file: Path | None = Field(
+        None, description="TAHAWUL_GATEWAY_TLS_KEY_FILE: the PEM private key of that certificate."
     )
     gateway_metrics_port: int = Field(
         9402, ge=0, le=65535,

@@ -60,14 +60,19 @@ def serve(settings: Settings, bootstrap: str, host: str, port: int) -> int:
         raise SystemExit(f"tahawul: cannot serve the gateway's /metrics on {settings.metrics_host}:"
                          f"{settings.gateway_metrics_port} ({exc}); set another "
                          "TAHAWUL_GATEWAY_METRICS_PORT") from exc
-    print(f"gateway on http://{host}:{port} -> {bootstrap} topic {settings.topic_transactions}; "
+    tls = {} if settings.gateway_tls_cert_file is None else {
+        "ssl_certfile": str(settings.gateway_tls_cert_file),
+        "ssl_keyfile": str(settings.gateway_tls_key_file)}
+    scheme = "https" if tls else "http"
+    print(f"gateway on {scheme}://{host}:{port} -> {bootstrap} topic {settings.topic_transactions}; "
           f"metrics on http://{settings.metrics_host}:{metrics_server.server_address[1]}/metrics",
           file=sys.stderr, flush=True)
     protocol = guarded_protocol(settings.gateway_header_timeout, settings.gateway_max_connections,
                                 services.metrics)
     try:
         uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(),
-                    access_log=False, timeout_graceful_shutdown=10, http=protocol)
+                    access_log=False, timeout_graceful_shutdown=10, http=protocol,
+                    **tls)  # type: ignore[arg-type]
     finally:
         metrics_server.shutdown()
         metrics_server.server_close()

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import ssl
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -51,13 +54,13 @@ from tahawul.kafka_security import KafkaSecurity
 from tahawul.keyring import dev_private_dir, dev_trust_path, keys_dir
 from tahawul.producers.kafka_config import producer_config
 from tahawul.runtime.apache_kafka import ApacheKafka
-from tahawul.runtime.local import Workers, WriterThread, open_store, start_writer
+from tahawul.runtime.broker import free_port
+from tahawul.runtime.local import Workers, WriterThread, child_env, open_store, start_writer
 from tahawul.sdk import Producer
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.connection import connect
 from tests.integration.conftest import REPO, wait_for
-from tests.integration.gateway_support import running_gateway
-from tests.integration.producer_support import event_days, tahawul, wait_outcomes
+from tests.integration.producer_support import event_days, stop, tahawul, wait_outcomes
 from tests.integration.tls_support import (
     ADMIN,
     ADMIN_PASSWORD,
@@ -167,6 +170,36 @@ def writer(accounts: dict[str, Settings]) -> Iterator[Callable[[], WriterThread]
     client.close()
 
 
+@contextlib.contextmanager
+def https_gateway(settings: Settings, pki: Pki, tmp_path: Path) -> Iterator[str]:
+    """`tahawul gateway` serving HTTPS (TAHAWUL_GATEWAY_TLS_*), until ready; its https URL."""
+    port = free_port()
+    log_path = tmp_path / "gateway.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tahawul", "gateway"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+            env=child_env(settings, TAHAWUL_GATEWAY_PORT=str(port),
+                          TAHAWUL_GATEWAY_METRICS_PORT=str(free_port()),
+                          TAHAWUL_GATEWAY_RATE="100000", TAHAWUL_GATEWAY_BURST="100000",
+                          TAHAWUL_GATEWAY_TLS_CERT_FILE=str(pki.server_cert),
+                          TAHAWUL_GATEWAY_TLS_KEY_FILE=str(pki.server_key)))
+        url = f"https://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            assert proc.poll() is None, log_path.read_text()
+            try:
+                trusted = ssl.create_default_context(cafile=pki.ca)
+                return httpx.get(url + "/readyz", timeout=2, verify=trusted).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        try:
+            wait_for(ready, 90, "the gateway to serve HTTPS")
+            yield url
+        finally:
+            stop(proc)
+
+
 def test_every_process_connects_over_sasl_ssl_and_the_events_are_counted_exactly(
     accounts: dict[str, Settings], secured: Secured, writer: Callable[[], WriterThread], tmp_path: Path
 ) -> None:
@@ -197,15 +230,18 @@ def test_every_process_connects_over_sasl_ssl_and_the_events_are_counted_exactly
         n_simulated = int(simulated.stdout.split("sent ", 1)[1].split(" ", 1)[0])
         assert n_simulated > 100
 
-        # The gateway, with its own account, forwarding what an entity's system posts.
+        # The gateway, with its own account, forwarding what an entity's system posts to it
+        # over HTTPS (its certificate verified against the test CA).
         issued = tahawul(accounts[GATEWAY], "credentials", "issue", "ROP", "--note", "sasl test")
         assert issued.returncode == 0, issued.stderr
-        with running_gateway(accounts[GATEWAY], tmp_path, TAHAWUL_GATEWAY_RATE="100000",
-                             TAHAWUL_GATEWAY_BURST="100000") as gw:
-            r = httpx.post(gw.url + "/v1/transactions", json=event_days(80), timeout=60,
+        with https_gateway(accounts[GATEWAY], secured.pki, tmp_path) as url:
+            r = httpx.post(url + "/v1/transactions", json=event_days(80), timeout=60,
+                           verify=ssl.create_default_context(cafile=secured.pki.ca),
                            headers={"Authorization": f"Bearer {issued.stdout.strip()}"})
             assert r.status_code == 200, r.text
             assert r.json()["accepted"] == 80
+            with pytest.raises(httpx.HTTPError):  # no plain HTTP on that port
+                httpx.get(url.replace("https:", "http:") + "/readyz", timeout=10)
 
         wait_outcomes(ct, counted=200 + 150 + n_simulated + 80, duplicates=0, rejected=0, timeout=240)
         assert workers.exited() == []  # the worker ran throughout on its account
@@ -295,7 +331,8 @@ def test_each_account_may_do_its_job_and_nothing_more(
             assert outcome[user] is not None and "needs ALTER permission" in outcome[user], outcome
         with pytest.raises(TopicAuthorizationFailedError):
             client.create_topics([NewTopic(f"evil-{uuid.uuid4().hex[:6]}", 1, 1)])
-        assert set(client.list_topics()) == {tx}  # it does not even see the others
+        seen = set(client.list_topics())  # it does not even see the others
+        assert tx in seen and not seen & {validated, dlq}
     finally:
         client.close()
     # The ACLs are still exactly the nine the administrator applied.
@@ -346,6 +383,11 @@ def test_a_wrong_password_or_ca_is_one_clear_line_and_a_rotated_password_replace
         f"tahawul: the certificate of Kafka at {secured.kafka.bootstrap} does not verify ("), lines
     assert f"TAHAWUL_KAFKA_CA_FILE={secured.pki.other_ca}" in lines[0]
 
+    # A password that is too short is refused before anything is changed.
+    short = tahawul(admin_settings, "kafka", "acls", "--producer", ENTITY, "--passwords-env",
+                    TAHAWUL_KAFKA_PASSWORD_ENTITY_ROP="short")
+    assert short.returncode == 2 and "shorter than 16 characters" in short.stderr
+
     # Plaintext to the SASL_SSL listener is no way round: the broker does not answer it.
     plain = admin_settings.model_copy(update={"kafka_security_protocol": "PLAINTEXT",
                                               "kafka_username": None, "kafka_password": None,
@@ -353,11 +395,10 @@ def test_a_wrong_password_or_ca_is_one_clear_line_and_a_rotated_password_replace
     assert tahawul(plain, "kafka", "acls", "--producer", ENTITY, timeout=120).returncode == 69
 
     # Rotation: the administrator sets a new password; the old one is refused from then on.
-    rotated = tmp_path / "rotated"
-    rotated.mkdir()
+    # (--passwords-env, as docker-compose passes them; the other tests use --passwords files)
     new = f"rotated-{uuid.uuid4().hex}"
-    (rotated / ENTITY).write_text(new)
-    done = tahawul(admin_settings, "kafka", "acls", "--producer", ENTITY, "--passwords", str(rotated))
+    done = tahawul(admin_settings, "kafka", "acls", "--producer", ENTITY, "--passwords-env",
+                   TAHAWUL_KAFKA_PASSWORD_ENTITY_ROP=new)
     assert done.returncode == 0 and f"{ENTITY}: producer, credential set" in done.stdout, done.stderr
     old = accounts[ENTITY]
     with pytest.raises(KafkaUnavailable, match="refused the login"):

@@ -30,6 +30,8 @@ class Pki:
     client_cert: Path
     client_key: Path
     other_ca: Path  # a CA that signed nothing the broker shows
+    server_cert: Path  # the same server certificate and key in PEM, for the gateway's HTTPS
+    server_key: Path
 
 
 def _name(cn: str) -> x509.Name:
@@ -79,7 +81,8 @@ def make_pki(directory: Path) -> Pki:
     client_key, client = _leaf(ca_key, ca, "tahawul-test-client", server=False)
     _, other = _ca("some other CA")
     pki = Pki(directory / "ca.pem", directory / "server.p12", directory / "client.pem",
-              directory / "client.key", directory / "other-ca.pem")
+              directory / "client.key", directory / "other-ca.pem", directory / "server.pem",
+              directory / "server.key")
     pki.ca.write_bytes(_pem(ca))
     pki.other_ca.write_bytes(_pem(other))
     # A PKCS#12 keystore as deployments use (KAFKA_SSL_KEYSTORE_PASSWORD), in the encryption
@@ -89,10 +92,13 @@ def make_pki(directory: Path) -> Pki:
                   .hmac_hash(hashes.SHA1()).build(KEYSTORE_PASSWORD.encode()))
     pki.server_keystore.write_bytes(pkcs12.serialize_key_and_certificates(
         b"broker", server_key, server, [ca], encryption))
+    pki.server_cert.write_bytes(_pem(server) + _pem(ca))
+    pki.server_key.write_bytes(server_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     pki.client_cert.write_bytes(_pem(client))
     pki.client_key.write_bytes(client_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    for path in (pki.server_keystore, pki.client_key):
+    for path in (pki.server_keystore, pki.client_key, pki.server_key):
         path.chmod(0o600)
     return pki
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -35,6 +36,10 @@ def register(sub: Any) -> None:
     acls.add_argument("--passwords", type=Path, metavar="DIR",
                       help="directory with one file per account, named after it, holding its "
                       f"password (at least {MIN_PASSWORD} characters; e.g. a mounted secret)")
+    acls.add_argument("--passwords-env", action="store_true",
+                      help="take each account's password from the variable "
+                      "TAHAWUL_KAFKA_PASSWORD_<ACCOUNT> (upper case, - and . as _), where set "
+                      "(docker-compose); --passwords files take precedence")
     acls.set_defaults(handler=apply_acls)
     remove = kafka_sub.add_parser(
         "remove", help="delete accounts' SCRAM credentials and every ACL naming them")
@@ -57,13 +62,16 @@ def apply_acls(args: argparse.Namespace, settings: Settings) -> int:
             print(f"tahawul kafka acls: {name!r} is not an account name (letters, digits, . _ -; "
                   "at most 64)", file=sys.stderr)
             return EXIT_USAGE
-        password = None
+        password, source = None, ""
         if args.passwords is not None and (args.passwords / name).is_file():
             password = (args.passwords / name).read_text(encoding="utf-8").strip()
-            if len(password) < MIN_PASSWORD:
-                print(f"tahawul kafka acls: the password in {args.passwords / name} is shorter than "
-                      f"{MIN_PASSWORD} characters", file=sys.stderr)
-                return EXIT_USAGE
+            source = str(args.passwords / name)
+        elif args.passwords_env and os.environ.get(password_variable(name)):
+            password, source = os.environ[password_variable(name)].strip(), password_variable(name)
+        if password is not None and len(password) < MIN_PASSWORD:
+            print(f"tahawul kafka acls: the password in {source} is shorter than {MIN_PASSWORD} "
+                  "characters", file=sys.stderr)
+            return EXIT_USAGE
         accounts.append(Account(name, role, password))  # type: ignore[arg-type]
     done = apply(settings, accounts)
     for account in accounts:
@@ -71,6 +79,11 @@ def apply_acls(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{account.name}: {account.role}, {credential}")
     print(f"{done.acl_count} ACL(s) in force for {len(accounts)} account(s)")
     return EXIT_OK
+
+
+def password_variable(account: str) -> str:
+    """The variable --passwords-env reads an account's password from."""
+    return "TAHAWUL_KAFKA_PASSWORD_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
 
 
 def remove_accounts(args: argparse.Namespace, settings: Settings) -> int:
