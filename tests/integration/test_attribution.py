@@ -138,6 +138,16 @@ def test_only_events_signed_by_their_entity_or_a_trusted_gateway_count(
     assert sorted(dict(r.headers)["tahawul-reason"].decode() for r in dead) == sorted(
         ["signature_missing"] * len(missing) + ["signature_invalid"] * len(invalid))
 
+    # The gateway's key revoked while the worker runs: refused from its next batch, no restart.
+    done = tahawul(settings, "credentials", "revoke-signing-key", "gw-rop", "k1", "--trust", trust)
+    assert done.returncode == 0, done.stderr
+    late = orjson.dumps(one())
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap(), acks="all")
+    producer.send(settings.topic_transactions, late, b"ROP", [(SIGNATURE_HEADER, gateway.sign(late))]).get(60)
+    producer.close()
+    wait_outcomes(ct, counted=len(good), duplicates=1, rejected=len(missing) + len(invalid) + 1, timeout=120)
+    assert orjson.loads(late)["event_id"] not in counted_ids(ct)
+
 
 def test_a_worker_without_a_trust_file_refuses_to_start(settings: Settings, tmp_path: Path) -> None:
     """On a broker it did not start itself, a worker has no dev keys: no trust file, no
