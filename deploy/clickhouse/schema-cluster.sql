@@ -1104,6 +1104,23 @@ FROM
 ) AS r
 GROUP BY period, reason_code, entity;
 
+-- 014_runs
+CREATE TABLE IF NOT EXISTS runs ON CLUSTER 'tahawul'
+(
+    run_id UUID,
+    profile LowCardinality(String),
+    scale Decimal(38, 12),
+    seed Int64,
+    duplicate_rate Float64,
+    invalid_rate Float64,
+    started_at DateTime64(3, 'UTC'),
+    finished_at Nullable(DateTime64(3, 'UTC')),
+    input_records UInt64,
+    written_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/runs', '{replica}', written_at)
+ORDER BY run_id;
+
 -- Read fan-out over the replicas (BI tools may read these on any node).
 CREATE TABLE IF NOT EXISTS events_all ON CLUSTER 'tahawul' AS events ENGINE = Distributed('tahawul', 'tahawul', 'events');
 

@@ -1103,3 +1103,20 @@ FROM
     FROM rejected
 ) AS r
 GROUP BY period, reason_code, entity;
+
+-- 014_runs
+CREATE TABLE IF NOT EXISTS runs
+(
+    run_id UUID,
+    profile LowCardinality(String),
+    scale Decimal(38, 12),
+    seed Int64,
+    duplicate_rate Float64,
+    invalid_rate Float64,
+    started_at DateTime64(3, 'UTC'),
+    finished_at Nullable(DateTime64(3, 'UTC')),
+    input_records UInt64,
+    written_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(written_at)
+ORDER BY run_id;

@@ -18,7 +18,7 @@ T = TypeVar("T")
 class Weighted(Generic[T]):
     """A fixed distribution over items; items with weight 0 are never drawn."""
 
-    __slots__ = ("_cum", "_items", "_last", "_total")
+    __slots__ = ("_bounds", "_cum", "_items", "_total")
 
     def __init__(self, pairs: Iterable[tuple[T, float]]) -> None:
         kept = [(item, float(weight)) for item, weight in pairs if weight > 0]
@@ -27,12 +27,13 @@ class Weighted(Generic[T]):
         self._items = tuple(item for item, _ in kept)
         self._cum = tuple(accumulate(weight for _, weight in kept))
         self._total = self._cum[-1]
-        self._last = len(self._items) - 1
+        # The last bound is infinite: a draw that rounds up to the total still lands on the
+        # last item, without a min() on every draw (the generator draws several an event).
+        self._bounds = (*self._cum[:-1], float("inf"))
 
     @property
     def items(self) -> tuple[T, ...]:
         return self._items
 
     def pick(self, rng: random.Random) -> T:
-        # min(): a product that rounds up to the total must not run past the last item.
-        return self._items[min(bisect(self._cum, rng.random() * self._total), self._last)]
+        return self._items[bisect(self._bounds, rng.random() * self._total)]

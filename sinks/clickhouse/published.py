@@ -2,8 +2,9 @@
 
 The figures come from ``tahawul.schemas.published`` (the table shipped with the package);
 each countable one names a check, answered by a view of migration 011 (docs/programme.md
-says what each answers). A run of the simulator at a scale is audited at that scale: the
-figures in transactions are scaled and, when exact, rounded half up, as the simulator
+says what each answers). A run of the simulator at a scale is audited at that scale (the
+one `tahawul up --simulate` recorded in the store's ``runs`` table, unless the caller gives
+another): the figures in transactions are scaled and, when exact, rounded half up, as the simulator
 scales its targets; counts of services, entities and percentages are not scaled.
 
 A figure is *held* when its whole period lies within the store's completed events (first
@@ -23,6 +24,7 @@ from clickhouse_connect.driver.client import Client
 
 from tahawul.schemas.published import Figure, load_published
 from tahawul.schemas.reference import load_catalogue
+from tahawul.sinks.clickhouse.runs import stored_scale
 
 HELD_SQL = """
 SELECT min(toDate(occurred_at, 'Asia/Muscat')), max(toDate(occurred_at, 'Asia/Muscat')), count()
@@ -71,6 +73,8 @@ class PublishedAudit:
     # Figures of held periods the pipeline cannot count, and countable ones not held.
     not_countable: tuple[Figure, ...]
     not_held: tuple[Figure, ...]
+    # Whether the scale is the one the store's runs recorded (not given by the caller).
+    scale_from_store: bool = False
 
     @property
     def differences(self) -> tuple[Checked, ...]:
@@ -148,8 +152,13 @@ CHECKS: dict[str, Callable[[Client, Figure], Decimal | None]] = {
 }
 
 
-def audit_published(client: Client, scale: Decimal = Decimal(1)) -> PublishedAudit:
-    """Every published figure whose period the store holds, counted and compared."""
+def audit_published(client: Client, scale: Decimal | None = None) -> PublishedAudit:
+    """Every published figure whose period the store holds, counted and compared at ``scale``;
+    None: the scale the store's recorded runs were simulated at (1 for real data; see
+    :func:`tahawul.sinks.clickhouse.runs.stored_scale`)."""
+    scale_from_store = scale is None
+    if scale is None:
+        scale = stored_scale(client)
     if scale <= 0:
         raise ValueError(f"scale must be > 0, got {scale}")
     first, last, completed = client.query(HELD_SQL).result_rows[0]
@@ -180,4 +189,5 @@ def audit_published(client: Client, scale: Decimal = Decimal(1)) -> PublishedAud
         checked=tuple(checked),
         not_countable=tuple(not_countable),
         not_held=tuple(not_held),
+        scale_from_store=scale_from_store,
     )

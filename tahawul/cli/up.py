@@ -40,11 +40,17 @@ from tahawul.runtime.read_server import ReadServer, run_state, serve_reads
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.connection import is_embedded
 from tahawul.sinks.clickhouse.read_front import record_path
+from tahawul.sinks.clickhouse.runs import RunRecord, record_run
 
 EXIT_WRITER_FAILED = 3
 EXIT_FEED_FAILED = 4
 EXIT_INTERRUPTED = 130
 SIMULATION_BATCH = 500  # events in one batched record (schemas/batch.py allows up to 1,000)
+# A simulation is fed at most this many batched records (1M events) ahead of what is counted:
+# generating is faster than counting, and what is sent and not counted waits in the producer's
+# buffer (where it expires after delivery_timeout) and in the broker's log (in memory for the
+# embedded broker). docs/performance.md ("National scale").
+SIMULATION_MAX_AHEAD = 2_000
 
 
 @contextmanager
@@ -97,7 +103,12 @@ def serve_live(settings: Settings, run: Run, meter: EventRate) -> ReadServer | N
 
 
 def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_done: bool,
-       out: TextIO = sys.stdout) -> int:
+       out: TextIO = sys.stdout, run_record: RunRecord | None = None,
+       max_ahead: int | None = None) -> int:
+    """``run_record``: the simulated run being fed, recorded in the store when it starts and
+    when all it sent is counted (the scale `tahawul audit published` compares at).
+    ``max_ahead``: the feed waits while more records than this are sent but not counted
+    (tahawul.runtime.feeds.wait_for_room)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     pipeline = LocalPipeline(settings)
     topic = settings.topic_transactions
@@ -113,6 +124,8 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
                 kind = "local Apache Kafka" if pipeline.settings.local_broker == "kafka" else "embedded"
                 print(f"{kind} broker on {pipeline.broker.bootstrap} (log: {pipeline.broker.log_path})",
                       file=sys.stderr)
+            if run_record is not None:
+                record_run(pipeline.open_store().client, run_record)
             writer = pipeline.start_writer(run=run)
             reads = serve_live(settings, run, meter)
             workers = pipeline.start_workers(1)
@@ -124,7 +137,7 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
                 sender = EventSender(pipeline.bootstrap, topic, batch_events=SIMULATION_BATCH,
                                      sign=producer_signers(pipeline.settings).sign_keyed,
                                      security=pipeline.settings.kafka_security())
-                threading.Thread(target=send_feed, args=(sender, feed_factory(), run, stopping),
+                threading.Thread(target=send_feed, args=(sender, feed_factory(), run, stopping, max_ahead),
                                  name="feed", daemon=True).start()
             else:
                 run.feed_done = True
@@ -157,6 +170,8 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
                         break
             _quiet_kafka_clients()  # closing them may log internal races; what counts is said below
             writer.halt()
+            if run_record is not None:
+                record_run(writer.store.client, run_record.finished(run.fed))
             elapsed = time.monotonic() - started
             print(f"processed {run.fed} input records in {elapsed:.1f} s: {run.counted} counted, "
                   f"{run.duplicates} duplicates, {run.rejected} rejected", file=out)

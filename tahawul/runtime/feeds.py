@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -69,15 +70,47 @@ def simulation_feed(profile: str, scale: float, seed: int, duplicates: float, in
         yield line.data, line.entity.encode() if line.entity else entity_key(line.data), None
 
 
-def send_feed(sender: EventSender, feed: Feed, run: Run, stop: threading.Event | None = None) -> None:
+# How often (in events fed) the feed looks at how far ahead of the pipeline it is.
+LAG_CHECK_EVERY = 1000
+LAG_POLL_S = 0.005
+
+
+def records_ahead(sender: EventSender, run: Run) -> int:
+    """Records the feed has sent that the pipeline has not applied yet: those the broker has
+    not acknowledged (in the producer's buffer or on the wire) and those it has, beyond the
+    source offsets the counting writer applied (dead-lettered records move those offsets too,
+    so this always drains)."""
+    unacknowledged = sender.records_sent - sender.acked_count - sender.unconfirmed - len(sender.errors)
+    acked = dict(sender.acked)
+    with run.lock:
+        applied = {p: off for (topic, p), off in run.progress.items() if topic == sender.topic}
+    return max(0, unacknowledged) + sum(max(0, off - applied.get(p, -1)) for p, off in acked.items())
+
+
+def wait_for_room(sender: EventSender, run: Run, max_ahead: int,
+                  stop: threading.Event | None = None) -> None:
+    """Block while more than ``max_ahead`` records are sent but not applied (see
+    :func:`records_ahead`): the backpressure that keeps a fast feed from filling the
+    producer's buffer (whose records then expire unsent) and the broker's log (in memory for
+    the embedded broker) faster than the pipeline counts them."""
+    while records_ahead(sender, run) > max_ahead and not sender.errors \
+            and not (stop is not None and stop.is_set()):
+        time.sleep(LAG_POLL_S)
+
+
+def send_feed(sender: EventSender, feed: Feed, run: Run, stop: threading.Event | None = None,
+              max_ahead: int | None = None) -> None:
     """Send every record of ``feed`` (until ``stop`` is set; records without headers in
     batched records when ``sender`` batches), wait for the broker's acknowledgements, then
     record the acknowledged offsets in ``run`` (also when sending failed, so that a caller
-    never waits for records that were not sent)."""
+    never waits for records that were not sent). ``max_ahead``: at most about that many
+    records sent and not yet applied by the counting writer (:func:`wait_for_room`)."""
     try:
         for payload, key, headers in feed:
             if stop is not None and stop.is_set():
                 break
+            if max_ahead is not None and run.fed % LAG_CHECK_EVERY == 0:
+                wait_for_room(sender, run, max_ahead, stop)
             if headers is None:  # batched with others of its key when the sender batches
                 sender.add(payload, key)
             else:  # a record that says where it came from travels on its own

@@ -63,3 +63,13 @@ def test_freshness_measures_every_event_and_checks_they_were_counted() -> None:
     out = bench("benchmarks.freshness", "--rate", "100", "--seconds", "3")
     assert "exact: every event sent is in events once and counted in v_counts_daily (500;" in out
     assert "... counted in v_counts_daily (pipeline)" in out
+
+
+def test_national_runs_up_end_to_end_and_audits_it() -> None:
+    out = bench("benchmarks.national", "--scale", "0.002", timeout=900)
+    assert "compared at scale 0.002 (the scale the store's simulated run recorded)" in out
+    assert "3 of 3 figures within their rounding" in out
+    for row in ("up, the whole pipeline", "generation alone (baseline)",
+                "up at scale 0.0002, x 10 (baseline)", "worker", "up (feed, counting writer, chDB)"):
+        assert row in out, out
+    assert re.search(r"^[\d,]+ input records in [\d,]+ s; audit published: every figure", out, re.M), out

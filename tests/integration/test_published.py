@@ -50,8 +50,10 @@ def test_profile_reproduces_every_published_figure_of_its_period(profile: str, t
     data = tmp_path / "data"
     up = tahawul("up", "--simulate", profile, "--scale", SCALE, "--exit-when-done", data_dir=data)
     assert up.returncode == 0, up.stderr
-    audit = tahawul("audit", "published", "--scale", SCALE, data_dir=data)
+    # No --scale: `up --simulate` recorded its run, and the audit reads the scale from it.
+    audit = tahawul("audit", "published", data_dir=data)
     assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert f"compared at scale {SCALE} (the scale the store's simulated run recorded)" in audit.stdout
     rows = figure_rows(audit.stdout)
     assert set(rows) == EXPECTED[profile]
     assert all(r[-1] != "NO" and "yes" in r for r in rows.values()), audit.stdout

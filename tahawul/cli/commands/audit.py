@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tahawul.cli.common import EXIT_FAILED, print_result
+from tahawul.cli.common import EXIT_FAILED, EXIT_USAGE, print_result
 from tahawul.settings import Settings
 
 
@@ -30,8 +31,9 @@ def register(sub: Any) -> None:
         help="compare the views with every published figure of the periods the store holds; "
              "exit 1 on a difference beyond a figure's rounding",
     )
-    pub.add_argument("--scale", type=_scale, default=Decimal(1),
-                     help="the scale the store's events were simulated at (1: real data)")
+    pub.add_argument("--scale", type=_scale, default=None,
+                     help="the scale the store's events were simulated at; default: the scale "
+                          "`tahawul up --simulate` recorded in the store, else 1 (real data)")
     pub.add_argument("--format", choices=("table", "csv", "json"), default="table",
                      help="format of the figures table")
     pub.set_defaults(handler=run_published)
@@ -68,14 +70,19 @@ def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
 def run_published(args: argparse.Namespace, settings: Settings) -> int:
     from tahawul.sinks.clickhouse.published import audit_published
     from tahawul.sinks.clickhouse.reading import connect_for_reading
+    from tahawul.sinks.clickhouse.runs import ScaleUnknown
 
     client = connect_for_reading(settings.clickhouse_dsn())
     try:
         result = audit_published(client, args.scale)
+    except ScaleUnknown as exc:
+        print(f"tahawul audit published: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         client.close()
     held = f"{result.first_day} .. {result.last_day}" if result.first_day else "nothing"
-    print(f"published figures: store holds {held}, compared at scale {result.scale}")
+    whence = " (the scale the store's simulated run recorded)" if result.scale_from_store else ""
+    print(f"published figures: store holds {held}, compared at scale {result.scale}{whence}")
     columns = ["figure", "period", "published", "counted", "difference", "within", "source"]
     rows = [
         [c.figure.figure, f"{c.figure.period_from}..{c.figure.period_to}", c.published_text,

@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,9 @@ def register(sub: Any) -> None:
 
 
 def run_up(args: argparse.Namespace, settings: Settings) -> int:
-    from tahawul.cli.up import up
+    from tahawul.cli.up import SIMULATION_MAX_AHEAD, up
     from tahawul.runtime.feeds import Feed, FileFeed, simulation_feed
+    from tahawul.sinks.clickhouse.runs import RunRecord
 
     if args.broker is not None:
         if settings.kafka_url is not None:
@@ -48,6 +50,7 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.model_copy(update={"local_broker": args.broker})
     feed_factory = None
     file_feed: FileFeed | None = None
+    run_record: RunRecord | None = None
     if args.input is not None:
         if not args.input.is_file():
             print(f"tahawul up: input file not found: {args.input}", file=sys.stderr)
@@ -64,7 +67,10 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
         def feed_factory() -> Feed:
             return simulation_feed(args.simulate, args.scale, args.seed, args.duplicates,
                                    args.invalid)
-    code = up(settings, feed_factory, args.exit_when_done)
+        run_record = RunRecord(args.simulate, Decimal(str(args.scale)), args.seed,
+                               args.duplicates, args.invalid)
+    code = up(settings, feed_factory, args.exit_when_done, run_record=run_record,
+              max_ahead=SIMULATION_MAX_AHEAD if run_record is not None else None)
     if code == 0 and file_feed is not None and file_feed.rejected:
         print(f"tahawul up: {file_feed.rejected} line(s) of {args.input} rejected (see above and the "
               "rejected table)", file=sys.stderr)
