@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
+from clickhouse_connect.driver.client import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +26,7 @@ from tahawul.schemas.event import FIELDS, InvalidEvent, parse
 from tahawul.schemas.headers import BATCH_HEADER, ORIGINAL_BYTES_HEADER
 from tahawul.schemas.redaction import FORM, redact
 from tahawul.settings import Settings
+from tahawul.sinks.clickhouse import migrations
 from tahawul.sinks.clickhouse.store import Store
 from tahawul.stream_processors.app import dead_letter_message
 from tahawul.stream_processors.counter import CountingWriter
@@ -240,3 +242,23 @@ def test_rejections_of_envelopes_from_before_redaction_are_redacted_by_the_write
     assert (orjson.loads(payload_text)["bytes"], entity, size) == (len(raw), "ROP", len(raw))
     for value in PERSONAL.values():
         assert value not in payload_text
+
+
+def test_migration_013_scrubs_rows_written_before_redaction_and_sets_their_expiry(
+        ch_client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    every = migrations.available()
+    monkeypatch.setattr(migrations, "available", lambda: [m for m in every if m.version < 13])
+    migrations.migrate(ch_client)
+    ch_client.command(
+        "INSERT INTO rejected (rejected_at, reason_code, reason, payload, payload_bytes, source, "
+        "src_cluster, src_topic, src_partition, src_offset) VALUES (now64(3), 'unknown_field', "
+        "'field(s) not in contract v1: national_id; 19870412345', {p:String}, 10, '', 'c', 't', 0, 1)",
+        parameters={"p": payload(**PERSONAL).decode()})
+    monkeypatch.setattr(migrations, "available", lambda: every)
+    assert 13 in [m.version for m in migrations.migrate(ch_client)]
+    row = ch_client.query("SELECT payload, reason, entity, dateDiff('day', rejected_at, expires_at) "
+                          "FROM rejected").result_rows[0]
+    assert orjson.loads(row[0])["removed_by"] == "migration 013"
+    assert "19870412345" not in row[1] and row[2] == "ROP" and row[3] == 30
+    assert "TTL" in ch_client.query("SHOW CREATE TABLE rejected").result_rows[0][0]
+    assert ch_client.query("SELECT entity, rejections FROM v_rejections_hourly").result_rows == [("ROP", 1)]
