@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from kafka import KafkaProducer
@@ -29,7 +30,10 @@ from tahawul.schemas.headers import (
     SOURCE_HEADER,
 )
 from tahawul.settings import Settings
+from tests.integration.gateway_support import running_gateway
 from tests.integration.helpers import scalar, sign_for, wait_applied
+from tests.integration.producer_support import event_days, expected_daily, published, wait_outcomes
+from tests.integration.test_gateway import issue
 from tests.integration.test_pipeline import consume_all
 from tests.unit.factories import payload
 
@@ -186,3 +190,34 @@ def test_an_entity_sending_anothers_event_ids_first_blocks_none_of_its_events(
     rows: list[Any] = ct.store.client.query("SELECT entity, count() FROM duplicates GROUP BY entity"
                                             ).result_rows
     assert rows == [("MOH", 1)]
+
+
+def test_through_the_gateway_an_entitys_answer_tells_nothing_of_anothers_ids(
+    settings: Settings, workers: Workers, start_counter: Callable[..., WriterThread], tmp_path: Path,
+) -> None:
+    """ROP posts events under the ids MOH will use, first: every answer is "accepted", as
+    for any new event; MOH's events are then all accepted and counted, and MOH's own resend
+    is MOH's duplicate. The answers of the one never depend on the other's events."""
+    workers.start()
+    ct = start_counter()
+    with running_gateway(settings, tmp_path, TAHAWUL_GATEWAY_RATE="100000",
+                         TAHAWUL_GATEWAY_BURST="100000") as gateway:
+        rop = {"Authorization": f"Bearer {issue(settings, 'ROP')}"}
+        moh = {"Authorization": f"Bearer {issue(settings, 'MOH')}"}
+        moh_events = event_days(30, **MOH)
+        rop_events = [e | {"event_id": m["event_id"]} for e, m in
+                      zip(event_days(30), moh_events, strict=True)]
+        with httpx.Client(base_url=gateway.url, timeout=60) as client:
+            first = client.post("/v1/transactions", json=rop_events, headers=rop)
+            assert first.status_code == 200, first.text
+            answer = first.json()
+            assert (answer["accepted"], answer["duplicate"], answer["rejected"]) == (30, 0, 0)
+            assert {tuple(sorted(r)) for r in answer["results"]} == {("event_id", "index", "status")}
+            second = client.post("/v1/transactions", json=moh_events, headers=moh).json()
+            assert (second["accepted"], second["duplicate"], second["rejected"]) == (30, 0, 0)
+            again = client.post("/v1/transactions", json=moh_events[:5], headers=moh).json()
+            assert (again["accepted"], again["duplicate"]) == (0, 5)
+    wait_outcomes(ct, counted=60, duplicates=0, rejected=0, timeout=180)
+    assert published(ct.store.client) == expected_daily([*rop_events, *moh_events])
+    assert scalar(ct, "SELECT count() FROM events WHERE entity = 'MOH'") == 30
+    assert scalar(ct, "SELECT count() FROM rejected") == 0
