@@ -18,25 +18,29 @@ from tahawul.runtime.local import child_env
 from tahawul.settings import Settings
 from tests.integration.conftest import REPO, wait_for
 
-pytestmark = pytest.mark.integration
+# Both brokers: Tansu (log in memory: the stop must count it all) and Apache Kafka (`up
+# --broker kafka`, log on disk), whose restart test is in test_apache_kafka_up.py.
+pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 
 
 class Up:
-    """`tahawul up` (no input) as a user starts it, with its stderr collected line by line."""
+    """`tahawul up --broker BROKER` (no input) as a user starts it, with its stderr collected
+    line by line."""
 
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, broker: str = "tansu") -> None:
         settings = Settings(data_dir=data, session_timeout=3.0, _env_file=None)  # type: ignore[call-arg]
         env = child_env(settings)
-        env.pop("TAHAWUL_KAFKA_URL", None)  # the embedded broker
+        env.pop("TAHAWUL_KAFKA_URL", None)  # the local broker
         # A session of its own, as a terminal gives it: a Ctrl-C there goes to its whole
         # process group (os.killpg below does the same).
-        self.proc = subprocess.Popen([sys.executable, "-m", "tahawul", "up"], env=env, cwd=REPO,
+        self.proc = subprocess.Popen([sys.executable, "-m", "tahawul", "up", "--broker", broker],
+                                     env=env, cwd=REPO,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      start_new_session=True)
         self.lines: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
         wait_for(lambda: len(self.children()) >= 2 or self.proc.poll() is not None, 60,
-                 "the embedded broker and the worker")
+                 "the local broker and the worker")
         assert self.bootstrap is not None, self.lines
 
     def _read(self) -> None:
@@ -47,7 +51,7 @@ class Up:
     @property
     def bootstrap(self) -> str | None:
         for line in self.lines:
-            if m := re.search(r"embedded broker on (\S+)", line):
+            if m := re.search(r"broker on (\S+)", line):
                 return m.group(1)
         return None
 
@@ -89,7 +93,7 @@ def stop_with_ctrl_c(proc: subprocess.Popen[str]) -> None:
 
 @pytest.mark.parametrize("stop", [stop_with_sigterm, stop_with_ctrl_c], ids=["sigterm", "ctrl-c"])
 def test_a_stop_counts_what_send_had_acknowledged_then_exits_without_orphans(
-        tmp_path: Path, stop: Callable[[subprocess.Popen[str]], None]) -> None:
+        tmp_path: Path, stop: Callable[[subprocess.Popen[str]], None], broker_kind: str) -> None:
     data = tmp_path / "data"
     events = tmp_path / "events.jsonl"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAHAWUL_")}
@@ -100,7 +104,7 @@ def test_a_stop_counts_what_send_had_acknowledged_then_exits_without_orphans(
     assert sim.returncode == 0, sim.stderr
     valid = int(re.search(r"\((\d+) valid", sim.stdout).group(1))  # type: ignore[union-attr]
 
-    up = Up(data)
+    up = Up(data, broker_kind)
     try:
         children = up.children()  # the broker and the worker
         sent = subprocess.run([sys.executable, "-m", "tahawul", "send", str(events)],
@@ -120,8 +124,8 @@ def test_a_stop_counts_what_send_had_acknowledged_then_exits_without_orphans(
     assert int(sql(data, "SELECT count() FROM events")) == valid
 
 
-def test_children_die_with_a_killed_up(tmp_path: Path) -> None:
-    up = Up(tmp_path / "data")
+def test_children_die_with_a_killed_up(tmp_path: Path, broker_kind: str) -> None:
+    up = Up(tmp_path / "data", broker_kind)
     try:
         children = up.children()
         up.proc.send_signal(signal.SIGKILL)
