@@ -240,6 +240,7 @@ class LocalPipeline:
                 if self.settings.signing_keys is None:
                     update["signing_keys"] = dev_private_dir(self.settings.data_dir)
             self.settings = self.settings.model_copy(update=update)
+        worker_trust(self.settings)  # no trust file for a named broker: stop before starting anything
         ensure_topics(self.bootstrap, self.settings)
 
     def open_store(self, wrap: Callable[[Client], Client] | None = None) -> Store:
@@ -258,7 +259,6 @@ class LocalPipeline:
         return self.writer
 
     def start_workers(self, count: int = 1) -> Workers:
-        worker_trust(self.settings)  # refuse here, once, rather than in every worker
         if self.workers is None:
             env = dict(self.worker_env)
             port = self.settings.metrics_port
