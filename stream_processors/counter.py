@@ -15,7 +15,6 @@ duplicate or a conflict. State changes only after the store confirmed the write.
 from __future__ import annotations
 
 import collections
-import functools
 import logging
 import operator
 import secrets
@@ -34,7 +33,7 @@ from kafka.errors import KafkaError
 
 from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.schemas.redaction import redact as redact_payload
-from tahawul.schemas.reference import Catalogue, load_catalogue
+from tahawul.schemas.reference import load_catalogue
 from tahawul.schemas.verdict import BAD, CELL, COUNT, COUNT_COLUMNS, OK
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.connection import connect, redact
@@ -64,14 +63,9 @@ def _legacy(row: list[Any]) -> tuple[bytes, str]:
     bytes: redacted here, under a key of this process (such hashes cannot be matched; the
     bytes are not kept), so that nothing unredacted reaches the store."""
     payload = decode_payload(row)
-    redacted = redact_payload(payload, _LEGACY_KEY, _catalogue())
+    redacted = redact_payload(payload, _LEGACY_KEY, load_catalogue())
     kept = orjson.loads(redacted).get("kept") or {}
     return redacted, str(kept.get("entity", ""))
-
-
-@functools.cache
-def _catalogue() -> Catalogue:
-    return load_catalogue()
 
 
 @dataclass(slots=True)
