@@ -21,7 +21,7 @@ topic() {  # name, then --config pairs
 }
 topic tahawul.transactions --config retention.ms=2592000000          # 30 days of raw events to replay
 topic tahawul.validated --config retention.ms=604800000              # 7 days
-topic tahawul.transactions.dlq --config retention.ms=7776000000      # 90 days of rejected payloads
+topic tahawul.transactions.dlq --config retention.ms=2592000000      # 30 days of redacted rejections (docs/security.md)
 # The tahawul topics are event logs (cleanup.policy=delete). Compaction is on in the brokers
 # (log.cleaner.enable) for the compacted internal topics: consumer offsets and the
 # transaction state log, which Faust or other clients using transactions rely on.

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tahawul.errors import UsageError
+from tahawul.kafka_admin import topic_configs
 from tahawul.producers.csv_events import iter_csv
 from tahawul.producers.gateway.app import _not_yet_delivered, _validate
 from tahawul.producers.gateway.seen import DeliveredIndex
@@ -262,3 +263,9 @@ def test_migration_013_scrubs_rows_written_before_redaction_and_sets_their_expir
     assert "19870412345" not in row[1] and row[2] == "ROP" and row[3] == 30
     assert "TTL" in ch_client.query("SHOW CREATE TABLE rejected").result_rows[0][0]
     assert ch_client.query("SELECT entity, rejections FROM v_rejections_hourly").result_rows == [("ROP", 1)]
+
+
+def test_the_dead_letter_topic_is_created_with_its_retention(tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path, dead_letter_retention_days=30)
+    assert topic_configs(s, s.topic_dead_letter) == {"retention.ms": str(30 * 86_400_000)}
+    assert topic_configs(s, s.topic_transactions) == {}
