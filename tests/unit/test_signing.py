@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -254,3 +255,21 @@ def test_workers_follow_the_trust_file_and_keep_it_through_a_bad_edit(tmp_path: 
     before = followed.current()
     trust_path.write_text("{ not json")
     assert followed.current() is before  # a broken edit neither opens nor stops the pipeline
+
+
+def test_send_and_simulate_refuse_to_send_unsigned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """No signing key here and none of the local dev keys: nothing is sent that the workers
+    would only reject (exit 2, one line saying what to set), and no broker is contacted."""
+    from tahawul.cli.main import main
+
+    for name in [n for n in os.environ if n.startswith("TAHAWUL_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("TAHAWUL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TAHAWUL_KAFKA_URL", "kafka://127.0.0.1:9")
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(payload() + b"\n")
+    assert main(["send", str(events), "--no-progress"]) == 2
+    assert "TAHAWUL_SIGNING_KEYS" in capsys.readouterr().err
+    assert main(["simulate", "--send", "--limit", "1"]) == 2
+    assert "TAHAWUL_SIGNING_KEYS" in capsys.readouterr().err

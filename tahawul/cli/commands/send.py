@@ -61,6 +61,12 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
     if len(args.files) > 1 and args.source:
         print("--source names one file's rows; give one FILE with it", file=sys.stderr)
         return EXIT_USAGE
+    signers = producer_signers(settings)
+    if not args.check and not signers.keys:
+        print("no signing key: set TAHAWUL_SIGNING_KEYS to your entity's private key file "
+              "(`tahawul credentials signing-key`); the pipeline counts signed events only",
+              file=sys.stderr)
+        return EXIT_USAGE
     sender: EventSender | None = None
     if not args.check:
         bootstrap = settings.kafka_bootstrap()
@@ -77,12 +83,6 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
         except KafkaError as exc:
             raise KafkaUnavailable(f"cannot reach Kafka at {bootstrap}: {exc}") from None
     catalogue = load_catalogue()
-    signers = producer_signers(settings)
-    if sender is not None and not signers.keys:
-        print("no signing key: set TAHAWUL_SIGNING_KEYS to your entity's private key file "
-              "(`tahawul credentials signing-key`); the pipeline counts signed events only",
-              file=sys.stderr)
-        return EXIT_USAGE
     report = RejectionReport(args.report)
     console = Console(stderr=True)
     started = time.monotonic()

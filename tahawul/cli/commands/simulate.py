@@ -69,15 +69,19 @@ def send_simulation(args: argparse.Namespace, settings: Settings) -> int:
     if bootstrap is None:
         print("TAHAWUL_KAFKA_URL is not set: --send needs the Kafka cluster to send to", file=sys.stderr)
         return EXIT_USAGE
+    # Signed with the keys this process holds (TAHAWUL_SIGNING_KEYS, else the local dev
+    # keys of every entity: fine for the embedded broker, refused by a real trust file).
+    signers = producer_signers(settings)
+    if not signers.keys:
+        print("no signing keys: set TAHAWUL_SIGNING_KEYS to a directory of entities' private key "
+              "files (the pipeline counts signed events only; docs/security.md)", file=sys.stderr)
+        return EXIT_USAGE
     ensure_topics(bootstrap, settings)
     try:
         sender = EventSender(bootstrap, settings.topic_transactions, linger_ms=5,
                              security=settings.kafka_security())
     except KafkaError as exc:
         raise KafkaUnavailable(f"cannot reach Kafka at {bootstrap}: {exc}") from None
-    # Signed with the keys this process holds (TAHAWUL_SIGNING_KEYS, else the local dev
-    # keys of every entity: fine for the embedded broker, refused by a real trust file).
-    signers = producer_signers(settings)
     truth = Truth()
     started = time.monotonic()
     sent = 0
