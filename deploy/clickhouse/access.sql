@@ -111,7 +111,7 @@ GRANT SELECT ON tahawul.v_services_digitised_national_between TO tahawul_dashboa
 GRANT SELECT ON tahawul.v_satisfaction_national_between TO tahawul_dashboards;
 GRANT SELECT ON tahawul.v_entity_scorecard_between TO tahawul_dashboards;
 GRANT SELECT(rejected_at, reason_code, entity) ON tahawul.rejected TO tahawul_dashboards;
-CREATE SETTINGS PROFILE OR REPLACE tahawul_auditor_profile SETTINGS readonly = 2, max_execution_time = 300, max_memory_usage = 4000000000, max_result_rows = 10000000 TO tahawul_auditor, tahawul_entity_auditor;
+CREATE SETTINGS PROFILE OR REPLACE tahawul_auditor_profile SETTINGS readonly = 2, max_execution_time = 300 MAX 300, max_memory_usage = 4000000000 MAX 4000000000, max_result_rows = 10000000 MAX 10000000, max_rows_to_read = 50000000000 MAX 50000000000 TO tahawul_auditor, tahawul_entity_auditor;
 CREATE QUOTA OR REPLACE tahawul_auditor_quota KEYED BY user_name FOR INTERVAL 1 hour MAX queries = 2000, result_rows = 100000000, read_rows = 50000000000, execution_time = 3600 TO tahawul_auditor, tahawul_entity_auditor;
 CREATE ROW POLICY OR REPLACE tahawul_all_rows ON tahawul.events FOR SELECT USING 1 TO ALL EXCEPT tahawul_entity_auditor;
 CREATE ROW POLICY OR REPLACE tahawul_all_rows ON tahawul.counts_minute FOR SELECT USING 1 TO ALL EXCEPT tahawul_entity_auditor;

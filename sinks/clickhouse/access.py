@@ -9,11 +9,11 @@ OR REPLACE; GRANT of a held privilege is a no-op), so it is re-applied on every 
 Roles (users are created by the DBA and granted one of them):
 - ``tahawul_auditor``: SELECT on every published view, on ``events`` (the raw, counted
   events auditors trace numbers to), and on the catalogue and unit-cost tables the views
-  join (public reference data). Nothing else: no rejected payloads, no writes, read-only
-  settings profile and an hourly quota.
+  join (public reference data). Nothing else: no rejected payloads, no writes, a read-only
+  settings profile whose limits an auditor can lower but not raise, and an hourly quota.
 - ``tahawul_auditor_<entity>``: the same, but row policies show only that entity's rows
   of ``events`` and ``counts_minute``, so every view it reads covers that entity alone.
-- ``tahawul_dashboards``: Grafana's account (deploy/clickhouse-server/grafana-user.sh grants
+- ``tahawul_dashboards``: Grafana's account (deploy/clickhouse-server/accounts.sh grants
   it). The published views and what they read with the reader's rights (ClickHouse views
   run as the invoker), and of ``rejected`` only the columns v_rejections_hourly reads
   (rejected_at, reason_code, entity): never payloads, reasons or sources.
@@ -69,8 +69,12 @@ def statements(database: str, cluster: str | None = None,
     out.append(f"GRANT{on} SELECT({', '.join(DASHBOARD_REJECTED_COLUMNS)}) ON {database}.rejected "
                f"TO {DASHBOARDS}")
     out.append(
+        # readonly = 2 lets clients set their per-query settings (clickhouse-connect does) but
+        # not readonly itself; the MAX constraints keep an auditor from raising their own
+        # limits past these (docs/auditor-guide.md).
         f"CREATE SETTINGS PROFILE OR REPLACE tahawul_auditor_profile{on} SETTINGS readonly = 2, "
-        "max_execution_time = 300, max_memory_usage = 4000000000, max_result_rows = 10000000 "
+        "max_execution_time = 300 MAX 300, max_memory_usage = 4000000000 MAX 4000000000, "
+        "max_result_rows = 10000000 MAX 10000000, max_rows_to_read = 50000000000 MAX 50000000000 "
         f"TO {AUDITOR}, {ENTITY_MARKER}"
     )
     out.append(

@@ -43,9 +43,86 @@ def test_compose_runs_two_workers_one_counter_and_the_whole_stack() -> None:
     assert "../grafana/dashboards:/var/lib/grafana/dashboards/tahawul" in mounts
     for path in re.findall(r"\./([\w/.-]+):", " ".join(
             v for s in services.values() for v in s.get("volumes", []) if v.startswith("./"))):
-        # Made by the operator, never committed: secrets, backups, signing keys (docs/security.md).
-        assert (DEPLOY / path).exists() or path in ("kafka/secrets", "backups") \
-            or path.startswith("signing/"), path
+        # Made by the operator, never committed: secrets, certificates, backups, signing keys
+        # (docs/security.md, docs/operations.md "Certificates").
+        assert (DEPLOY / path).exists() or path in ("kafka/secrets", "backups", "clickhouse-server/certs") \
+            or path.startswith(("signing/", "kafka/secrets/", "tls/")), path
+
+
+def compose_services() -> dict[str, Any]:
+    return dict(yaml.safe_load((DEPLOY / "docker-compose.yml").read_text("utf-8"))["services"])
+
+
+def test_every_kafka_listener_is_sasl_ssl_and_admin_the_only_super_user() -> None:
+    services = compose_services()
+    for name in ("kafka-1", "kafka-2", "kafka-3"):
+        env = services[name]["environment"]
+        protocols = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+        assert set(protocols.values()) == {"SASL_SSL"}, protocols
+        assert env["KAFKA_SUPER_USERS"] == "User:admin"  # no User:ANONYMOUS
+        assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+        assert env["KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM"] == "https"
+        # No silent default password: compose refuses to start without one.
+        for key in ("KAFKA_SSL_KEYSTORE_PASSWORD", "KAFKA_SSL_KEY_PASSWORD"):
+            assert env[key].startswith("${KAFKA_SSL_KEYSTORE_PASSWORD:?"), env[key]
+    text = (DEPLOY / "docker-compose.yml").read_text("utf-8")
+    assert ":-changeit" not in text and "ANONYMOUS" not in text
+    example = (DEPLOY / "env.example").read_text("utf-8")
+    for variable in set(re.findall(r"\$\{(\w+):\?", text)):
+        assert re.search(rf"^{variable}=", example, re.M), f"{variable} is not in env.example"
+
+
+def test_each_service_gets_only_its_own_settings_and_secrets() -> None:
+    services = compose_services()
+    kafka_users = {}
+    for name in ("worker", "counter", "gateway", "kafka-accounts"):
+        env = services[name]["environment"]
+        assert env["TAHAWUL_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert env["TAHAWUL_KAFKA_CA_FILE"] == "/etc/tahawul/kafka/ca.pem"
+        kafka_users[name] = (env["TAHAWUL_KAFKA_USERNAME"], env["TAHAWUL_KAFKA_PASSWORD"])
+    assert {n: u for n, (u, _) in kafka_users.items()} == {
+        "worker": "worker", "counter": "writer", "gateway": "gateway", "kafka-accounts": "admin"}
+    assert len({p for _, p in kafka_users.values()}) == 4  # one password per account
+    # Only the counting writer has the ClickHouse writer's URL; only migrate the admin's.
+    for name in ("worker", "gateway", "kafka-accounts"):
+        assert not any(k.startswith("TAHAWUL_CLICKHOUSE") for k in services[name]["environment"]), name
+    counter = services["counter"]["environment"]
+    assert "tahawul_writer:${CLICKHOUSE_WRITER_PASSWORD" in counter["TAHAWUL_CLICKHOUSE_URL"]
+    migrate = services["migrate"]["environment"]
+    assert "tahawul_admin:${CLICKHOUSE_ADMIN_PASSWORD" in migrate["TAHAWUL_CLICKHOUSE_URL"]
+    assert not any(k.startswith("TAHAWUL_KAFKA") for k in migrate)
+    holders = [n for n, s in services.items() if "CLICKHOUSE_ADMIN_PASSWORD" in str(s.get("environment"))]
+    assert sorted(holders) == ["clickhouse", "migrate"]
+    # The accounts command names exactly the three service accounts.
+    command = services["kafka-accounts"]["command"]
+    assert command[:2] == ["kafka", "acls"] and "--passwords-env" in command
+    assert [command[i + 1] for i, a in enumerate(command) if a.startswith("--") and a != "--passwords-env"] \
+        == ["gateway", "worker", "writer"]
+
+
+def test_tls_for_the_gateway_grafana_and_clickhouse_https() -> None:
+    services = compose_services()
+    gateway = services["gateway"]["environment"]
+    assert gateway["TAHAWUL_GATEWAY_TLS_CERT_FILE"] and gateway["TAHAWUL_GATEWAY_TLS_KEY_FILE"]
+    assert services["grafana"]["environment"]["GF_SERVER_PROTOCOL"] == "https"
+    assert services["clickhouse"]["ports"] == ["8443:8443"]  # HTTPS only, as auditors are told
+    config = (DEPLOY / "clickhouse-server/tahawul.xml").read_text("utf-8")
+    assert "<https_port>8443</https_port>" in config and "<certificateFile>" in config
+    assert "8443" in (ROOT / "docs/auditor-guide.md").read_text("utf-8")
+
+
+def test_clickhouse_accounts_writer_has_no_access_management_and_auditors_cannot_raise_limits() -> None:
+    accounts = (DEPLOY / "clickhouse-server/accounts.sh").read_text("utf-8")
+    grants = re.findall(r"^GRANT (.+) TO tahawul_writer;", accounts, re.M)
+    assert grants == ["SELECT, INSERT, ALTER DELETE ON tahawul.*"]
+    sql = accounts.split("<<SQL", 1)[1].upper()
+    assert "ACCESS MANAGEMENT" not in sql and "GRANT OPTION" not in sql and "ACCESS_MANAGEMENT" not in sql
+    assert "max_execution_time = 60 MAX 60 CHANGEABLE_IN_READONLY" in accounts  # Grafana
+    profile = next(line for line in (DEPLOY / "clickhouse/access.sql").read_text("utf-8").splitlines()
+                   if "tahawul_auditor_profile" in line)
+    for setting in ("max_execution_time", "max_memory_usage", "max_result_rows"):
+        value = re.search(rf"{setting} = (\d+) MAX (\d+)", profile)
+        assert value is not None and value.group(1) == value.group(2), (setting, profile)
 
 
 def test_grafana_env_matches_the_provisioned_datasources() -> None:
@@ -74,8 +151,10 @@ def test_kubernetes_manifests_are_complete_and_consistent() -> None:
         for entry in generator["files"]:
             assert (K8S / entry.split("=")[-1]).is_file(), entry
     objects = [d for name in sorted(listed) for d in docs(K8S / name)]
-    secret = docs(K8S / "secrets.example.yaml")[0]
-    secret_keys = set(secret["stringData"])
+    secrets = {d["metadata"]["name"]: set(d["stringData"]) for d in docs(K8S / "secrets.example.yaml")}
+    # Made by the operator from certificate files (secrets.example.yaml says how).
+    certificates = {"kafka-tls", "tahawul-kafka-ca", "tahawul-gateway-tls", "grafana-tls", "clickhouse-tls",
+                    "tahawul-signing-trust", "tahawul-gateway-signing-key"}
     config = next(d for d in objects if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "tahawul-env")
     generated = {g["name"] for g in kustomization["configMapGenerator"]}
     by_kind: dict[str, dict[str, Any]] = {}
@@ -93,10 +172,15 @@ def test_kubernetes_manifests_are_complete_and_consistent() -> None:
             for env in container.get("env", []):
                 ref = env.get("valueFrom", {}).get("secretKeyRef")
                 if ref:
-                    assert ref["name"] == "tahawul-secrets" and ref["key"] in secret_keys, env
+                    assert ref["key"] in secrets[ref["name"]], env
+            for source in container.get("envFrom", []):
+                if "secretRef" in source:
+                    assert source["secretRef"]["name"] in secrets, source
         for volume in pod.get("volumes", []):
             if "configMap" in volume:
                 assert volume["configMap"]["name"] in generated | {config["metadata"]["name"]}
+            if "secret" in volume:
+                assert volume["secret"]["secretName"] in certificates | set(secrets), volume
     deployments = by_kind["Deployment"]
     assert deployments["tahawul-worker"]["spec"]["replicas"] == 2
     counter = deployments["tahawul-counter"]["spec"]
@@ -137,3 +221,33 @@ def test_gateway_metrics_are_scraped_on_their_own_port_which_is_not_published() 
     env = {e["name"]: e.get("value") for e in template["spec"]["containers"][0]["env"]}
     assert env["TAHAWUL_GATEWAY_METRICS_PORT"] == "9402"
     assert [p["port"] for p in k8s["Service"]["spec"]["ports"]] == [8080]
+
+
+def test_kubernetes_secrets_are_split_per_workload() -> None:
+    """Each workload reads only its own Secret: the gateway and the workers never see the
+    ClickHouse writer's URL, only the migrate Job the ClickHouse admin's."""
+    secrets = {d["metadata"]["name"]: d["stringData"] for d in docs(K8S / "secrets.example.yaml")}
+    assert "tahawul-secrets" not in secrets  # no shared bag of every password
+
+    def secret_names(manifest: str) -> set[str]:
+        pod = next(d for d in docs(K8S / manifest) if d["kind"] in REQUIRED)["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        return ({s["secretRef"]["name"] for s in container.get("envFrom", []) if "secretRef" in s}
+                | {e["valueFrom"]["secretKeyRef"]["name"] for e in container.get("env", [])
+                   if "secretKeyRef" in e.get("valueFrom", {})})
+
+    assert secret_names("worker.yaml") == {"tahawul-worker"}
+    assert secret_names("gateway.yaml") == {"tahawul-gateway"}
+    assert secret_names("counter.yaml") == {"tahawul-counter"}
+    assert secret_names("migrate.yaml") == {"tahawul-migrate"}
+    for name in ("tahawul-worker", "tahawul-gateway"):
+        assert "TAHAWUL_CLICKHOUSE_URL" not in secrets[name]
+    assert "tahawul_writer:" in secrets["tahawul-counter"]["TAHAWUL_CLICKHOUSE_URL"]
+    assert "tahawul_admin:" in secrets["tahawul-migrate"]["TAHAWUL_CLICKHOUSE_URL"]
+    kafka = next(d for d in docs(K8S / "kafka.yaml") if d["kind"] == "StatefulSet")
+    env = {e["name"]: e.get("value") for e in kafka["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["KAFKA_SUPER_USERS"] == "User:admin"
+    protocols = {p.split(":")[1] for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")}
+    assert protocols == {"SASL_SSL"}
+    config = next(d for d in docs(K8S / "config.yaml"))["data"]
+    assert config["TAHAWUL_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
