@@ -8,6 +8,8 @@ from html import escape
 from tahawul.dashboards.texts import Lang, t
 from tahawul.report import charts
 from tahawul.report.data import Overview
+from tahawul.report.programme import CSS as PROGRAMME_CSS
+from tahawul.report.programme import Programme, render_section
 
 REPORT_TEXTS = {
     "title": ("Tahawul: national overview", "تحول: النظرة الوطنية"),
@@ -77,7 +79,8 @@ def _moment(at: datetime, lang: Lang) -> str:
     return f"{charts.day_text(at.date(), lang)} {charts.isolate(at.strftime('%H:%M %Z').strip())}"
 
 
-def render_page(o: Overview, lang: Lang, generated_at: datetime) -> str:
+def render_page(o: Overview, lang: Lang, generated_at: datetime, programme: Programme | None = None) -> str:
+    """The page; ``programme`` adds the programme section (tahawul.report.programme)."""
     rtl = lang == "ar"
     cards = [
         (t("digital_today", lang), charts.number(o.digital_today)),
@@ -110,10 +113,11 @@ def render_page(o: Overview, lang: Lang, generated_at: datetime) -> str:
     {charts.trend_lines(o.trend, modes, t('trend', lang), lang)}</div>
   <div class="panel"><h2>{escape(t('top_services', lang))}</h2>{services}</div>
 </div>
+{render_section(programme, lang) if programme is not None else ""}
 <p class="note">{escape(_rt('sources', lang))}</p>
 <p class="note">{escape(_rt('generated', lang).format(at=_moment(generated_at, lang)))}</p>
 """
     return (f'<!DOCTYPE html>\n<html lang="{lang}" dir="{"rtl" if rtl else "ltr"}">\n<head>\n'
             f'<meta charset="utf-8">\n<title>{escape(_rt("title", lang))}</title>\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<style>{CSS}</style>\n<script>{SCRIPT}</script>\n</head>\n<body>{body}</body>\n</html>\n")
+            f"<style>{CSS}{PROGRAMME_CSS}</style>\n<script>{SCRIPT}</script>\n</head>\n<body>{body}</body>\n</html>\n")
