@@ -1,6 +1,7 @@
-"""Every tahawul process on an Apache Kafka broker whose only client listener is SASL_SSL
-(SCRAM-SHA-512, a CA made by the test, the StandardAuthorizer, nothing allowed that no ACL
-grants), each with its own account from `tahawul kafka acls`:
+"""Every tahawul process on an Apache Kafka broker configured as deploy/docker-compose.yml
+configures its brokers: SASL_SSL on every listener (SCRAM-SHA-512 for clients, a CA made by
+the test), the StandardAuthorizer, nothing allowed that no ACL grants, admin the only super
+user; each process with its own account from `tahawul kafka acls`:
 
 - the SDK, `tahawul send`, `simulate --send`, the gateway, a Faust worker, the counting
   writer and the admin calls all connect and do their job: the events are counted exactly;
@@ -65,10 +66,10 @@ from tests.integration.tls_support import (
     ADMIN,
     ADMIN_PASSWORD,
     Pki,
-    admin_client_config,
     broker_properties,
-    format_args,
+    give_admin_scram,
     make_pki,
+    plain_admin_config,
 )
 
 pytestmark = pytest.mark.integration
@@ -93,7 +94,8 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
     for name in (ENTITY, GATEWAY, WORKER, WRITER):
         (passwords / name).write_text(f"{name}-{uuid.uuid4().hex}\n")
     with ApacheKafka(base / "kafka", security_protocol="SASL_SSL", properties=broker_properties(pki),
-                     format_args=format_args(), client_config=admin_client_config(pki)) as kafka:
+                     client_config=plain_admin_config(pki)) as kafka:
+        give_admin_scram(kafka.bootstrap, pki)
         yield Secured(kafka, pki, passwords)
 
 

@@ -1,9 +1,11 @@
 """A test CA and the certificates of a SASL_SSL-only Apache Kafka node, made with
 `cryptography` for each test module (nothing shared, nothing checked in), and the
-server.properties that node runs with: SCRAM-SHA-512 over TLS on the only client listener,
-the StandardAuthorizer with nothing allowed that no ACL grants, ``User:admin`` the only
-super user (the controller listener authenticates as admin too, with PLAIN on loopback, so
-that no ``User:ANONYMOUS`` needs to be one)."""
+server.properties that node runs with, as deploy/docker-compose.yml configures its brokers:
+SASL_SSL on every listener (the controller's too), clients logging in with SCRAM-SHA-512,
+the node itself as admin with PLAIN (controllers cannot read SCRAM credentials), the
+StandardAuthorizer with nothing allowed that no ACL grants, ``User:admin`` the only super
+user (no ``User:ANONYMOUS``). The admin's SCRAM credential is set after start, over PLAIN,
+as deploy/kafka/init.sh does."""
 
 from __future__ import annotations
 
@@ -106,16 +108,17 @@ def make_pki(directory: Path) -> Pki:
 def broker_properties(pki: Pki) -> dict[str, str]:
     """server.properties of a node whose only client listener is SASL_SSL (named SASL_SSL by
     the launcher) and whose controller listener takes only admin, by PLAIN, on loopback."""
-    scram_admin = (f'org.apache.kafka.common.security.scram.ScramLoginModule required '
-                   f'username="{ADMIN}" password="{ADMIN_PASSWORD}";')
     plain_admin = (f'org.apache.kafka.common.security.plain.PlainLoginModule required '
                    f'username="{ADMIN}" password="{ADMIN_PASSWORD}" user_{ADMIN}="{ADMIN_PASSWORD}";')
     return {
-        "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT",
+        "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:SASL_SSL",
         "sasl.enabled.mechanisms": "SCRAM-SHA-512",
-        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
-        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": scram_admin,
+        "sasl.mechanism.inter.broker.protocol": "PLAIN",
         "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.sasl_ssl.sasl.enabled.mechanisms": "SCRAM-SHA-512,PLAIN",
+        "listener.name.sasl_ssl.plain.sasl.jaas.config": plain_admin,
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config":
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
         "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
         "listener.name.controller.plain.sasl.jaas.config": plain_admin,
         "ssl.keystore.type": "PKCS12",
@@ -133,13 +136,25 @@ def broker_properties(pki: Pki) -> dict[str, str]:
     }
 
 
-def format_args() -> list[str]:
-    """The admin's SCRAM credential, written into the metadata log when it is formatted
-    (the brokers cannot log in to each other before any account exists otherwise)."""
-    return ["--add-scram", f"SCRAM-SHA-512=[name={ADMIN},password={ADMIN_PASSWORD}]"]
-
-
-def admin_client_config(pki: Pki) -> dict[str, str]:
-    return {"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512",
+def plain_admin_config(pki: Pki) -> dict[str, str]:
+    """kafka-python options of the admin's PLAIN login (the node's readiness check, and the
+    one call that gives the admin its SCRAM credential)."""
+    return {"security_protocol": "SASL_SSL", "sasl_mechanism": "PLAIN",
             "sasl_plain_username": ADMIN, "sasl_plain_password": ADMIN_PASSWORD,
             "ssl_cafile": str(pki.ca)}
+
+
+def give_admin_scram(bootstrap: str, pki: Pki) -> None:
+    """What deploy/kafka/init.sh does with kafka-configs: the admin's SCRAM-SHA-512
+    credential, set over the PLAIN login, so that `tahawul kafka acls` can log in."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import ScramMechanism, UserScramCredentialUpsertion
+
+    client = KafkaAdminClient(bootstrap_servers=bootstrap, **plain_admin_config(pki))
+    try:
+        outcome = client.alter_user_scram_credentials(
+            [UserScramCredentialUpsertion(ADMIN, ScramMechanism.SCRAM_SHA_512, ADMIN_PASSWORD,
+                                          iterations=8192)])
+        assert outcome == {ADMIN: None}, outcome
+    finally:
+        client.close()
