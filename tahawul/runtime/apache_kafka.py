@@ -57,6 +57,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Self
 
+from tahawul.errors import UsageError
 from tahawul.runtime.broker import BrokerError, free_port
 from tahawul.runtime.processes import child_options, stop_processes
 
@@ -92,6 +93,11 @@ Configuration:
 """
 
 
+class NotInstalled(UsageError):
+    """Java, Maven or the fetched jars are missing: like a missing extra, something to
+    install (exit 2), not a broker that failed (exit 69)."""
+
+
 _COORDINATOR_NOT_YET = ("CoordinatorNotAvailable", "NotCoordinator", "CoordinatorLoadInProgress")
 
 
@@ -120,8 +126,8 @@ def java_binary() -> str:
     home = os.environ.get("JAVA_HOME")
     java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
     if not java or not Path(java).exists():
-        raise BrokerError("Apache Kafka needs Java 17 or later, and no `java` was found "
-                          "(install e.g. openjdk-17-jre-headless, or set JAVA_HOME)")
+        raise NotInstalled("Apache Kafka needs Java 17 or later, and no `java` was found "
+                           "(install e.g. openjdk-17-jre-headless, or set JAVA_HOME)")
     return java
 
 
@@ -129,7 +135,7 @@ def available() -> bool:
     """True when this machine can run the local Apache Kafka: Java and the fetched jars."""
     try:
         java_binary()
-    except BrokerError:
+    except NotInstalled:
         return False
     return libs_dir().is_dir()
 
@@ -145,8 +151,8 @@ def fetch(quiet: bool = True) -> Path:
         return libs
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise BrokerError("fetching Apache Kafka needs Maven (`mvn`, e.g. apt-get install maven) "
-                          "and a reachable Maven Central")
+        raise NotInstalled("fetching Apache Kafka needs Maven (`mvn`, e.g. apt-get install maven) "
+                           "and a reachable Maven Central")
     libs.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="libs-", dir=libs.parent))
     try:
@@ -295,8 +301,8 @@ class ApacheKafka:
     def _prepare(self) -> None:
         """Write the config; format the log dir the first time (kept on restarts)."""
         if not libs_dir().is_dir():
-            raise BrokerError(f"Apache Kafka {kafka_version()} is not fetched (no {libs_dir()}): "
-                              "run `tahawul broker fetch`")
+            raise NotInstalled(f"Apache Kafka {kafka_version()} is not fetched (no {libs_dir()}): "
+                               "run `tahawul broker fetch`")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "log4j2.yaml").write_text(LOG4J2)
         config = self.data_dir / "server.properties"
