@@ -153,6 +153,16 @@ def ensure_topics(bootstrap: str, settings: Settings) -> None:
                     client.create_topics([NewTopic(name, settings.partitions, 1,
                                                    topic_configs=topic_configs(settings, name))])
         visible = set(client.list_topics())
+        deadline = time.monotonic() + 10.0  # a topic created just now may take a moment to show
+        while settings.topic_transactions not in visible and time.monotonic() < deadline:
+            time.sleep(0.25)
+            visible = set(client.list_topics())
+        if settings.topic_transactions not in visible:  # every caller reads or writes it
+            account = settings.kafka_username or "this account"
+            raise KafkaUnavailable(
+                f"{account} may not use the topic {settings.topic_transactions} on Kafka at {bootstrap} "
+                "(or it does not exist): the administrator creates it and grants access with "
+                "`tahawul kafka acls`")
         pair = [settings.topic_transactions, settings.topic_validated]
         if not set(pair) <= visible:
             return

@@ -390,6 +390,15 @@ def test_a_wrong_password_or_ca_is_one_clear_line_and_a_rotated_password_replace
                     TAHAWUL_KAFKA_PASSWORD_ENTITY_ROP="short")
     assert short.returncode == 2 and "shorter than 16 characters" in short.stderr
 
+    # An account pointed at a topic it has no ACL on is told so, in one line.
+    elsewhere = accounts[GATEWAY].model_copy(update={"topic_transactions": f"other-{uuid.uuid4().hex[:6]}"})
+    denied = tahawul(elsewhere, "simulate", "--send", "--scale", "0.0005", timeout=120)
+    assert denied.returncode == 69
+    assert denied.stderr.strip().splitlines() == [
+        f"tahawul: {GATEWAY} may not use the topic {elsewhere.topic_transactions} on Kafka at "
+        f"{secured.kafka.bootstrap} (or it does not exist): the administrator creates it and grants "
+        "access with `tahawul kafka acls`"]
+
     # Plaintext to the SASL_SSL listener is no way round: the broker does not answer it.
     plain = admin_settings.model_copy(update={"kafka_security_protocol": "PLAINTEXT",
                                               "kafka_username": None, "kafka_password": None,
