@@ -31,9 +31,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+# The Kafka clients' loggers, which at DEBUG print whole protocol requests and responses,
+# record bytes included: never below INFO, whatever TAHAWUL_LOG_LEVEL says, so that no log
+# carries an event's values (docs/security.md, "Personal data").
+WIRE_LOGGERS = ("aiokafka", "kafka")
+
+
 def dict_config(level: str, fmt: str) -> dict[str, Any]:
     """A logging.config.dictConfig for ``level`` in ``fmt`` ("text" or "json") on stderr."""
     formatter: dict[str, Any] = {"()": JsonFormatter} if fmt == "json" else {"format": TEXT_FORMAT}
+    numeric = logging.getLevelName(level.upper())
+    wire = "INFO" if isinstance(numeric, int) and numeric < logging.INFO else level.upper()
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -41,6 +49,7 @@ def dict_config(level: str, fmt: str) -> dict[str, Any]:
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "tahawul",
                                 "stream": "ext://sys.stderr"}},
         "root": {"level": level.upper(), "handlers": ["stderr"]},
+        "loggers": {name: {"level": wire} for name in WIRE_LOGGERS},
     }
 
 

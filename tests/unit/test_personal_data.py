@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from tahawul.errors import UsageError
 from tahawul.kafka_admin import topic_configs
+from tahawul.logs import dict_config
 from tahawul.producers.csv_events import iter_csv
 from tahawul.producers.gateway.app import _not_yet_delivered, _validate
 from tahawul.producers.gateway.seen import DeliveredIndex
@@ -269,3 +270,12 @@ def test_the_dead_letter_topic_is_created_with_its_retention(tmp_path: Path) -> 
     s = Settings(data_dir=tmp_path, dead_letter_retention_days=30)
     assert topic_configs(s, s.topic_dead_letter) == {"retention.ms": str(30 * 86_400_000)}
     assert topic_configs(s, s.topic_transactions) == {}
+
+
+def test_the_kafka_clients_never_log_protocol_bytes() -> None:
+    """At DEBUG, aiokafka and kafka-python print whole fetch and produce requests, record
+    bytes included (seen in a worker's log by test_personal_data.py): capped at INFO."""
+    for level, wire in (("DEBUG", "INFO"), ("INFO", "INFO"), ("WARNING", "WARNING")):
+        config = dict_config(level, "text")
+        assert config["root"]["level"] == level
+        assert {config["loggers"][name]["level"] for name in ("aiokafka", "kafka")} == {wire}
