@@ -33,9 +33,11 @@ from tahawul.sinks.clickhouse.migrations import available
 AUDITOR = "tahawul_auditor"
 ENTITY_MARKER = "tahawul_entity_auditor"
 # events: the raw counted events; counts_minute: what v_counts_daily sums; the rest are
-# the public catalogue and unit costs that views join (views run with the reader's rights).
+# the public catalogue, unit costs and published figures that views join (views run with the
+# reader's rights), and `runs` (profile, scale, seed of simulated runs) for the scale
+# v_programme_published_digital compares at.
 READABLE_TABLES = ("events", "counts_minute", "ref_governorates", "ref_channels", "ref_entities",
-                   "ref_services", "unit_costs")
+                   "ref_services", "unit_costs", "ref_published", "runs")
 # Tables whose rows carry an entity: entity auditors see only their own rows of these.
 ENTITY_TABLES = ("events", "counts_minute")
 DASHBOARDS = "tahawul_dashboards"

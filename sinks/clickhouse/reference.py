@@ -14,9 +14,10 @@ from importlib import resources
 
 from clickhouse_connect.driver.client import Client
 
+from tahawul.schemas.published import load_published
 from tahawul.schemas.reference import Catalogue, load_catalogue
 
-FILES = ("governorates.csv", "channels.csv", "entities.csv", "services.csv")
+FILES = ("governorates.csv", "channels.csv", "entities.csv", "services.csv", "published_figures.csv")
 
 
 def checksum() -> str:
@@ -46,6 +47,12 @@ def _rows(cat: Catalogue) -> dict[str, tuple[tuple[str, ...], list[tuple[object,
         "ref_services": (
             ("code", "entity", "name_en", "name_ar"),
             [(s.code, s.entity, s.name_en, s.name_ar) for s in cat.services.values()],
+        ),
+        "ref_published": (
+            ("figure", "description", "scope", "period_from", "period_to", "value", "unit", "rounding",
+             "check_name"),
+            [(f.figure, f.description, f.scope, f.period_from, f.period_to, f.value, f.unit, f.rounding,
+              f.check) for f in load_published()],
         ),
     }
 

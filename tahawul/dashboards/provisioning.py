@@ -19,9 +19,10 @@ import yaml
 from tahawul.dashboards.indicators import entity, governorate, overview
 from tahawul.dashboards.model import CLICKHOUSE_UID, PROMETHEUS_UID, Dashboard
 from tahawul.dashboards.operations import coverage, pipeline
+from tahawul.dashboards.programme import programme
 from tahawul.dashboards.texts import LANGS, t
 
-BUILDERS = (overview, governorate, entity, coverage, pipeline)
+BUILDERS = (overview, governorate, entity, programme, coverage, pipeline)
 CONTAINER_DASHBOARDS = "/var/lib/grafana/dashboards/tahawul"
 
 

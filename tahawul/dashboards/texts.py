@@ -20,6 +20,14 @@ TEXTS: dict[str, tuple[str, str]] = {
     "entity": ("Tahawul: entity and service", "تحول: الجهة والخدمة"),
     "coverage": ("Tahawul: data coverage", "تحول: تغطية البيانات"),
     "pipeline": ("Tahawul: pipeline health", "تحول: سلامة خط المعالجة"),
+    "programme": ("Tahawul: the programme", "تحول: البرنامج"),
+    "programme_digital": ("Digital transactions of the programme's entities",
+                          "المعاملات الرقمية لجهات البرنامج"),
+    "programme_published": ("Published figures beside the counts", "الأرقام المنشورة بجانب ما تم عدّه"),
+    "programme_entities": ("Per programme entity (national entities)", "حسب جهة البرنامج (الجهات الوطنية)"),
+    "programme_administrations": ("Per governorate administration", "حسب إدارة المحافظة"),
+    "programme_targets": ("Targets (published registry figures, not counted from transactions)",
+                          "المستهدفات (أرقام السجل المنشورة، لا تُعدّ من المعاملات)"),
     # variables
     "var_governorate": ("Governorate", "المحافظة"),
     "var_entity": ("Entity", "الجهة"),
@@ -124,6 +132,16 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "reason": ("Reason", "السبب"),
     "rejections": ("Rejected events", "الأحداث المرفوضة"),
     "silent_entities": ("Silent entities", "الجهات المتوقفة عن الإرسال"),
+    "figure_name": ("Figure", "الرقم"),
+    "period_from": ("From", "من"),
+    "period_to": ("To", "إلى"),
+    "published": ("Published", "المنشور"),
+    "counted": ("Counted", "المعدود"),
+    "within_name": ("Within its rounding", "ضمن التقريب"),
+    "target_name": ("Target", "المستهدف"),
+    "achieved": ("Published so far", "المنشور حتى الآن"),
+    "target": ("Target value", "القيمة المستهدفة"),
+    "progress": ("Progress", "نسبة التقدم"),
 }
 
 # Reporting status of an entity or service (v_coverage_*), in the order they are sorted.

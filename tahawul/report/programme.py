@@ -18,6 +18,7 @@ from html import escape
 
 from clickhouse_connect.driver.client import Client
 
+from tahawul.dashboards.programme import TARGET_LABELS
 from tahawul.dashboards.texts import Lang
 from tahawul.report import charts
 from tahawul.schemas.published import Figure, load_published
@@ -80,15 +81,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "new_services_digitised:administration": ("New services digitised, {name} governorate administration",
                                               "الخدمات الجديدة المرقمنة، إدارة محافظة {name}"),
     "digital_satisfaction:national": ("Satisfaction with digital services, %", "الرضا عن الخدمات الرقمية، ٪"),
-    "services-digitised-2021-2024": ("Services digitised by November 2024, of the 2,523 to digitise by 2025",
-                                     "الخدمات المرقمنة حتى نوفمبر 2024، من 2,523 خدمة مستهدفة بنهاية 2025"),
-    "services-simplified-2021-2024": ("Services simplified by November 2024, of the 2,869 to simplify "
-                                      "by 2025",
-                                      "الخدمات المبسطة حتى نوفمبر 2024، من 2,869 خدمة مستهدفة بنهاية 2025"),
-    "services-digitised-share-2025-may": ("Share of government services digitised, May 2025",
-                                          "نسبة الخدمات الحكومية المرقمنة، مايو 2025"),
-    "priority-services-simplified-2025-may": ("Share of priority services simplified, May 2025",
-                                              "نسبة الخدمات ذات الأولوية المبسطة، مايو 2025"),
+    **TARGET_LABELS,
 }
 
 
@@ -166,11 +159,12 @@ def _number(value: Decimal | None) -> str:
     return charts.isolate(f"{value:,.2f}")
 
 
-def _table(headers: list[str], rows: list[list[str]], numeric_from: int) -> str:
+def _table(headers: list[str], rows: list[list[str]], numeric_from: int, numeric_to: int = 99) -> str:
+    """A table whose columns ``numeric_from`` to ``numeric_to`` hold numbers (aligned at the end)."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(
-        f"<td class='num'>{c}</td>" if i >= numeric_from else f"<td>{c}</td>" for i, c in enumerate(r))
-        + "</tr>" for r in rows)
+        f"<td class='num'>{c}</td>" if numeric_from <= i <= numeric_to else f"<td>{c}</td>"
+        for i, c in enumerate(r)) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -194,7 +188,7 @@ def render_section(p: Programme, lang: Lang) -> str:
              _number(c.counted), _number(c.difference),
              escape(tx("yes" if c.within else "no", lang))] for c in p.figures]
     figures = (_table([tx(k, lang) for k in ("figure", "period", "published", "counted", "difference",
-                                             "within")], rows, 2)
+                                             "within")], rows, 2, 4)
                if rows else f'<p class="note">{escape(tx("no_figures", lang))}</p>')
     parts.append(f'<div class="panel"><h2>{escape(tx("figures", lang))}</h2>{figures}</div>')
     ent_rows = [[escape(cat.entities[code].name_en if lang == "en" else cat.entities[code].name_ar)

@@ -12,6 +12,7 @@ import pytest
 
 from tahawul.cli.main import main
 from tahawul.sinks.clickhouse.connection import connect
+from tahawul.sinks.clickhouse.published import audit_published
 from tahawul.sinks.clickhouse.runs import RunRecord, record_run
 from tahawul.sinks.clickhouse.store import Store
 from tests.unit.simulated_store import fill
@@ -100,3 +101,27 @@ def test_arabic_section_names_everything_in_arabic(store_url: str, tmp_path: Pat
     assert row(page, "شرطة عمان السلطانية")  # per entity, by its Arabic name
     assert "1,700 من 2,523 (67.4%)" in page
     assert "حسب إدارة المحافظة" in page and "المستهدفات" in page
+
+
+def test_the_dashboards_view_agrees_with_the_audit(store_url: str) -> None:
+    """v_programme_published_digital (the programme dashboard's table) compares as `tahawul audit
+    published` does: the same figures, published values at the recorded scale, counts, verdicts."""
+    client = connect(store_url)
+    try:
+        audit = audit_published(client)
+        view = {str(f): (p, int(c), bool(w)) for f, p, c, w in client.query(
+            "SELECT figure, published, counted, within FROM v_programme_published_digital").result_rows}
+        targets = client.query("SELECT figure, achieved, target FROM v_programme_targets "
+                               "ORDER BY figure").result_rows
+    finally:
+        client.close()
+    expected = {c.figure.figure: (c.published, int(c.counted or 0), c.within) for c in audit.checked
+                if c.figure.check == "digital_transactions" and not c.figure.scope.startswith("service:")}
+    assert set(view) == set(expected) == {
+        "national-digital-2025-jan-may", "admin-digital-OM-BS-2025-h1", "admin-digital-OM-ZA-2025-h1",
+        "admin-digital-OM-MA-2025-jan-oct", "admin-digital-OM-DA-2025-jan-oct"}
+    assert view == expected
+    assert all(within for _, _, within in view.values())
+    assert [tuple(r) for r in targets] == [
+        ("priority-services-simplified-2025-may", 96, 100), ("services-digitised-2021-2024", 1700, 2523),
+        ("services-digitised-share-2025-may", 74, 100), ("services-simplified-2021-2024", 2680, 2869)]
