@@ -414,12 +414,6 @@ class Settings(BaseSettings):
     )
 
 
-def _strip_scheme(url: str) -> str:
-    """host:port[,host:port] of a broker URL (the scheme is optional)."""
-    for scheme in ("kafka://", "tcp://", "plaintext://"):
-        if url.startswith(scheme):
-            url = url[len(scheme):]
-    return url.rstrip("/")
 def _loopback(host_port: str) -> bool:
     """True for a broker address on this machine (localhost, 127.0.0.0/8, ::1)."""
     host = host_port.strip().rpartition(":")[0].strip("[]").lower()
@@ -429,3 +423,11 @@ def _loopback(host_port: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _strip_scheme(url: str) -> str:
+    """host:port[,host:port] of a broker URL (the scheme is optional)."""
+    for scheme in ("kafka://", "tcp://", "plaintext://"):
+        if url.startswith(scheme):
+            url = url[len(scheme):]
+    return url.rstrip("/")
