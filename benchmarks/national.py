@@ -74,6 +74,8 @@ def _rss_and_name(pid: int) -> tuple[float, str] | None:
             argv = fh.read().decode(errors="replace").split("\0")
     except (OSError, IndexError, ValueError):
         return None
+    if not argv[0]:  # a process exiting (its command line already gone)
+        return None
     if "tansu" in argv[0]:
         return rss, "broker (Tansu)"
     if "java" in argv[0]:
