@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tahawul.schemas import control_total as ct
 from tahawul.schemas.event import (
     FIELDS,
     MAX_QUANTITY,
@@ -79,3 +80,52 @@ def build(catalogue: Catalogue | None = None) -> dict[str, Any]:
 
 def render() -> str:
     return json.dumps(build(), ensure_ascii=False, indent=2) + "\n"
+
+
+CONTROL_TOTAL_SCHEMA_ID = "https://tahawul.example/schemas/control-total-v1.schema.json"
+
+
+def _control_total_property(name: str, kind: str, catalogue: Catalogue) -> dict[str, Any]:
+    if kind == "kind":
+        return {"type": "string", "const": ct.KIND}
+    if kind == "day":
+        return {"type": "string", "format": "date", "pattern": ct.DAY_PATTERN}
+    if kind == "count":
+        return {"type": "integer", "minimum": 0, "maximum": ct.MAX_COMPLETED}
+    if kind == "datetime":
+        return {"type": "string", "format": "date-time", "pattern": RFC3339_PATTERN}
+    if name == "schema_version":
+        return {"type": "integer", "const": ct.SCHEMA_VERSION}
+    codes = {"entity": catalogue.entities, "service": catalogue.services,
+             "channel": catalogue.channels}[name]
+    return {"type": "string", "enum": sorted(codes)}
+
+
+def build_control_total(catalogue: Catalogue | None = None) -> dict[str, Any]:
+    """The JSON Schema of control total contract v1 (schemas/control_total.py)."""
+    cat = catalogue or load_catalogue()
+    properties = {}
+    for spec in ct.FIELDS:
+        prop = _control_total_property(spec.name, spec.kind, cat)
+        prop["description"] = spec.description
+        properties[spec.name] = prop
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": CONTROL_TOTAL_SCHEMA_ID,
+        "title": "tahawul control total, contract v1",
+        "description": (
+            "An entity's own statement of how many transactions its system completed on one day "
+            "(Asia/Muscat), service and channel; sent on the same paths as events, signed by the "
+            "entity, never counted as a transaction. Also enforced by the pipeline: the service "
+            "must belong to the entity; day is not before 2000 nor after today in Muscat; "
+            "stated_at is not in the future nor before the day."
+        ),
+        "type": "object",
+        "additionalProperties": False,
+        "required": [f.name for f in ct.FIELDS if f.required],
+        "properties": properties,
+    }
+
+
+def render_control_total() -> str:
+    return json.dumps(build_control_total(), ensure_ascii=False, indent=2) + "\n"

@@ -75,6 +75,20 @@ class BAD(IntEnum):
     ENTITY = 6
 
 
+class TOTAL(IntEnum):
+    """Positions in a valid control total's verdict (schemas/control_total.py; a row in the
+    worker and in an envelope of version 4, under ``totals``). Never an event: the writer
+    stores it in ``control_totals`` and counts nothing."""
+
+    OFFSET = 0  # the source record's offset
+    ENTITY = 1
+    DAY = 2  # the Asia/Muscat day, ISO YYYY-MM-DD
+    SERVICE = 3
+    CHANNEL = 4
+    COMPLETED = 5
+    STATED_MS = 6  # stated_at, milliseconds since the epoch
+
+
 class COUNT(IntEnum):
     """Positions in a ``counts_minute`` row: the cell (minute to status), its totals, and the
     source partition with the progress the row was written at."""
@@ -96,6 +110,7 @@ class COUNT(IntEnum):
 
 OK_FIELDS: Final = tuple(field.name.lower() for field in OK)
 BAD_FIELDS: Final = tuple(field.name.lower() for field in BAD)
+TOTAL_FIELDS: Final = tuple(field.name.lower() for field in TOTAL)
 COUNT_COLUMNS: Final = tuple(column.name.lower() for column in COUNT)
 # The cell of a counts_minute row (what it counts by): the columns before its totals.
 CELL: Final = tuple(column for column in COUNT if column < COUNT.TRANSACTIONS)

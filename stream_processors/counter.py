@@ -23,6 +23,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,7 @@ from kafka.errors import KafkaError
 from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.schemas.redaction import redact as redact_payload
 from tahawul.schemas.reference import load_catalogue
-from tahawul.schemas.verdict import BAD, CELL, COUNT, COUNT_COLUMNS, OK
+from tahawul.schemas.verdict import BAD, CELL, COUNT, COUNT_COLUMNS, OK, TOTAL
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.connection import connect, redact
 from tahawul.sinks.clickhouse.store import NewEvents, SourceKey, Store, WriteBatch
@@ -74,6 +75,7 @@ class BatchStats:
     duplicates: int = 0
     rejected: int = 0
     skipped: int = 0
+    control_totals: int = 0  # statements stored (never counted as transactions)
     # (governorate, mode) -> completed transactions added by this batch
     completed: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
 
@@ -147,6 +149,16 @@ class CountingWriter:
                 for column, part in zip(columns, env.ok, strict=True):
                     column.extend([part[i] for i in keep])
             segments.append((env.topic, env.partition, len(columns[OK.OFFSET])))
+            for row in env.totals:  # stored as stated, counted nowhere
+                offset = row[TOTAL.OFFSET]
+                if offset <= done:
+                    stats.skipped += 1
+                    continue
+                stats.control_totals += 1
+                batch.control_totals.append((
+                    row[TOTAL.ENTITY], date.fromisoformat(row[TOTAL.DAY]), row[TOTAL.SERVICE],
+                    row[TOTAL.CHANNEL], row[TOTAL.COMPLETED], row[TOTAL.STATED_MS], now_ms, cluster,
+                    env.topic, env.partition, offset))
             for row in env.bad:
                 offset = row[BAD.OFFSET]
                 if offset <= done:

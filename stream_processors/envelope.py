@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from tahawul.schemas.control_total import ControlTotal
 from tahawul.schemas.event import Fields
 from tahawul.schemas.verdict import BAD, OK, OK_FIELDS
 
-# 3: rejected payloads in their redacted form, with the entity they named; 2: valid events
+# 4: valid control totals (schemas/control_total.py) as rows under "totals"; 3: rejected
+# payloads in their redacted form, with the entity they named; 2: valid events
 # by column, rejected payloads' first bytes (still read, and redacted by the counting
 # writer); 1: by row (still read).
-ENVELOPE_VERSION = 3
+ENVELOPE_VERSION = 4
 # Keep each validated record well under Kafka's default 1 MB request size.
 MAX_ENVELOPE_BYTES = 512 * 1024
 
@@ -39,6 +41,14 @@ def ok_row(offset: int, fields: Fields, fingerprint: int) -> list[Any]:
     occurred_ms = (since.days * 86_400 + since.seconds) * 1000 + since.microseconds // 1000
     return [offset, event_id, occurred_ms, entity, service, governorate, channel, mode, status,
             quantity, automated, satisfaction, fingerprint]
+
+
+def total_row(offset: int, total: ControlTotal) -> list[Any]:
+    """The verdict row of a valid control total, in :class:`schemas.verdict.TOTAL` order."""
+    since = total.stated_at - _EPOCH
+    stated_ms = (since.days * 86_400 + since.seconds) * 1000 + since.microseconds // 1000
+    return [offset, total.entity, total.day.isoformat(), total.service, total.channel,
+            total.completed, stated_ms]
 
 
 def bad_row(offset: int, code: str, message: str, redacted: bytes, payload_bytes: int, source: str,
@@ -76,11 +86,15 @@ class Envelope:
     # False for an envelope of version 1 or 2, whose rejected rows carry the payload's own
     # first bytes and no entity: the counting writer redacts them before storing anything.
     redacted: bool = True
+    # Valid control totals as rows (:class:`schemas.verdict.TOTAL`), from version 4 on.
+    totals: list[list[Any]] = field(default_factory=list)
 
     @staticmethod
     def of_rows(topic: str, partition: int, first_offset: int, last_offset: int,
-                ok_rows: Sequence[Sequence[Any]], bad: list[list[Any]]) -> Envelope:
-        return Envelope(topic, partition, first_offset, last_offset, columns_of(ok_rows), bad)
+                ok_rows: Sequence[Sequence[Any]], bad: list[list[Any]],
+                totals: list[list[Any]] | None = None) -> Envelope:
+        return Envelope(topic, partition, first_offset, last_offset, columns_of(ok_rows), bad,
+                        totals=totals or [])
 
     @property
     def n_ok(self) -> int:
@@ -90,13 +104,14 @@ class Envelope:
         return orjson.dumps({
             "v": ENVELOPE_VERSION, "topic": self.topic, "partition": self.partition,
             "first": self.first_offset, "last": self.last_offset, "ok": self.ok, "bad": self.bad,
+            "totals": self.totals,
         })
 
     @staticmethod
     def decode(data: bytes) -> Envelope:
         obj = orjson.loads(data)
         version = obj.get("v")
-        if version == ENVELOPE_VERSION or version == 2:
+        if version in (ENVELOPE_VERSION, 3, 2):
             ok = obj["ok"]
         elif version == 1:  # rows, from workers of before version 2 (still in the topic)
             ok = columns_of(obj["ok"])
@@ -105,11 +120,14 @@ class Envelope:
         if len(ok) != len(OK_FIELDS) or len({len(column) for column in ok}) != 1:
             raise ValueError("malformed envelope: ok columns of unequal length")
         return Envelope(obj["topic"], obj["partition"], obj["first"], obj["last"], ok, obj["bad"],
-                        version == ENVELOPE_VERSION)
+                        version in (ENVELOPE_VERSION, 3), obj.get("totals") or [])
 
 
-def split(topic: str, partition: int, rows: Sequence[tuple[int, bool, list[Any]]]) -> Iterator[Envelope]:
-    """Cut offset-ordered verdicts (offset, is_ok, row) into envelopes under the size cap.
+def split(topic: str, partition: int, rows: Sequence[tuple[int, bool | None, list[Any]]]
+          ) -> Iterator[Envelope]:
+    """Cut offset-ordered verdicts (offset, valid, row) into envelopes under the size cap;
+    ``valid`` is True for a valid event, False for a rejected one and None for a valid
+    control total (validation.Verdict).
 
     Never between two verdicts of one offset: the events of a batched record share their
     record's offset, and the writer skips a record at or below the progress of its
@@ -118,36 +136,43 @@ def split(topic: str, partition: int, rows: Sequence[tuple[int, bool, list[Any]]
     verdicts are bounded by schemas/batch.py's limits, well under Kafka's message size)."""
     ok: list[list[Any]] = []  # the envelope being filled: its whole records
     bad: list[list[Any]] = []
+    totals: list[list[Any]] = []
     size = 0
     first = last = -1
     record_ok: list[list[Any]] = []  # the record being read
     record_bad: list[list[Any]] = []
+    record_totals: list[list[Any]] = []
     record_size = 0
     current = -1
     for offset, is_ok, row in rows:
         if offset != current:
             if current >= 0:  # the previous record is complete: place it
-                if (ok or bad) and size + record_size > MAX_ENVELOPE_BYTES:
-                    yield Envelope.of_rows(topic, partition, first, last, ok, bad)
-                    ok, bad, size = [], [], 0
-                if not ok and not bad:
+                if (ok or bad or totals) and size + record_size > MAX_ENVELOPE_BYTES:
+                    yield Envelope.of_rows(topic, partition, first, last, ok, bad, totals)
+                    ok, bad, totals, size = [], [], [], 0
+                if not ok and not bad and not totals:
                     first = current
                 ok += record_ok
                 bad += record_bad
+                totals += record_totals
                 size += record_size
                 last = current
-                record_ok, record_bad, record_size = [], [], 0
+                record_ok, record_bad, record_totals, record_size = [], [], [], 0
             current = offset
         if is_ok:
             record_ok.append(row)
             record_size += 160
+        elif is_ok is None:
+            record_totals.append(row)
+            record_size += 120
         else:
             record_bad.append(row)
             record_size += 160 + len(row[BAD.PAYLOAD_B64])
     if current >= 0:
-        if (ok or bad) and size + record_size > MAX_ENVELOPE_BYTES:
-            yield Envelope.of_rows(topic, partition, first, last, ok, bad)
-            ok, bad = [], []
-        if not ok and not bad:
+        if (ok or bad or totals) and size + record_size > MAX_ENVELOPE_BYTES:
+            yield Envelope.of_rows(topic, partition, first, last, ok, bad, totals)
+            ok, bad, totals = [], [], []
+        if not ok and not bad and not totals:
             first = current
-        yield Envelope.of_rows(topic, partition, first, current, ok + record_ok, bad + record_bad)
+        yield Envelope.of_rows(topic, partition, first, current, ok + record_ok, bad + record_bad,
+                               totals + record_totals)

@@ -112,7 +112,7 @@ LAST_WRITE = Gauge(
 )
 
 
-def observe_verdicts(verdicts: Iterable[tuple[int, bool, Sequence[Any]]]) -> None:
+def observe_verdicts(verdicts: Iterable[tuple[int, bool | None, Sequence[Any]]]) -> None:
     """Count one partition's judged records (``judge`` output: offset, ok, row; a rejected
     row carries its reason code at ``BAD.CODE``). One increment per batch and reason, not per
     record: a metric update costs about a microsecond, a verdict a few."""
@@ -120,7 +120,7 @@ def observe_verdicts(verdicts: Iterable[tuple[int, bool, Sequence[Any]]]) -> Non
     reasons: dict[str, int] = {}
     for _offset, is_ok, row in verdicts:
         consumed += 1
-        if not is_ok:
+        if is_ok is False:  # (None: a valid control total)
             code = str(row[BAD.CODE])
             reasons[code] = reasons.get(code, 0) + 1
     WORKER_CONSUMED.inc(consumed)
@@ -185,7 +185,7 @@ def _forget_unassigned(group: str, topic: str, assigned: set[int]) -> None:
 
 
 def observe_worker_batch(app: Any, group: str, topic: str, partition: int,
-                         verdicts: Sequence[tuple[int, bool, Sequence[Any]]]) -> None:
+                         verdicts: Sequence[tuple[int, bool | None, Sequence[Any]]]) -> None:
     """Everything the validating worker reports about one partition's batch: outcomes and
     the partition's lag (from the Faust consumer's last fetch)."""
     observe_verdicts(verdicts)

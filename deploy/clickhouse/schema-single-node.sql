@@ -1186,3 +1186,64 @@ FROM ref_published AS d
 LEFT JOIN ref_published AS t ON t.figure = replaceRegexpOne(d.figure, '-2021-2024$', '-target-2025')
 WHERE d.figure IN ('services-digitised-2021-2024', 'services-simplified-2021-2024',
                    'services-digitised-share-2025-may', 'priority-services-simplified-2025-may');
+
+-- 016_control_totals
+CREATE TABLE IF NOT EXISTS control_totals
+(
+    entity        LowCardinality(String),
+    day           Date,
+    service       LowCardinality(String),
+    channel       LowCardinality(String),
+    completed     UInt64,
+    stated_at     DateTime64(3, 'UTC'),
+    ingested_at   DateTime64(3, 'UTC'),
+    src_cluster   LowCardinality(String),
+    src_topic     LowCardinality(String),
+    src_partition UInt32,
+    src_offset    UInt64
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (entity, day, service, channel, stated_at);
+
+CREATE VIEW IF NOT EXISTS v_control_totals AS
+SELECT
+    entity,
+    day,
+    service,
+    channel,
+    argMax(t.completed, (t.stated_at, t.ingested_at, t.src_offset)) AS completed,
+    max(t.stated_at) AS stated_at,
+    count() AS statements
+FROM control_totals AS t
+GROUP BY entity, day, service, channel;
+
+CREATE VIEW IF NOT EXISTS v_completeness AS
+SELECT
+    day,
+    entity,
+    service,
+    channel,
+    if(coalesce(t.has_total, 0) = 1, toNullable(toUInt64(coalesce(t.completed, 0))), NULL) AS control_total,
+    toUInt64(coalesce(c.counted, 0)) AS counted,
+    if(coalesce(t.has_total, 0) = 1,
+       toNullable(toInt64(coalesce(c.counted, 0)) - toInt64(coalesce(t.completed, 0))), NULL) AS difference,
+    if(coalesce(t.has_total, 0) = 1, toNullable(t.stated_at), NULL) AS stated_at,
+    toUInt64(coalesce(t.statements, 0)) AS statements,
+    multiIf(
+        coalesce(t.has_total, 0) = 0, 'no_control_total',
+        coalesce(c.counted, 0) = coalesce(t.completed, 0), 'complete',
+        coalesce(c.counted, 0) < coalesce(t.completed, 0), 'missing_events',
+        'extra_events'
+    ) AS status
+FROM
+(
+    SELECT day, entity, service, channel, sum(transactions) AS counted
+    FROM v_counts_daily
+    GROUP BY day, entity, service, channel
+) AS c
+FULL OUTER JOIN
+(
+    SELECT day, entity, service, channel, completed, stated_at, statements, toUInt8(1) AS has_total
+    FROM v_control_totals
+) AS t USING (day, entity, service, channel);

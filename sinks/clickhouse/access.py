@@ -35,11 +35,12 @@ ENTITY_MARKER = "tahawul_entity_auditor"
 # events: the raw counted events; counts_minute: what v_counts_daily sums; the rest are
 # the public catalogue, unit costs and published figures that views join (views run with the
 # reader's rights), and `runs` (profile, scale, seed of simulated runs) for the scale
-# v_programme_published_digital compares at.
+# v_programme_published_digital compares at, and `control_totals` (what entities stated they
+# completed, which v_completeness sets beside the counts).
 READABLE_TABLES = ("events", "counts_minute", "ref_governorates", "ref_channels", "ref_entities",
-                   "ref_services", "unit_costs", "ref_published", "runs")
+                   "ref_services", "unit_costs", "ref_published", "runs", "control_totals")
 # Tables whose rows carry an entity: entity auditors see only their own rows of these.
-ENTITY_TABLES = ("events", "counts_minute")
+ENTITY_TABLES = ("events", "counts_minute", "control_totals")
 DASHBOARDS = "tahawul_dashboards"
 # The columns of `rejected` the dashboards' view v_rejections_hourly reads.
 DASHBOARD_REJECTED_COLUMNS = ("rejected_at", "reason_code", "entity")

@@ -1,7 +1,8 @@
 """The store of record: batch writes with progress, and recovery of an unfinished batch.
 
 Write protocol (the argument is in docs/exactly-once.md):
-1. insert the batch's rows into events, rejected, duplicates and counts_minute, every row
+1. insert the batch's rows into events, rejected, duplicates, counts_minute and
+   control_totals, every row
    tagged with its source (cluster, topic, partition, offset);
 2. then insert one ingest_progress row per source partition with the batch's last offset.
 A batch is applied exactly when its progress row exists. :meth:`Store.recover` deletes every
@@ -38,10 +39,13 @@ REJECTED_COLUMNS = (
 )
 DUPLICATE_COLUMNS = ("event_id", "seen_at", "src_cluster", "src_topic", "src_partition", "src_offset",
                      "entity")
+# control totals (schemas/control_total.py), one row per statement received; never counted.
+CONTROL_TOTAL_COLUMNS = ("entity", "day", "service", "channel", "completed", "stated_at", "ingested_at",
+                         "src_cluster", "src_topic", "src_partition", "src_offset")
 # counts_minute's columns are those of the writer's count rows: schemas.verdict.COUNT_COLUMNS.
 PROGRESS_COLUMNS = ("src_cluster", "src_topic", "src_partition", "last_offset", "committed_at")
 # Tables whose rows are tagged with the source offset they came from.
-TAGGED_TABLES = ("events", "rejected", "duplicates", "counts_minute")
+TAGGED_TABLES = ("events", "rejected", "duplicates", "counts_minute", "control_totals")
 
 SourceKey = tuple[str, int]  # (topic, partition) within one cluster
 
@@ -92,6 +96,7 @@ class WriteBatch:
     rejected: list[Sequence[Any]] = field(default_factory=list)
     duplicates: list[Sequence[Any]] = field(default_factory=list)
     counts: list[Sequence[Any]] = field(default_factory=lambda: [[] for _ in COUNT_COLUMNS])
+    control_totals: list[Sequence[Any]] = field(default_factory=list)  # CONTROL_TOTAL_COLUMNS rows
     progress: dict[SourceKey, int] = field(default_factory=dict)
 
 
@@ -188,6 +193,7 @@ class Store:
         for table, columns, rows in (
             ("rejected", REJECTED_COLUMNS, batch.rejected),
             ("duplicates", DUPLICATE_COLUMNS, batch.duplicates),
+            ("control_totals", CONTROL_TOTAL_COLUMNS, batch.control_totals),
         ):
             if rows:
                 self._insert(table, columns, rows)

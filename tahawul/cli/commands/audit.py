@@ -1,5 +1,6 @@
-"""`tahawul audit reconcile` and `audit published`: prove the counts, compare them with
-the programme's published figures."""
+"""`tahawul audit reconcile`, `audit published` and `audit completeness`: prove the counts,
+compare them with the programme's published figures, and with the entities' own control
+totals."""
 
 from __future__ import annotations
 
@@ -37,6 +38,21 @@ def register(sub: Any) -> None:
     pub.add_argument("--format", choices=("table", "csv", "json"), default="table",
                      help="format of the figures table")
     pub.set_defaults(handler=run_published)
+    comp = audit_sub.add_parser(
+        "completeness",
+        help="the entities' control totals beside what was counted, per entity, day, service and "
+             "channel; exit 1 when a cell misses more transactions than --tolerance",
+    )
+    comp.add_argument("--from", dest="first", type=date.fromisoformat, help="first day (YYYY-MM-DD)")
+    comp.add_argument("--to", dest="last", type=date.fromisoformat, help="last day (YYYY-MM-DD)")
+    comp.add_argument("--entity", default="", help="one entity's code (default: every entity)")
+    comp.add_argument("--tolerance", type=_tolerance, default=0,
+                      help="transactions a cell may miss before the audit fails (default 0)")
+    comp.add_argument("--all", dest="all_cells", action="store_true",
+                      help="list every cell, complete ones too (default: only the others)")
+    comp.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                      help="format of the cells table")
+    comp.set_defaults(handler=run_completeness)
 
 
 def _scale(text: str) -> Decimal:
@@ -47,6 +63,54 @@ def _scale(text: str) -> Decimal:
     if not value.is_finite() or value <= 0:
         raise argparse.ArgumentTypeError(f"scale must be > 0, got {text}")
     return value
+
+
+def _tolerance(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"tolerance must be >= 0, got {text}")
+    return value
+
+
+def run_completeness(args: argparse.Namespace, settings: Settings) -> int:
+    from tahawul.schemas.reference import load_catalogue
+    from tahawul.sinks.clickhouse.completeness import completeness
+    from tahawul.sinks.clickhouse.reading import connect_for_reading
+
+    if args.entity and args.entity not in load_catalogue().entities:
+        print(f"tahawul audit completeness: {args.entity!r} is not an entity code of the catalogue",
+              file=sys.stderr)
+        return EXIT_USAGE
+    client = connect_for_reading(settings.clickhouse_dsn())
+    try:
+        result = completeness(client, args.first, args.last, args.entity, args.tolerance)
+    finally:
+        client.close()
+    failing = result.beyond_tolerance
+    verdict = "INCOMPLETE" if failing else "complete"
+    scope = f" entity {result.entity}" if result.entity else ""
+    print(f"completeness {result.first_day} .. {result.last_day}{scope}: {verdict} "
+          f"(tolerance {result.tolerance} a cell)")
+    shown = result.cells if args.all_cells else [c for c in result.cells if c.status != "complete"]
+    columns = ["entity", "day", "service", "channel", "control_total", "counted", "difference", "status"]
+    rows = [[c.entity, c.day.isoformat(), c.service, c.channel,
+             "" if c.control_total is None else c.control_total, c.counted,
+             "" if c.difference is None else c.difference, c.status] for c in shown]
+    if rows:
+        print_result(columns, rows, args.format)
+    print("per entity:")
+    for s in result.entities:
+        print(f"  {s.entity}: {s.status}; stated {s.stated}, counted {s.counted_in_stated}, "
+              f"missing {s.missing}, extra {s.extra}; cells complete {s.cells['complete']}, "
+              f"missing events {s.cells['missing_events']}, extra events {s.cells['extra_events']}, "
+              f"no control total {s.cells['no_control_total']} ({s.counted_without_total} counted)")
+    if not result.entities:
+        print("  nothing counted and no control total in this period")
+    print(f"{len(failing)} cell(s) missing more than {result.tolerance} transaction(s)")
+    return EXIT_FAILED if failing else 0
 
 
 def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
