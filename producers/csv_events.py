@@ -19,6 +19,21 @@ satisfaction    no        1-5, empty when not asked
 event_id        no        a UUID; when empty, one is derived (see below)
 ==============  ========  ================================================================
 
+A file whose header names ``day`` and ``completed`` is a file of control totals
+(schemas/control_total.py), one row per day, service and channel:
+
+==============  ========  ================================================================
+column          required  meaning
+==============  ========  ================================================================
+day             yes       the Asia/Muscat day, ``YYYY-MM-DD``
+entity          yes       entity code (the file must be signed with its key)
+service         yes       service code of that entity
+channel         yes       channel code
+completed       yes       transactions the entity's system completed that day
+stated_at       no        when stated, RFC 3339; default: when the file is sent (so a
+                          file sent again with corrected figures supersedes the first)
+==============  ========  ================================================================
+
 Any other column is refused for the whole file: events carry no other data, personal data
 least of all. Rows without an ``event_id`` get
 ``uuid5(ROW_NAMESPACE, "<entity>\\n<source>\\n<line>")`` where ``source`` is the file's name
@@ -34,10 +49,12 @@ import csv
 import re
 import uuid
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
 
+from tahawul.schemas import control_total
 from tahawul.schemas.event import SCHEMA_VERSION, InvalidEvent
 
 ROW_NAMESPACE: Final = uuid.UUID("4f1c8a52-6b0e-5d7a-9a3e-7461686177ff")
@@ -51,6 +68,10 @@ _TRUE: Final = frozenset({"true", "yes", "1", "y", "t"})
 _FALSE: Final = frozenset({"false", "no", "0", "n", "f"})
 
 
+TOTAL_COLUMNS: Final = ("day", "entity", "service", "channel", "completed", "stated_at")
+TOTAL_REQUIRED_COLUMNS: Final = ("day", "entity", "service", "channel", "completed")
+
+
 class CsvHeaderError(ValueError):
     """The header row makes the whole file unusable; nothing of it is sent."""
 
@@ -60,14 +81,23 @@ def row_event_id(source: str, line: int, entity: str) -> str:
     return str(uuid.uuid5(ROW_NAMESPACE, f"{entity}\n{source}\n{line}"))
 
 
+def is_totals_header(names: list[str]) -> bool:
+    """A header of control totals names ``day`` and ``completed``, which no event has."""
+    return "day" in names and "completed" in names
+
+
 def check_header(header: list[str]) -> list[str]:
     names = [h.strip().lstrip("\ufeff").lower() for h in header]
-    unknown = [n for n in names if n not in COLUMNS]
+    allowed: tuple[str, ...] = COLUMNS
+    required: tuple[str, ...] = REQUIRED_COLUMNS
+    if is_totals_header(names):
+        allowed, required = TOTAL_COLUMNS, TOTAL_REQUIRED_COLUMNS
+    unknown = [n for n in names if n not in allowed]
     if unknown:
         raise CsvHeaderError(
-            f"column(s) not in the contract: {', '.join(unknown)[:200]} (allowed: {', '.join(COLUMNS)}; "
-            "events carry no other data, personal data least of all)")
-    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+            f"column(s) not in the contract: {', '.join(unknown)[:200]} (allowed: {', '.join(allowed)}; "
+            "events and control totals carry no other data, personal data least of all)")
+    missing = [c for c in required if c not in names]
     if missing:
         raise CsvHeaderError(f"missing required column(s): {', '.join(missing)}")
     duplicated = sorted({n for n in names if names.count(n) > 1})
@@ -103,6 +133,19 @@ def row_to_event(names: list[str], cells: list[str], source: str, line: int) -> 
     return obj
 
 
+def row_to_total(names: list[str], cells: list[str], stated_at: str) -> dict[str, Any]:
+    """A row of a control-totals file as a control total (checked later by its contract)."""
+    obj: dict[str, Any] = {"kind": control_total.KIND, "schema_version": control_total.SCHEMA_VERSION}
+    for name, raw in zip(names, cells, strict=False):
+        text = raw.strip()
+        if text:
+            obj[name] = int(text) if name == "completed" and _INT_RE.match(text) else text
+    if len(cells) > len(names) and any(c.strip() for c in cells[len(names):]):
+        raise InvalidEvent("extra_cells", "row has more cells than the header names columns")
+    obj.setdefault("stated_at", stated_at)
+    return obj
+
+
 def iter_csv(lines: Iterable[str], source: str) -> Iterator[tuple[int, bytes | InvalidEvent]]:
     """(line number, JSON payload or why the row cannot be one) per data row of a CSV text;
     blank rows are skipped. The payload still has to pass
@@ -114,11 +157,16 @@ def iter_csv(lines: Iterable[str], source: str) -> Iterator[tuple[int, bytes | I
     if header is None:
         raise CsvHeaderError("the file is empty (a header row is required)")
     names = check_header(header)
+    totals = is_totals_header(names)
+    stated_at = datetime.now(UTC).isoformat(timespec="milliseconds")
     for cells in reader:
         if not any(c.strip() for c in cells):
             continue
         line = reader.line_num
         try:
+            if totals:
+                yield line, orjson.dumps(row_to_total(names, cells, stated_at))
+                continue
             yield line, orjson.dumps(row_to_event(names, cells, source, line))
         except InvalidEvent as exc:
             yield line, exc

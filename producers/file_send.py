@@ -1,5 +1,9 @@
 """Sending event files (JSONL or CSV) for `tahawul send`: validate every line, send the valid ones.
 
+A line may also be a control total (schemas/control_total.py), in JSONL with its ``kind``, or
+a row of a CSV file of control totals (producers/csv_events.py); it is checked with its own
+contract and travels like the events, signed by its entity.
+
 Each line is checked with :func:`tahawul.schemas.event.parse`, the function the workers
 run, so a rejected line is reported here with the pipeline's code and message (and is not
 sent: it would only be rejected again). Valid lines are sent keyed by entity, in batched records of
@@ -21,7 +25,8 @@ from typing import Literal, TextIO
 
 from tahawul.producers.batching import Batcher
 from tahawul.producers.csv_events import iter_csv
-from tahawul.schemas.event import InvalidEvent, parse
+from tahawul.schemas.control_total import parse_either
+from tahawul.schemas.event import InvalidEvent
 from tahawul.schemas.reference import Catalogue
 from tahawul.schemas.signing import Signers
 
@@ -114,7 +119,8 @@ def send_file(path: Path, fmt: Format, source: str, catalogue: Catalogue, signer
         try:
             if isinstance(item, InvalidEvent):
                 raise item
-            event = parse(item, catalogue, now)
+            # An event, or a control total (schemas/control_total.py): both go the same way.
+            event = parse_either(item, catalogue, now)
             if batcher is not None and signers.key_for(event.entity) is None:
                 raise InvalidEvent("signature_missing", f"no signing key of {event.entity} here "
                                    "(TAHAWUL_SIGNING_KEYS); the pipeline counts signed events only")

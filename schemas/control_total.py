@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
-from tahawul.schemas.event import RFC3339_PATTERN, FieldSpec, InvalidEvent
+from tahawul.schemas.event import RFC3339_PATTERN, Event, FieldSpec, InvalidEvent, decode, parse
 from tahawul.schemas.reference import Catalogue
 
 KIND: Final = "control_total"
@@ -163,3 +163,19 @@ def validate(obj: Any, catalogue: Catalogue, now: datetime | None = None) -> Con
     if channel not in catalogue.channels:
         raise InvalidEvent("unknown_channel", "channel is not a code of the reference catalogue")
     return ControlTotal(entity, day, service, channel, completed, stated_at)
+
+
+def parse_either(payload: bytes | None, catalogue: Catalogue, now: datetime | None = None
+                 ) -> Event | ControlTotal:
+    """A raw payload as an event or a control total, judged as the workers judge it: first as
+    an event; only a payload the event contract refuses for a field it does not know, and
+    that says ``"kind": "control_total"``, as a control total."""
+    try:
+        return parse(payload, catalogue, now)
+    except InvalidEvent as exc:
+        if exc.code != "unknown_field":
+            raise
+        obj = decode(payload)
+        if not is_control_total(obj):
+            raise
+        return validate(obj, catalogue, now)

@@ -21,6 +21,14 @@ How it keeps every accepted event:
 4. when delivery fails (broker down longer than ``delivery_timeout``), it drops that
    producer, waits, and re-delivers every unacknowledged event from the oldest, in order.
    A re-delivered event that had in fact arrived is counted once by the pipeline.
+
+Control totals (schemas/control_total.py, issue 17): the SDK tallies, per day (Asia/Muscat),
+service and channel, the completed transactions it accepted (:mod:`tahawul.producers.sdk.totals`)
+and states them itself: at ``flush``/``close``, when the day changes, and on
+``emit_control_totals()``. They travel in the spool like events, so an integrating team gets
+`tahawul audit completeness` for free: an event lost after ``send`` returned shows up as
+missing in its cell. ``control_totals=False`` turns this off (a system that states its
+totals another way, e.g. with ``send`` of its own control totals or `tahawul send`).
 """
 
 from __future__ import annotations
@@ -28,8 +36,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -39,9 +48,11 @@ from kafka import KafkaProducer
 
 from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.producers.kafka_config import UnconfirmedWrite, producer_config, stored
-from tahawul.producers.sdk.spool import Cursor, Spool, SpoolError
+from tahawul.producers.sdk.spool import Cursor, Spool, SpoolError, SpoolFull
+from tahawul.producers.sdk.totals import Tallies
 from tahawul.schemas import topics
-from tahawul.schemas.event import InvalidEvent, parse
+from tahawul.schemas.control_total import ControlTotal, muscat_day, parse_either
+from tahawul.schemas.event import Event, InvalidEvent
 from tahawul.schemas.headers import SIGNATURE_HEADER
 from tahawul.schemas.reference import Catalogue, load_catalogue
 from tahawul.schemas.signing import SigningKey, parse_signing_key
@@ -75,11 +86,11 @@ class BatchRejected(InvalidEvent):
         self.rejections = rejections
 
 
-def encode(event: Mapping[str, Any] | bytes, catalogue: Catalogue) -> tuple[bytes, str]:
-    """Validate one event (a dict in contract form, or its JSON bytes); return (payload, entity)."""
+def encode(event: Mapping[str, Any] | bytes, catalogue: Catalogue) -> tuple[bytes, Event | ControlTotal]:
+    """Validate one event or control total (a dict in contract form, or its JSON bytes);
+    return (payload, what it is)."""
     payload = bytes(event) if isinstance(event, bytes | bytearray) else orjson.dumps(event)
-    parsed = parse(payload, catalogue)
-    return payload, parsed.entity
+    return payload, parse_either(payload, catalogue)
 
 
 class Producer:
@@ -114,6 +125,7 @@ class Producer:
         linger_ms: int = 10,
         client_id: str = "tahawul-sdk",
         security: KafkaSecurity | None = None,
+        control_totals: bool = True,
     ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
@@ -121,6 +133,13 @@ class Producer:
                              else _load_key(Path(signing_key)))
         self._catalogue = load_catalogue()
         self._spool = Spool(Path(spool_dir), spool_max_bytes, spool_segment_bytes, fsync)
+        self._tallies = (Tallies(Path(spool_dir), self._signing_key.signer, fsync)
+                         if control_totals else None)
+        self._today = muscat_day(datetime.now(UTC))
+        # Fault injection for tests only (issue 17's loss tests): a record for which this
+        # returns True is dropped after the SDK counted it and marked delivered without
+        # reaching the broker, as a record lost on its way would be. Never set it otherwise.
+        self.lose: Callable[[bytes], bool] | None = None
         # A failed delivery is retried from the spool, so the producer gives up on a record
         # after delivery_timeout; it never blocks the delivery thread for more than 10 s, and
         # a connection attempt takes at most 5 s, so that close() is never kept waiting long.
@@ -154,8 +173,8 @@ class Producer:
         Raises :class:`~tahawul.schemas.event.InvalidEvent` (``.code``, ``.message``) if it
         breaks the contract, :class:`~tahawul.producers.sdk.spool.SpoolFull` if the spool has
         no room."""
-        payload, entity = self._encode(event)
-        self._append([(entity.encode(), payload)])
+        payload, parsed = self._encode(event)
+        self._append([(parsed.entity.encode(), payload)], [parsed])
 
     def send_many(self, events: Iterable[Mapping[str, Any] | bytes]) -> int:
         """Validate all events, then spool them with one fsync; all or nothing.
@@ -163,17 +182,19 @@ class Producer:
         Raises :class:`BatchRejected` listing every invalid event (index, code, message)
         and sends none of them. Returns how many were spooled."""
         records: list[tuple[bytes, bytes]] = []
+        parsed: list[Event | ControlTotal] = []
         rejections: list[Rejection] = []
         for index, event in enumerate(events):
             try:
-                payload, entity = self._encode(event)
+                payload, item = self._encode(event)
             except InvalidEvent as exc:
                 rejections.append(Rejection(index, exc.code, exc.message))
             else:
-                records.append((entity.encode(), payload))
+                records.append((item.entity.encode(), payload))
+                parsed.append(item)
         if rejections:
             raise BatchRejected(rejections)
-        self._append(records)
+        self._append(records, parsed)
         return len(records)
 
     @property
@@ -185,7 +206,10 @@ class Producer:
         """Wait until the broker acknowledged every spooled event, or ``timeout`` seconds.
 
         Returns how many are still pending (0: all delivered). Pending events stay in the
-        spool and are delivered later, also after a restart."""
+        spool and are delivered later, also after a restart. States the control totals of
+        the cells sent to since their last statement first."""
+        if not (self._closed or self._stopping):
+            self._emit_if_room()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             self._cond.notify_all()
@@ -216,6 +240,28 @@ class Producer:
                         pending, self._spool.directory)
         return pending
 
+    def emit_control_totals(self) -> int:
+        """Spool a control total for every day, service and channel sent to since its last
+        statement (the day's whole completed total so far, stated now); returns how many.
+        The next statement of a cell supersedes this one in `tahawul audit completeness`."""
+        tallies = self._tallies
+        if tallies is None:
+            return 0
+        statements = tallies.statements()
+        if statements:
+            entity = self._signing_key.signer.encode()
+            self._append_raw([(entity, st) for st in statements])
+            tallies.stated(statements)
+        return len(statements)
+
+    def _emit_if_room(self) -> None:
+        """State the control totals unless the spool is full: the events were accepted, and
+        their cells stay due, stated once the spool has room again."""
+        try:
+            self.emit_control_totals()
+        except SpoolFull as exc:
+            log.warning("control totals not stated yet: %s", exc)
+
     def __enter__(self) -> Producer:
         return self
 
@@ -225,20 +271,32 @@ class Producer:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _append(self, records: list[tuple[bytes, bytes]]) -> None:
+    def _append(self, records: list[tuple[bytes, bytes]], parsed: list[Event | ControlTotal]) -> None:
+        """Spool, then count the events in the control totals (after the spool: what is
+        counted there was accepted); at a new day in Muscat, state the totals."""
+        self._append_raw(records)
+        if self._tallies is not None:
+            self._tallies.add([p for p in parsed if isinstance(p, Event)])
+            today = muscat_day(datetime.now(UTC))
+            if today != self._today:
+                self._today = today
+                self._emit_if_room()
+
+    def _append_raw(self, records: list[tuple[bytes, bytes]]) -> None:
         if self._closed or self._stopping:
             raise ProducerClosed("this Producer is closed")
         self._spool.append(records)
         with self._cond:
             self._cond.notify_all()
 
-    def _encode(self, event: Mapping[str, Any] | bytes) -> tuple[bytes, str]:
-        payload, entity = encode(event, self._catalogue)
+    def _encode(self, event: Mapping[str, Any] | bytes) -> tuple[bytes, Event | ControlTotal]:
+        payload, parsed = encode(event, self._catalogue)
+        entity = parsed.entity
         signer = self._signing_key.signer
         if entity != signer:
             raise InvalidEvent("signature_invalid", f"this producer signs as {signer}; the pipeline "
                                f"would refuse an event of {entity} signed by it")
-        return payload, entity
+        return payload, parsed
 
     def _headers(self, value: bytes) -> list[tuple[str, bytes]]:
         """One signature per record, over the exact value sent."""
@@ -313,8 +371,12 @@ class Producer:
                             self._cond.wait(0.5)
                     continue
                 generation = self._generation
+                lose = self.lose
                 try:
                     for entry in entries:
+                        if lose is not None and lose(entry.value):  # a test's injected loss
+                            self._spool.ack(entry.seq)
+                            continue
                         future = producer.send(self.topic, value=entry.value, key=entry.key,
                                                headers=self._headers(entry.value))
                         future.add_callback(self._on_ack(entry.seq, generation))

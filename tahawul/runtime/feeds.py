@@ -17,7 +17,8 @@ from typing import TextIO
 from tahawul.producers.file_send import detect_format, iter_file
 from tahawul.producers.kafka_sender import EventSender, entity_key
 from tahawul.runtime.local import Run
-from tahawul.schemas.event import InvalidEvent, parse
+from tahawul.schemas.control_total import parse_either
+from tahawul.schemas.event import InvalidEvent
 from tahawul.schemas.headers import SOURCE_HEADER
 from tahawul.schemas.reference import load_catalogue
 
@@ -53,7 +54,7 @@ class FileFeed:
                 self._reject(number, item)
                 continue
             try:
-                parse(item, catalogue)
+                parse_either(item, catalogue)  # an event or a control total
             except InvalidEvent as exc:
                 self._reject(number, exc)
             yield item, entity_key(item), [(SOURCE_HEADER, f"{self.path.name}:{number}".encode())]
