@@ -21,9 +21,15 @@ TAHAWUL_GATEWAY_MAX_BATCH). In order, the gateway:
    (schemas/batch.py; each signed as a whole with the gateway's own key, which the
    workers' trust file lets vouch for the entities it authenticates: delivery.py), and waits
    until the broker acknowledged every one (503 otherwise: retry as is);
-6. answers per event: ``accepted``, ``duplicate`` (already delivered) or ``rejected`` with
+6. answers per item: ``accepted``, ``duplicate`` (already delivered) or ``rejected`` with
    the code and reason. 200 when none was rejected, 422 when any was (the others in the
    request were still accepted; re-sending the corrected batch is safe).
+
+An item may also be a control total (schemas/control_total.py, ``"kind": "control_total"``):
+the entity's own statement of what it completed on a day, service and channel, for systems
+that state totals instead of (or beside) the SDK. It goes through the same steps (its entity
+must be the caller's, it takes one from the rate allowance), is validated with its own
+contract, and is always sent (a restatement is not a duplicate: the latest one counts).
 """
 
 from __future__ import annotations
@@ -50,8 +56,10 @@ from tahawul.producers.gateway.delivery import Delivery, NotAcknowledged, Record
 from tahawul.producers.gateway.metrics import GatewayMetrics
 from tahawul.producers.gateway.ratelimit import RateLimiter
 from tahawul.producers.gateway.seen import DeliveredIndex
-from tahawul.schemas.event import Event, InvalidEvent, parse
+from tahawul.schemas.control_total import ControlTotal, parse_either
+from tahawul.schemas.event import Event, InvalidEvent
 from tahawul.schemas.jsonschema import build as event_json_schema
+from tahawul.schemas.jsonschema import build_control_total
 from tahawul.schemas.reference import Catalogue
 
 API_VERSION = "1.0.0"
@@ -219,15 +227,20 @@ def create_app(services: Services | None, max_batch: int, body_timeout: float = 
         description=(
             f"Body: one event (JSON object) or an array of 1 to {max_batch} events, each in "
             "contract v1 (schemas/event-v1.schema.json) with `entity` equal to the caller's. "
-            "Answers after the broker acknowledged every accepted event."),
+            "An item may instead be a control total (schemas/control-total-v1.schema.json): "
+            "the caller's own count of completed transactions for a day, service and channel. "
+            "Answers after the broker acknowledged every accepted item."),
         tags=["ingest"],
         response_model=IngestResponse,
         responses=_responses(),
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
             "oneOf": [
                 {"$ref": "#/components/schemas/EventV1"},
-                {"type": "array", "items": {"$ref": "#/components/schemas/EventV1"},
+                {"type": "array", "items": {"oneOf": [
+                    {"$ref": "#/components/schemas/EventV1"},
+                    {"$ref": "#/components/schemas/ControlTotalV1"}]},
                  "minItems": 1, "maxItems": max_batch},
+                {"$ref": "#/components/schemas/ControlTotalV1"},
             ]}}}}},
     )
     async def ingest(
@@ -269,7 +282,10 @@ def create_app(services: Services | None, max_batch: int, body_timeout: float = 
             doc = get_openapi(title=app.title, version=app.version, description=app.description,
                               routes=app.routes)
             event_schema = {k: v for k, v in event_json_schema().items() if k not in ("$schema", "$id")}
-            doc.setdefault("components", {}).setdefault("schemas", {})["EventV1"] = event_schema
+            total_schema = {k: v for k, v in build_control_total().items() if k not in ("$schema", "$id")}
+            schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+            schemas["EventV1"] = event_schema
+            schemas["ControlTotalV1"] = total_schema
             app.openapi_schema = doc
         return app.openapi_schema
 
@@ -288,8 +304,8 @@ class _Refused(Exception):
 
 
 Result = dict[str, Any]  # one event's entry of the answer's "results" (an EventResult)
-Valid = tuple[int, bytes, Event]  # index in the request, payload, parsed event
-ToSend = tuple[bytes, Event, int]  # payload, parsed event, fingerprint
+Valid = tuple[int, bytes, Event | ControlTotal]  # index in the request, payload, parsed item
+ToSend = tuple[bytes, Event | ControlTotal, int]  # payload, parsed item, fingerprint (0: a total)
 
 
 def _ingest(svc: Services, entity: str, body: bytes, max_batch: int) -> Response:
@@ -376,13 +392,14 @@ def _validate(catalogue: Catalogue, items: list[Any]) -> tuple[list[Result], lis
         payload = orjson.dumps(item)
         event_id = item.get("event_id") if isinstance(item, dict) else None
         try:
-            event = parse(payload, catalogue)
+            parsed = parse_either(payload, catalogue)
         except InvalidEvent as exc:
             results.append({"index": index, "event_id": event_id if isinstance(event_id, str) else None,
                             "status": "rejected", "code": exc.code, "reason": exc.message})
             continue
-        results.append({"index": index, "event_id": event.event_id, "status": "accepted"})
-        valid.append((index, payload, event))
+        results.append({"index": index, "event_id": parsed.event_id if isinstance(parsed, Event) else None,
+                        "status": "accepted"})
+        valid.append((index, payload, parsed))
     return results, valid
 
 
@@ -395,10 +412,14 @@ def _not_yet_delivered(delivered: DeliveredIndex, entity: str, valid: list[Valid
     clients, not what keeps counts exact (see :mod:`tahawul.producers.gateway.seen`). Only
     the caller's entity's own events are looked at (every event here is of ``entity``): the
     answer never depends on, or tells of, what another entity sent."""
-    known = delivered.lookup(entity, [e.event_id for _, _, e in valid]) if valid else {}
+    ids = [e.event_id for _, _, e in valid if isinstance(e, Event)]
+    known = delivered.lookup(entity, ids) if ids else {}
     to_send: list[ToSend] = []
     in_request: dict[str, int] = {}
     for index, payload, event in valid:
+        if not isinstance(event, Event):  # a control total: a restatement is no duplicate
+            to_send.append((payload, event, 0))
+            continue
         fingerprint = event.fingerprint()
         previous = known.get(event.event_id, in_request.get(event.event_id))
         if previous is None:
@@ -436,7 +457,7 @@ def _deliver(svc: Services, entity: str, to_send: list[ToSend]) -> None:
         raise _Refused(503, "not_acknowledged",
                        f"Kafka did not acknowledge the events ({exc}); retry the same request: "
                        "events that did arrive are counted once", headers={"Retry-After": "5"}) from None
-    svc.seen.remember((e.event_id, fp, e.entity) for _, e, fp in to_send)
+    svc.seen.remember((e.event_id, fp, e.entity) for _, e, fp in to_send if isinstance(e, Event))
 
 
 def _answer(metrics: GatewayMetrics, entity: str, results: list[Result]) -> Response:

@@ -216,3 +216,23 @@ def test_committed_openapi_document_is_what_the_app_generates() -> None:
     assert body["oneOf"][1]["maxItems"] == default_batch
     assert doc["components"]["schemas"]["EventV1"]["additionalProperties"] is False
     assert "HTTPBearer" in doc["components"]["securitySchemes"]
+
+
+def test_control_totals_go_through_the_same_endpoint(gw: Any) -> None:
+    """Issue 17: a control total is accepted by kind beside events, checked with its own
+    contract, never a duplicate (a restatement is sent again), and only for the caller's
+    entity."""
+    client, _, delivery, keys = gw
+    total = {"kind": "control_total", "schema_version": 1, "entity": "ROP", "day": "2025-03-04",
+             "service": "ROP-VEH-FIRST-REG", "channel": "portal", "completed": 12,
+             "stated_at": "2025-03-05T00:00:00+04:00"}
+    ev = event()
+    r = post(client, [ev, total, {**total, "completed": -1}], keys["ROP"])
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert [(x["status"], x["event_id"], x.get("code")) for x in body["results"]] == [
+        ("accepted", ev["event_id"], None), ("accepted", None, None), ("rejected", None, "bad_completed")]
+    assert [orjson.loads(v) for v in delivery.events()] == [ev, total]
+    again = post(client, [ev, total], keys["ROP"]).json()
+    assert (again["accepted"], again["duplicate"]) == (1, 1)  # the total restated, the event not
+    assert post(client, total, keys["MOH"]).status_code == 403
