@@ -22,7 +22,7 @@ How it keeps every accepted event:
    producer, waits, and re-delivers every unacknowledged event from the oldest, in order.
    A re-delivered event that had in fact arrived is counted once by the pipeline.
 
-Control totals (schemas/control_total.py, issue 17): the SDK tallies, per day (Asia/Muscat),
+Control totals (schemas/control_total.py): the SDK tallies, per day (Asia/Muscat),
 service and channel, the completed transactions it accepted (:mod:`tahawul.producers.sdk.totals`)
 and states them itself: at ``flush``/``close``, when the day changes, and on
 ``emit_control_totals()``. They travel in the spool like events, so an integrating team gets
@@ -136,7 +136,7 @@ class Producer:
         self._tallies = (Tallies(Path(spool_dir), self._signing_key.signer, fsync)
                          if control_totals else None)
         self._today = muscat_day(datetime.now(UTC))
-        # Fault injection for tests only (issue 17's loss tests): a record for which this
+        # Fault injection for tests only (the completeness loss tests): a record for which this
         # returns True is dropped after the SDK counted it and marked delivered without
         # reaching the broker, as a record lost on its way would be. Never set it otherwise.
         self.lose: Callable[[bytes], bool] | None = None

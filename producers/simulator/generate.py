@@ -44,7 +44,8 @@ SCHEMA_VERSION: Final = 1
 # A duplicate is re-sent after at most this many further valid events of the same day.
 DUPLICATE_MAX_DELAY: Final = 50
 
-LineKind = Literal["valid", "duplicate", "invalid"]
+# control_total: an entity's statement of what it completed (control_totals.py), not an event.
+LineKind = Literal["valid", "duplicate", "invalid", "control_total"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tahawul.producers.simulator.generate import iter_simulation
+from tahawul.producers.simulator.generate import SimulatedLine, iter_simulation
 from tahawul.producers.simulator.truth import Truth
 
 
@@ -28,9 +28,13 @@ def run_simulation(
     truth: Path,
     duplicate_rate: float = 0.0,
     invalid_rate: float = 0.0,
+    wrap: Callable[[Iterable[SimulatedLine]], Iterator[SimulatedLine]] | None = None,
 ) -> SimulationSummary:
-    """Write every line of a run to ``out`` (one per line) and its truth to ``truth``."""
-    lines = iter_simulation(profile, scale, seed, duplicate_rate, invalid_rate)
+    """Write every line of a run to ``out`` (one per line) and its truth to ``truth``;
+    ``wrap`` may change the stream first (control totals, losses: control_totals.py)."""
+    lines: Iterable[SimulatedLine] = iter_simulation(profile, scale, seed, duplicate_rate, invalid_rate)
+    if wrap is not None:
+        lines = wrap(lines)
     expected = Truth()
     out.parent.mkdir(parents=True, exist_ok=True)
     truth.parent.mkdir(parents=True, exist_ok=True)

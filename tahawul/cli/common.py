@@ -47,6 +47,12 @@ def add_simulation_options(parser: argparse.ArgumentParser, profile: bool = True
                         help="share of events sent a second time (must be counted once)")
     parser.add_argument("--invalid", type=rate, default=0.0,
                         help="share of invalid events mixed in (must be rejected with a reason)")
+    parser.add_argument("--control-totals", action="store_true",
+                        help="after the events, state each entity's control totals (what it "
+                        "completed per day, service and channel; tahawul audit completeness)")
+    parser.add_argument("--lose-fraction", type=rate, default=0.0, metavar="SHARE",
+                        help="lose this share of the valid events on purpose between the producer and "
+                        "the broker (never sent; still in the control totals, which it implies)")
 
 
 def _cell(value: Any) -> Any:

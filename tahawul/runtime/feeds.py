@@ -64,10 +64,15 @@ def _no_progress(_: int) -> None:
     pass
 
 
-def simulation_feed(profile: str, scale: float, seed: int, duplicates: float, invalid: float) -> Feed:
+def simulation_feed(profile: str, scale: float, seed: int, duplicates: float, invalid: float,
+                    control_totals: bool = False, lose_fraction: float = 0.0) -> Feed:
     from tahawul.producers.simulator import iter_simulation
+    from tahawul.producers.simulator.control_totals import with_control_totals
 
-    for line in iter_simulation(profile, scale, seed, duplicate_rate=duplicates, invalid_rate=invalid):
+    lines = iter_simulation(profile, scale, seed, duplicate_rate=duplicates, invalid_rate=invalid)
+    if control_totals or lose_fraction:  # the entities' own totals after the events
+        lines = with_control_totals(lines, seed, lose_fraction)
+    for line in lines:
         yield line.data, line.entity.encode() if line.entity else entity_key(line.data), None
 
 

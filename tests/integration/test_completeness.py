@@ -159,3 +159,42 @@ def test_a_file_never_sent_is_named(settings: Settings, tmp_path: Path) -> None:
     rows = audit_rows(done.stdout)
     assert rows == {cell: (str(n), "0", str(-n), "missing_events")
                     for cell, n in cells_of(b).items()}, done.stdout
+
+
+def test_up_simulate_with_losses_on_purpose_is_audited_exactly(tmp_path: Path) -> None:
+    """`tahawul up --simulate --lose-fraction` loses events between the simulated producers
+    and the broker; `simulate` with the same seed says which (--lost), and the audit names
+    exactly their cells with their differences."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.integration.conftest import REPO
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TAHAWUL_")}
+        env.update({"TAHAWUL_DATA_DIR": str(tmp_path / "data"), "TAHAWUL_SESSION_TIMEOUT": "3"})
+        return subprocess.run([sys.executable, "-m", "tahawul", *args], env=env, cwd=REPO,
+                              capture_output=True, text=True, timeout=600)
+
+    common = ("--scale", "0.001", "--seed", "5", "--lose-fraction", "0.02")
+    made = cli("simulate", *common, "--out", str(tmp_path / "e.jsonl"), "--truth", str(tmp_path / "t.csv"),
+               "--lost", str(tmp_path / "lost.jsonl"))
+    assert made.returncode == 0, made.stderr
+    lost = [orjson.loads(line) for line in (tmp_path / "lost.jsonl").read_bytes().splitlines()]
+    missing: dict[tuple[str, str, str, str], int] = defaultdict(int)
+    for ev in lost:
+        if ev["status"] == "completed":
+            day = datetime.fromisoformat(ev["occurred_at"]).astimezone(MUSCAT).date().isoformat()
+            missing[(ev["entity"], day, ev["service"], ev["channel"])] += ev["quantity"]
+    assert len(missing) >= 5
+    up = cli("up", "--simulate", "oman-2025-h1", *common, "--exit-when-done")
+    assert up.returncode == 0, up.stderr[-2000:]
+    done = cli("audit", "completeness", "--format", "csv")
+    assert done.returncode == 1, done.stdout + done.stderr
+    found = {}
+    for line in done.stdout.splitlines():
+        parts = line.split(",")
+        if len(parts) == 8 and parts[7] != "status":
+            found[(parts[0], parts[1], parts[2], parts[3])] = (int(parts[6]), parts[7])
+    assert found == {cell: (-n, "missing_events") for cell, n in missing.items()}, done.stdout

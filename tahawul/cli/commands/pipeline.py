@@ -66,7 +66,7 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
 
         def feed_factory() -> Feed:
             return simulation_feed(args.simulate, args.scale, args.seed, args.duplicates,
-                                   args.invalid)
+                                   args.invalid, args.control_totals, args.lose_fraction)
         run_record = RunRecord(args.simulate, Decimal(str(args.scale)), args.seed,
                                args.duplicates, args.invalid)
     code = up(settings, feed_factory, args.exit_when_done, run_record=run_record,

@@ -8,13 +8,20 @@ truth of what was sent; Ctrl-C stops it cleanly after flushing what was sent.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tahawul.cli.common import EXIT_UNAVAILABLE, EXIT_USAGE, add_simulation_options, positive
 from tahawul.settings import Settings
+
+if TYPE_CHECKING:
+    from tahawul.producers.simulator import SimulatedLine
+
+Wrap = Callable[[Iterable["SimulatedLine"]], Iterator["SimulatedLine"]]
 
 
 def register(sub: Any) -> None:
@@ -29,6 +36,8 @@ def register(sub: Any) -> None:
     p.add_argument("--rate", type=positive, default=None, metavar="EVENTS_PER_S",
                    help="with --send: events per second (default: as fast as the broker takes them)")
     p.add_argument("--limit", type=int, default=None, help="with --send: stop after this many events")
+    p.add_argument("--lost", type=Path, default=None, metavar="FILE",
+                   help="with --lose-fraction: write the events lost on purpose here (JSONL)")
     p.set_defaults(handler=simulate)
 
 
@@ -49,11 +58,46 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     if args.rate is not None or args.limit is not None:
         print("--rate and --limit go with --send", file=sys.stderr)
         return EXIT_USAGE
-    summary = run_simulation(args.profile, args.scale, args.seed, args.out, args.truth,
-                             duplicate_rate=args.duplicates, invalid_rate=args.invalid)
+    with _losses(args) as wrap:
+        summary = run_simulation(args.profile, args.scale, args.seed, args.out, args.truth,
+                                 duplicate_rate=args.duplicates, invalid_rate=args.invalid, wrap=wrap)
     print(f"wrote {summary.lines} lines to {args.out} ({summary.valid} valid, "
           f"{summary.duplicates} duplicates, {summary.invalid} invalid) and truth to {args.truth}")
     return 0
+
+
+@contextlib.contextmanager
+def _losses(args: argparse.Namespace) -> Iterator[Wrap | None]:
+    """The stream's wrapper for --control-totals/--lose-fraction (None without them), with
+    --lost's file open while the stream runs."""
+    from tahawul.producers.simulator.control_totals import with_control_totals
+
+    if not (args.control_totals or args.lose_fraction):
+        yield None
+        return
+    with contextlib.ExitStack() as stack:
+        on_lost = None
+        if args.lost is not None:
+            fh = stack.enter_context(args.lost.open("wb"))
+
+            def on_lost(line: SimulatedLine) -> None:
+                fh.write(line.data + b"\n")
+
+        counts = {"lost": 0, "totals": 0}
+
+        def count_lost(line: SimulatedLine) -> None:
+            counts["lost"] += 1
+            if on_lost is not None:
+                on_lost(line)
+
+        def wrap(lines: Iterable[SimulatedLine]) -> Iterator[SimulatedLine]:
+            for line in with_control_totals(lines, args.seed, args.lose_fraction, count_lost):
+                counts["totals"] += line.kind == "control_total"
+                yield line
+        yield wrap
+        lost = f" (written to {args.lost})" if args.lost is not None else ""
+        print(f"stated {counts['totals']} control totals; lost {counts['lost']} valid events on "
+              f"purpose{lost}")
 
 
 def send_simulation(args: argparse.Namespace, settings: Settings) -> int:
@@ -87,20 +131,25 @@ def send_simulation(args: argparse.Namespace, settings: Settings) -> int:
     sent = 0
     stopped = False
     try:
-        for line in iter_simulation(args.profile, args.scale, args.seed, args.duplicates, args.invalid):
-            if args.limit is not None and sent >= args.limit:
-                break
-            if args.rate is not None:
-                due = started + sent / args.rate  # pacing a live demo, not a test wait
-                delay = due - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            entity = line.entity
-            key = entity.encode() if entity else entity_key(line.data)
-            signature = signers.sign(entity, line.data) if entity else None
-            sender.send(line.data, key, [(SIGNATURE_HEADER, signature)] if signature else None)
-            truth.add(line)
-            sent += 1
+        with _losses(args) as wrap:
+            lines: Iterable[SimulatedLine] = iter_simulation(args.profile, args.scale, args.seed,
+                                                             args.duplicates, args.invalid)
+            if wrap is not None:
+                lines = wrap(lines)
+            for line in lines:
+                if args.limit is not None and sent >= args.limit:
+                    break
+                if args.rate is not None:
+                    due = started + sent / args.rate  # pacing a live demo, not a test wait
+                    delay = due - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                entity = line.entity
+                key = entity.encode() if entity else entity_key(line.data)
+                signature = signers.sign(entity, line.data) if entity else None
+                sender.send(line.data, key, [(SIGNATURE_HEADER, signature)] if signature else None)
+                truth.add(line)
+                sent += 1
     except KeyboardInterrupt:
         stopped = True
     try:
