@@ -37,6 +37,7 @@ from tahawul.schemas.redaction import redact as redact_payload
 from tahawul.schemas.reference import load_catalogue
 from tahawul.schemas.verdict import BAD, CELL, COUNT, COUNT_COLUMNS, OK, TOTAL
 from tahawul.settings import Settings
+from tahawul.sinks.clickhouse.completeness import missing_by_entity
 from tahawul.sinks.clickhouse.connection import connect, redact
 from tahawul.sinks.clickhouse.store import NewEvents, SourceKey, Store, WriteBatch
 from tahawul.stream_processors import metrics
@@ -405,6 +406,16 @@ def check_missing(probe: SourceProbe, missing: Iterable[Missing]) -> None:
                      m.first, m.last, m.topic, m.partition)
 
 
+def check_completeness(store: Store, grace_seconds: int) -> None:
+    """Export the transactions each entity's control totals state and the counts lack
+    (the TahawulEventsMissing alert reads it). From the store, between writes; a failure is
+    logged and the counting goes on (the next check retries)."""
+    try:
+        metrics.observe_completeness(missing_by_entity(store.client, grace_seconds))
+    except Exception as exc:
+        log.warning("could not compute completeness for the metrics: %s", exc)
+
+
 def poll_batch(consumer: KafkaConsumer, stop: threading.Event, linger: float) -> list[Envelope]:
     """Envelopes for one write: what the first poll brings, plus what arrives within
     ``linger`` seconds after it, up to about BATCH_EVENTS events. A write costs ClickHouse a
@@ -455,8 +466,12 @@ def run_counter(
     )
     probe = SourceProbe(settings.kafka_bootstrap() or "", security=settings.kafka_security())
     last_write = 0  # events in the last write: a busy stream lingers longer
+    next_completeness = 0.0
     try:
         while not stop.is_set():
+            if time.monotonic() >= next_completeness:
+                next_completeness = time.monotonic() + settings.completeness_check_seconds
+                check_completeness(store, settings.completeness_grace_seconds)
             try:
                 linger = LINGER_BUSY_SECONDS if last_write >= BUSY_EVENTS else LINGER_SECONDS
                 envelopes = poll_batch(consumer, stop, linger)

@@ -106,6 +106,17 @@ OFFSET_GAP_CHECK_ERRORS = Counter(
     "Times the counter could not fetch the source topic to tell a gap from a hole (counted as "
     "a gap, so that a missing record is never passed over silently).",
 )
+COMPLETENESS_MISSING = Gauge(
+    "tahawul_completeness_missing_transactions",
+    "Transactions an entity's control totals state and the counts lack, over the cells whose "
+    "statement was stored more than TAHAWUL_COMPLETENESS_GRACE_SECONDS ago (what `tahawul audit "
+    "completeness` calls missing events); 0 for an entity with control totals and nothing missing.",
+    ["entity"],
+)
+COMPLETENESS_CHECKED = Gauge(
+    "tahawul_completeness_checked_timestamp_seconds",
+    "Unix time the counting writer last computed tahawul_completeness_missing_transactions.",
+)
 LAST_WRITE = Gauge(
     "tahawul_counter_last_write_timestamp_seconds",
     "Unix time of the counting writer's last successful batch write.",
@@ -134,6 +145,17 @@ def observe_lag(group: str, topic: str, partition: int, highwater: int | None, n
     Clamped at 0: some brokers report a watermark below what was already read."""
     if highwater is not None:
         CONSUMER_LAG.labels(group, topic, str(partition)).set(max(0, highwater - next_offset))
+
+
+def observe_completeness(missing: dict[str, int], now_s: float | None = None) -> None:
+    """Set the missing transactions of every entity with control totals; an entity that no
+    longer appears (its totals deleted) is dropped rather than left at a stale value."""
+    for labels in list(COMPLETENESS_MISSING._metrics):
+        if labels[0] not in missing:
+            COMPLETENESS_MISSING.remove(*labels)
+    for entity, n in missing.items():
+        COMPLETENESS_MISSING.labels(entity).set(n)
+    COMPLETENESS_CHECKED.set(time.time() if now_s is None else now_s)
 
 
 def observe_stored(entities: Sequence[str], occurred_ms: Sequence[int], aggregates: int,

@@ -141,6 +141,17 @@ class Settings(BaseSettings):
         description="TAHAWUL_REJECTED_RETENTION_DAYS: days a row of the `rejected` table is kept "
         "(ClickHouse TTL on its expires_at column, set when the row is written; migration 013).",
     )
+    completeness_grace_seconds: int = Field(
+        900, ge=0, le=31 * 86_400,
+        description="TAHAWUL_COMPLETENESS_GRACE_SECONDS: how long after an entity's control total "
+        "is stored its events may still be on their way; transactions still missing after it count "
+        "in tahawul_completeness_missing_transactions (alert TahawulEventsMissing).",
+    )
+    completeness_check_seconds: float = Field(
+        60.0, gt=0,
+        description="TAHAWUL_COMPLETENESS_CHECK_SECONDS: how often the counting writer computes "
+        "tahawul_completeness_missing_transactions from the store.",
+    )
     dead_letter_retention_days: float = Field(
         30, gt=0, le=3650,
         description="TAHAWUL_DEAD_LETTER_RETENTION_DAYS: retention.ms of the dead-letter topic "

@@ -28,6 +28,39 @@ ORDER BY entity, day, service, channel
 """
 
 
+# Per entity, transactions its control totals state and the counts lack, over the cells whose
+# statement in force was stored more than {grace} seconds ago: an entity's events travel
+# before its totals (the SDK spools them first, on the same partition), so what is still
+# missing after the grace was lost, not late.
+MISSING_SQL = """
+SELECT t.entity, sum(toUInt64(greatest(toInt64(t.completed) - toInt64(coalesce(c.counted, 0)), 0)))
+FROM
+(
+    SELECT entity, day, service, channel,
+           argMax(completed, (stated_at, ingested_at, src_offset)) AS completed,
+           max(ingested_at) AS stored_at
+    FROM control_totals
+    GROUP BY entity, day, service, channel
+    HAVING stored_at < now64(3) - toIntervalSecond({grace:UInt32})
+) AS t
+LEFT JOIN
+(
+    SELECT day, entity, service, channel, sum(transactions) AS counted
+    FROM v_counts_daily
+    GROUP BY day, entity, service, channel
+) AS c ON c.day = t.day AND c.entity = t.entity AND c.service = t.service AND c.channel = t.channel
+GROUP BY t.entity
+"""
+
+
+def missing_by_entity(client: Client, grace_seconds: int) -> dict[str, int]:
+    """Transactions missing per entity (only entities with control totals), for the alert
+    metric the counting writer exports."""
+    rows = client.query(MISSING_SQL, parameters={"grace": grace_seconds},
+                        settings={"join_use_nulls": 1}).result_rows
+    return {str(entity): int(n) for entity, n in rows}
+
+
 @dataclass(frozen=True, slots=True)
 class Cell:
     """One entity, day, service and channel: the control total in force (None: none stated),

@@ -163,3 +163,28 @@ def test_an_unfinished_batch_of_totals_is_recovered(store: Store) -> None:
     store.write(prepared.batch)
     assert store.recover() == 1
     assert store.client.query("SELECT count() FROM control_totals").result_rows == [(0,)]
+
+
+def test_missing_transactions_per_entity_for_the_alert(store: Store) -> None:
+    from prometheus_client import generate_latest
+
+    from tahawul.sinks.clickhouse.completeness import missing_by_entity
+    from tahawul.stream_processors import metrics
+
+    counter = CountingWriter(store)
+    occurred = "2025-03-04T09:00:00+04:00"
+    moh = {"entity": "MOH", "service": "MOH-PREARRIVAL-MED", "governorate": "OM-MA"}
+    apply(counter, envelopes(0, 0, [
+        payload(occurred_at=occurred), total_bytes(completed=3), total_bytes(channel="counter", completed=2),
+        payload(occurred_at=occurred, **moh),
+        total_bytes(entity="MOH", service="MOH-PREARRIVAL-MED", completed=1),
+        total_bytes(entity="MOH", service="MOH-PREARRIVAL-MED", completed=4, channel="kiosk",
+                    day="2025-03-03"),
+    ]))
+    assert missing_by_entity(store.client, 0) == {"ROP": 2 + 2, "MOH": 4}
+    assert missing_by_entity(store.client, 3600) == {}  # stored just now: events may be on their way
+    metrics.observe_completeness({"ROP": 4, "MOH": 0})
+    metrics.observe_completeness({"ROP": 4})
+    text = generate_latest().decode()
+    assert 'tahawul_completeness_missing_transactions{entity="ROP"} 4.0' in text
+    assert 'tahawul_completeness_missing_transactions{entity="MOH"}' not in text
