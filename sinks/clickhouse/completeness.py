@@ -47,6 +47,7 @@ LEFT JOIN
 (
     SELECT day, entity, service, channel, sum(transactions) AS counted
     FROM v_counts_daily
+    WHERE day IN (SELECT DISTINCT day FROM control_totals)  -- (runs every minute: only the days stated)
     GROUP BY day, entity, service, channel
 ) AS c ON c.day = t.day AND c.entity = t.entity AND c.service = t.service AND c.channel = t.channel
 GROUP BY t.entity
