@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tahawul.dashboards.texts import REASONS, STATUSES, Lang, column_title, value_names
+from tahawul.dashboards.texts import COMPLETENESS, REASONS, STATUSES, Lang, column_title, value_names
 
 CLICKHOUSE_UID = "tahawul-clickhouse"
 PROMETHEUS_UID = "tahawul-prometheus"
@@ -39,6 +39,8 @@ DEFAULT_FROM = "now-1y/y"
 # Colours of the reporting statuses (v_coverage_*): silent ones stand out.
 STATUS_COLOURS = {"silent_day": "red", "silent_hour": "orange", "reported_today": "yellow",
                   "reporting": "green", "idle": "text"}
+COMPLETENESS_COLOURS = {"missing_events": "red", "extra_events": "orange", "complete": "green",
+                        "no_control_total": "text"}
 
 
 @dataclass
@@ -107,7 +109,8 @@ def humanise(panel: Panel, lang: Lang) -> None:
             if title is not None and column not in titled:
                 overrides.append(_override(column, ("displayName", title)))
     names = {"status": (value_names(STATUSES, lang), STATUS_COLOURS),
-             "reason_code": (value_names(REASONS, lang), {})}
+             "reason_code": (value_names(REASONS, lang), {}),
+             "completeness": (value_names(COMPLETENESS, lang), COMPLETENESS_COLOURS)}
     for column, (texts, colours) in names.items():
         if column in panel.columns:
             options: dict[str, dict[str, Any]] = {}

@@ -1,7 +1,9 @@
 """The operations dashboards: data coverage (ClickHouse) and pipeline health (Prometheus).
 
 Coverage is about arrival time: silent entities and services relative to now, days that
-late data restated within the time range, and rejections by when they were rejected.
+late data restated within the time range, rejections by when they were rejected, and
+completeness: the control totals entities stated in the time range beside what was counted
+(v_completeness; `tahawul audit completeness` reads the same view).
 Pipeline health reads the processes' /metrics (stream_processors/metrics.py, the gateway's
 registry); the alert rules in deploy/prometheus/alerts.yml use the same expressions.
 """
@@ -62,6 +64,32 @@ FROM v_rejections_hourly
 WHERE $__timeFilter(period)
 GROUP BY time, reason
 ORDER BY time, reason"""
+    completeness = f"""SELECT r.{name} AS entity_name,
+       multiIf(c.missing > 0, 'missing_events', c.extra > 0, 'extra_events', 'complete') AS completeness,
+       c.stated AS stated, c.counted AS counted_stated, c.missing AS missing, c.extra AS extra,
+       c.cells_missing AS cells_missing
+FROM
+(
+    SELECT entity, sum(control_total) AS stated, sum(counted) AS counted,
+           coalesce(sumIf(-difference, difference < 0), 0) AS missing,
+           coalesce(sumIf(difference, difference > 0), 0) AS extra,
+           countIf(status = 'missing_events') AS cells_missing
+    FROM v_completeness
+    WHERE control_total IS NOT NULL AND $__timeFilter(stated_at)
+    GROUP BY entity
+) AS c
+INNER JOIN ref_entities AS r ON r.code = c.entity
+ORDER BY c.missing DESC, c.extra DESC, r.code"""
+    missing_cells = f"""SELECT c.day AS day, e.{name} AS entity_name, s.{name} AS service_name,
+       ch.{name} AS channel_name, c.control_total AS stated, c.counted AS counted_stated,
+       c.difference AS difference
+FROM v_completeness AS c
+INNER JOIN ref_entities AS e ON e.code = c.entity
+INNER JOIN ref_services AS s ON s.code = c.service
+INNER JOIN ref_channels AS ch ON ch.code = c.channel
+WHERE c.status = 'missing_events' AND $__timeFilter(c.stated_at)
+ORDER BY c.difference, c.day DESC, e.code
+LIMIT 500"""
     panels = layout([
         [(stat(t("silent_entities", lang), silent_count, "silent_entities"), 4, 8),
          (table(t("entity_status", lang), entities,
@@ -77,6 +105,12 @@ ORDER BY time, reason"""
          (table(t("rejected_entity", lang), by_entity, ("entity_name", "rejections")), 6, 9),
          (timeseries(t("rejected_trend", lang), over_time, ("time", "reason", "rejections"),
                      stacked=True), 12, 9)],
+        [(table(t("completeness_entities", lang), completeness,
+                ("entity_name", "completeness", "stated", "counted_stated", "missing", "extra",
+                 "cells_missing")), 12, 9),
+         (table(t("completeness_cells", lang), missing_cells,
+                ("day", "entity_name", "service_name", "channel_name", "stated", "counted_stated",
+                 "difference")), 12, 9)],
     ])
     return Dashboard(f"tahawul-coverage-{lang}", t("coverage", lang), lang, panels, time_from="now-7d")
 

@@ -68,6 +68,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "rejected_reason": ("Rejected events by reason", "الأحداث المرفوضة حسب السبب"),
     "rejected_entity": ("Rejected events by entity", "الأحداث المرفوضة حسب الجهة"),
     "rejected_trend": ("Rejected events over time", "الأحداث المرفوضة عبر الزمن"),
+    "completeness_entities": ("Completeness per entity: the entities' own control totals beside "
+                              "what was counted (totals stated in the time range)",
+                              "اكتمال البيانات لكل جهة: المجاميع الرقابية التي أعلنتها الجهة مقابل "
+                              "ما احتُسب (المجاميع المعلنة خلال الفترة)"),
+    "completeness_cells": ("Missing events: days, services and channels counted short of their "
+                           "control total", "أحداث ناقصة: أيام وخدمات وقنوات احتُسب فيها أقل من "
+                           "المجموع الرقابي"),
     # pipeline panels
     "events_in_out": ("Events per second in and out", "الأحداث في الثانية: الداخلة والخارجة"),
     "lag": ("Consumer lag", "تأخر المستهلكين"),
@@ -142,6 +149,22 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "achieved": ("Published so far", "المنشور حتى الآن"),
     "target": ("Target value", "القيمة المستهدفة"),
     "progress": ("Progress", "نسبة التقدم"),
+    "completeness": ("Completeness", "اكتمال البيانات"),
+    "stated": ("Stated by the entity", "ما أعلنته الجهة"),
+    "counted_stated": ("Counted", "المحتسب"),
+    "missing": ("Missing", "الناقص"),
+    "extra": ("Counted beyond the total", "المحتسب فوق المجموع"),
+    "cells_missing": ("Cells with missing events", "خلايا فيها أحداث ناقصة"),
+    "day": ("Day", "اليوم"),
+    "difference": ("Difference", "الفرق"),
+}
+
+# Completeness of a cell or an entity (v_completeness, sinks/clickhouse/completeness.py).
+COMPLETENESS: dict[str, tuple[str, str]] = {
+    "missing_events": ("Missing events", "أحداث ناقصة"),
+    "extra_events": ("More counted than stated", "المحتسب أكثر من المعلن"),
+    "complete": ("Complete", "مكتملة"),
+    "no_control_total": ("No control total", "لا مجموع رقابي"),
 }
 
 # Reporting status of an entity or service (v_coverage_*), in the order they are sorted.

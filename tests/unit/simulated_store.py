@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tahawul.producers.simulator import iter_simulation
+from tahawul.producers.simulator.control_totals import with_control_totals
 from tahawul.schemas.reference import load_catalogue
 from tahawul.sinks.clickhouse.connection import connect
 from tahawul.sinks.clickhouse.store import Store
@@ -24,8 +25,10 @@ PARTITIONS = 4
 
 
 def fill(store: Store, scale: float = 0.002, seed: int = 7, duplicates: float = 0.01,
-         invalid: float = 0.01, chunk: int = 5000, profile: str = "oman-2025-h1") -> int:
-    """Apply a simulated run (H1 2025 unless told); return the number of lines sent."""
+         invalid: float = 0.01, chunk: int = 5000, profile: str = "oman-2025-h1",
+         control_totals: bool = True) -> int:
+    """Apply a simulated run (H1 2025 unless told), followed by the entities' control totals
+    (consistent with it: every cell complete); return the number of event lines sent."""
     catalogue = load_catalogue()
     counter = CountingWriter(store)
     pending: dict[int, list[bytes]] = defaultdict(list)
@@ -44,12 +47,12 @@ def fill(store: Store, scale: float = 0.002, seed: int = 7, duplicates: float = 
         store.write(prepared.batch)
         counter.commit(prepared)
 
-    for line in iter_simulation(profile, scale, seed, duplicate_rate=duplicates,
-                                invalid_rate=invalid):
+    lines = iter_simulation(profile, scale, seed, duplicate_rate=duplicates, invalid_rate=invalid)
+    for line in with_control_totals(lines, seed) if control_totals else lines:
         key = line.entity or ""
         partition = zlib.crc32(key.encode()) % PARTITIONS
         pending[partition].append(line.data)
-        sent += 1
+        sent += line.kind != "control_total"
         if len(pending[partition]) >= chunk:
             flush(partition)
     for partition in list(pending):

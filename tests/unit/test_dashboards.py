@@ -30,6 +30,7 @@ MCT = timezone(timedelta(hours=4))
 VARIABLES = {"governorate": "OM-BS", "entity": "ROP", "service": "ROP-VEH-FIRST-REG"}
 H1 = QueryContext(datetime(2025, 1, 1, tzinfo=MCT), datetime(2025, 6, 30, 23, 59, 59, tzinfo=MCT),
                   86400, VARIABLES)
+LOSER, LOST = "ROP", 5  # one of its cells restated 5 above what was counted (below)
 SILENT = "MOH"  # made silent for two days below, so the coverage panels have something to show
 PANELS = [(d, p) for d in dashboards() for p in d.panels]
 SQL_PANELS = [(d, p) for d, p in PANELS if p.sql is not None]
@@ -50,6 +51,12 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
         # One entity's systems stopped two days ago: its arrivals move back two days.
         c.command(f"ALTER TABLE events UPDATE ingested_at = ingested_at - INTERVAL 2 DAY "
                   f"WHERE entity = '{SILENT}' SETTINGS mutations_sync = 2")
+        # One entity restates one cell 5 higher than was counted: the completeness panels
+        # have a loss to show (the counts are untouched).
+        c.command(f"INSERT INTO control_totals SELECT entity, day, service, channel, completed + {LOST}, "
+                  "stated_at + INTERVAL 1 SECOND, ingested_at, src_cluster, src_topic, src_partition, "
+                  f"src_offset FROM control_totals WHERE entity = '{LOSER}' AND completed > 0 "
+                  "ORDER BY day, service, channel LIMIT 1")
         yield c
     finally:
         c.close()
@@ -341,3 +348,22 @@ def test_dead_letters_by_reason_are_named_in_the_dashboard_language(lang: str) -
     legends = [t["legendFormat"] for p in pipeline.panels for t in p.json["targets"]]
     if lang == "ar":  # the pipeline's own series names in Arabic too (p50/p95 and labels aside)
         assert all(ARABIC.search(x) for x in legends if "{{" not in x and x not in ("p50", "p95")), legends
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_coverage_shows_completeness_per_entity_and_the_missing_cell(client: Client, lang: str) -> None:
+    coverage = next(d for d in dashboards() if d.uid == f"tahawul-coverage-{lang}")
+    ctx = context_for(coverage)
+    per_entity = next(p for p in coverage.panels if "completeness" in p.columns)
+    rows = {r[0]: r for r in client.query(render(per_entity.sql or "", ctx)).result_rows}
+    names = {r[0]: r[1] for r in client.query(
+        f"SELECT code, name_{lang} FROM ref_entities").result_rows}
+    assert len(rows) > 10
+    loser = rows.pop(names[LOSER])
+    assert (loser[1], loser[4], loser[5], loser[6]) == ("missing_events", LOST, 0, 1)
+    assert all(r[1] == "complete" and r[2] == r[3] and r[4] == r[5] == 0 for r in rows.values())
+    assert set(_mapping(per_entity, "completeness")) == {
+        "missing_events", "extra_events", "complete", "no_control_total"}
+    cells = next(p for p in coverage.panels if "difference" in p.columns)
+    (cell,) = client.query(render(cells.sql or "", ctx)).result_rows
+    assert (cell[1], cell[6]) == (names[LOSER], -LOST)
