@@ -7,6 +7,8 @@ from html import escape
 
 from tahawul.dashboards.texts import Lang, t
 from tahawul.report import charts
+from tahawul.report.completeness import CompletenessSection
+from tahawul.report.completeness import render_section as render_completeness
 from tahawul.report.data import Overview
 from tahawul.report.programme import CSS as PROGRAMME_CSS
 from tahawul.report.programme import Programme, render_section
@@ -47,6 +49,7 @@ svg .tick { font-size: 10px; fill: #55625e; }
 table { width: 100%; border-collapse: collapse; font-size: 13px; }
 th, td { padding: 5px 6px; border-bottom: 1px solid #e6ebe8; text-align: start; }
 td.num { text-align: end; font-variant-numeric: tabular-nums; }
+.completeness { margin-top: 16px; } .completeness tr.missing_events td { color: #b3261e; }
 """
 
 # Counts the drawn marks of every chart once laid out; tests read data-charts-rendered.
@@ -79,8 +82,10 @@ def _moment(at: datetime, lang: Lang) -> str:
     return f"{charts.day_text(at.date(), lang)} {charts.isolate(at.strftime('%H:%M %Z').strip())}"
 
 
-def render_page(o: Overview, lang: Lang, generated_at: datetime, programme: Programme | None = None) -> str:
-    """The page; ``programme`` adds the programme section (tahawul.report.programme)."""
+def render_page(o: Overview, lang: Lang, generated_at: datetime, programme: Programme | None = None,
+                completeness: CompletenessSection | None = None) -> str:
+    """The page; ``programme`` adds the programme section (tahawul.report.programme),
+    ``completeness`` the entities' control totals beside the counts (tahawul.report.completeness)."""
     rtl = lang == "ar"
     cards = [
         (t("digital_today", lang), charts.number(o.digital_today)),
@@ -114,6 +119,7 @@ def render_page(o: Overview, lang: Lang, generated_at: datetime, programme: Prog
   <div class="panel"><h2>{escape(t('top_services', lang))}</h2>{services}</div>
 </div>
 {render_section(programme, lang) if programme is not None else ""}
+{render_completeness(completeness, lang) if completeness is not None else ""}
 <p class="note">{escape(_rt('sources', lang))}</p>
 <p class="note">{escape(_rt('generated', lang).format(at=_moment(generated_at, lang)))}</p>
 """
