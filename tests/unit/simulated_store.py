@@ -26,9 +26,10 @@ PARTITIONS = 4
 
 def fill(store: Store, scale: float = 0.002, seed: int = 7, duplicates: float = 0.01,
          invalid: float = 0.01, chunk: int = 5000, profile: str = "oman-2025-h1",
-         control_totals: bool = True) -> int:
+         control_totals: bool = True, lose_fraction: float = 0.0) -> int:
     """Apply a simulated run (H1 2025 unless told), followed by the entities' control totals
-    (consistent with it: every cell complete); return the number of event lines sent."""
+    (consistent with it: every cell complete, unless ``lose_fraction`` of the valid events is
+    lost on purpose as `--lose-fraction` does); return the number of event lines sent."""
     catalogue = load_catalogue()
     counter = CountingWriter(store)
     pending: dict[int, list[bytes]] = defaultdict(list)
@@ -48,7 +49,9 @@ def fill(store: Store, scale: float = 0.002, seed: int = 7, duplicates: float = 
         counter.commit(prepared)
 
     lines = iter_simulation(profile, scale, seed, duplicate_rate=duplicates, invalid_rate=invalid)
-    for line in with_control_totals(lines, seed) if control_totals else lines:
+    if control_totals or lose_fraction:
+        lines = with_control_totals(lines, seed, lose_fraction)
+    for line in lines:
         key = line.entity or ""
         partition = zlib.crc32(key.encode()) % PARTITIONS
         pending[partition].append(line.data)

@@ -92,7 +92,8 @@ def run_completeness(args: argparse.Namespace, settings: Settings) -> int:
     failing = result.beyond_tolerance
     verdict = "INCOMPLETE" if failing else "complete"
     scope = f" entity {result.entity}" if result.entity else ""
-    print(f"completeness {result.first_day} .. {result.last_day}{scope}: {verdict} "
+    days = f"{result.first_day} .. {result.last_day}" if args.first or args.last else "all days"
+    print(f"completeness {days}{scope}: {verdict} "
           f"(tolerance {result.tolerance} a cell)")
     shown = result.cells if args.all_cells else [c for c in result.cells if c.status != "complete"]
     columns = ["entity", "day", "service", "channel", "control_total", "counted", "difference", "status"]
