@@ -198,3 +198,11 @@ def test_up_simulate_with_losses_on_purpose_is_audited_exactly(tmp_path: Path) -
         if len(parts) == 8 and parts[7] != "status":
             found[(parts[0], parts[1], parts[2], parts[3])] = (int(parts[6]), parts[7])
     assert found == {cell: (-n, "missing_events") for cell, n in missing.items()}, done.stdout
+    # The same run is the auditor guide's worked example: its output, through the real pipeline.
+    from tests.unit.test_auditor_guide_completeness import example
+
+    (up_line, audit_line), shown = example()
+    assert up_line == f"tahawul up --simulate oman-2025-h1 {' '.join(common)} --exit-when-done"
+    guide = cli(*audit_line.split()[1:])
+    assert guide.returncode == 1
+    assert [line.rstrip() for line in guide.stdout.splitlines()] == shown
