@@ -199,7 +199,8 @@ class Producer:
 
     @property
     def pending(self) -> int:
-        """Events accepted by ``send`` that the broker has not acknowledged yet."""
+        """Records in the spool the broker has not acknowledged yet: events accepted by
+        ``send`` and the control totals the producer stated."""
         return self._spool.pending()
 
     def flush(self, timeout: float | None = None) -> int:

@@ -138,7 +138,9 @@ print("up", main(["up", "--simulate", "oman-2025-h1"]))
 """, tmp_path, TAHAWUL_DATA_DIR=str(tmp_path / "data"))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert "pending 1" in lines  # validated and spooled; no broker to deliver to
+    # Validated and spooled, with the control total the SDK states at close; no broker to
+    # deliver them to.
+    assert "pending 2" in lines
     assert any(line.startswith("rejected ") for line in lines)
     assert "check 0" in lines
     assert "up 2" in lines
