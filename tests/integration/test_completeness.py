@@ -206,3 +206,85 @@ def test_up_simulate_with_losses_on_purpose_is_audited_exactly(tmp_path: Path) -
     guide = cli(*audit_line.split()[1:])
     assert guide.returncode == 1
     assert [line.rstrip() for line in guide.stdout.splitlines()] == shown
+
+
+def test_gateway_totals_bad_totals_and_simulate_send(settings: Settings, tmp_path: Path) -> None:
+    """Through the real gateway (signed by the gateway for its entity) a control total is
+    stored and audited like the SDK's; a bad one, or one signed by another entity, reaching
+    the topic is rejected with its reason (rejected table, dead letter) and stored nowhere
+    else; `simulate --send --control-totals --lose-fraction` is audited to its lost events."""
+    import httpx
+    from kafka import KafkaConsumer, KafkaProducer
+
+    from tahawul.keyring import producer_signers
+    from tahawul.schemas.headers import SIGNATURE_HEADER
+    from tests.integration.gateway_support import running_gateway
+
+    client = connect(settings.clickhouse_dsn())
+    worker = start_worker(settings, tmp_path / "worker.log")
+    ct = counter_on(settings, client)
+    try:
+        issued = tahawul(settings, "credentials", "issue", "ROP", "--note", "totals test")
+        assert issued.returncode == 0, issued.stderr
+        total = {"kind": "control_total", "schema_version": 1, "entity": "ROP", "day": "2025-03-04",
+                 "service": "ROP-VEH-FIRST-REG", "channel": "kiosk", "completed": 9,
+                 "stated_at": "2025-03-05T00:00:00+04:00"}
+        with running_gateway(settings, tmp_path) as gw:
+            r = httpx.post(gw.url + "/v1/transactions", json=[total], timeout=60,
+                           headers={"Authorization": f"Bearer {issued.stdout.strip()}"})
+            assert r.status_code == 200, r.text
+        # Straight onto the topic: a total in the future (signed by ROP), and ROP's total signed
+        # by MOH.
+        signers = producer_signers(settings)
+        raw = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap(), acks="all")
+        future = orjson.dumps({**total, "day": "2999-01-01"})
+        raw.send(settings.topic_transactions, future, key=b"ROP",
+                 headers=[(SIGNATURE_HEADER, signers.sign("ROP", future) or b"")])
+        forged = orjson.dumps({**total, "completed": 1})
+        raw.send(settings.topic_transactions, forged, key=b"ROP",
+                 headers=[(SIGNATURE_HEADER, signers.sign("MOH", forged) or b"")])
+        raw.flush()
+        raw.close()
+        wait_outcomes(ct, 0, 0, 2, 120)
+        wait_for(lambda: scalar(client, "SELECT count() FROM control_totals") == 1, 60, "the gateway's total")
+        rejected = client.query("SELECT reason_code, entity FROM rejected ORDER BY reason_code").result_rows
+        assert rejected == [("day_in_future", "ROP"), ("signature_invalid", "ROP")]
+        dlq = KafkaConsumer(settings.topic_dead_letter, bootstrap_servers=settings.kafka_bootstrap(),
+                            auto_offset_reset="earliest", consumer_timeout_ms=5000)
+        dead = [r for r in dlq]
+        dlq.close()
+        assert len(dead) == 2 and not any(b"2999-01-01" in r.value for r in dead)  # redacted
+
+        sent = tahawul(settings, "simulate", "--send", "--scale", "0.0005", "--seed", "9",
+                       "--control-totals", "--lose-fraction", "0.05")
+        assert sent.returncode == 0, sent.stderr
+        made = tahawul(settings, "simulate", "--scale", "0.0005", "--seed", "9", "--lose-fraction", "0.05",
+                       "--out", str(tmp_path / "e.jsonl"), "--truth", str(tmp_path / "t.csv"),
+                       "--lost", str(tmp_path / "lost.jsonl"))
+        assert made.returncode == 0, made.stderr
+        lost = [orjson.loads(x) for x in (tmp_path / "lost.jsonl").read_bytes().splitlines()]
+        n_events = sum(1 for x in (tmp_path / "e.jsonl").read_bytes().splitlines() if b'"kind"' not in x)
+        n_totals = sum(1 for x in (tmp_path / "e.jsonl").read_bytes().splitlines() if b'"kind"' in x)
+        wait_outcomes(ct, n_events, 0, 2, 180)
+        wait_for(lambda: scalar(client, "SELECT count() FROM control_totals") == 1 + n_totals, 60,
+                 "the simulated totals")
+        ct.halt()
+    finally:
+        ct.stop.set()
+        ct.thread.join(30)
+        stop(worker)
+        client.close()
+    missing: dict[tuple[str, str, str, str], int] = defaultdict(int)
+    for ev in lost:
+        if ev["status"] == "completed":
+            day = datetime.fromisoformat(ev["occurred_at"]).astimezone(MUSCAT).date().isoformat()
+            missing[(ev["entity"], day, ev["service"], ev["channel"])] += ev["quantity"]
+    missing[("ROP", "2025-03-04", "ROP-VEH-FIRST-REG", "kiosk")] += 9  # the gateway's total, no events
+    done = tahawul(settings, "audit", "completeness", "--format", "csv")
+    assert done.returncode == 1
+    found = {}
+    for line in done.stdout.splitlines():
+        parts = line.split(",")
+        if len(parts) == 8 and parts[7] != "status":
+            found[(parts[0], parts[1], parts[2], parts[3])] = int(parts[6])
+    assert found == {cell: -n for cell, n in missing.items()}, done.stdout
