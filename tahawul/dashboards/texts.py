@@ -176,7 +176,8 @@ STATUSES: dict[str, tuple[str, str]] = {
     "idle": ("Idle (does not usually report now)", "خاملة (لا ترسل عادة الآن)"),
 }
 
-# Rejection reason codes (schemas/event.py, schemas/batch.py, stream_processors/validation.py).
+# Rejection reason codes (schemas/event.py, schemas/control_total.py, schemas/batch.py,
+# stream_processors/validation.py).
 REASONS: dict[str, tuple[str, str]] = {
     "not_json": ("Not JSON", "ليس JSON"),
     "not_an_object": ("Not a JSON object", "ليس كائن JSON"),
@@ -206,6 +207,15 @@ REASONS: dict[str, tuple[str, str]] = {
     "bad_satisfaction": ("Invalid satisfaction score", "درجة رضا غير صالحة"),
     "signature_missing": ("Signature missing", "التوقيع مفقود"),
     "signature_invalid": ("Signature invalid", "التوقيع غير صالح"),
+    # control totals (schemas/control_total.py)
+    "wrong_kind": ("Unknown kind of record", "نوع سجل غير معروف"),
+    "bad_day": ("Invalid day", "يوم غير صالح"),
+    "day_too_old": ("Day too old", "يوم قديم جداً"),
+    "day_in_future": ("Day in the future", "يوم في المستقبل"),
+    "bad_stated_at": ("Invalid statement time", "وقت إعلان غير صالح"),
+    "stated_at_in_future": ("Statement time in the future", "وقت إعلان في المستقبل"),
+    "stated_before_day": ("Stated before its day", "أُعلن قبل يومه"),
+    "bad_completed": ("Invalid control total", "مجموع رقابي غير صالح"),
 }
 
 

@@ -188,3 +188,13 @@ def test_missing_transactions_per_entity_for_the_alert(store: Store) -> None:
     text = generate_latest().decode()
     assert 'tahawul_completeness_missing_transactions{entity="ROP"} 4.0' in text
     assert 'tahawul_completeness_missing_transactions{entity="MOH"}' not in text
+
+
+def test_every_rejection_of_a_control_total_has_a_name_in_both_languages() -> None:
+    from tahawul.dashboards.texts import REASONS
+
+    source = (Path(__file__).resolve().parents[2] / "schemas" / "control_total.py").read_text("utf-8")
+    import re
+
+    codes = set(re.findall(r'InvalidEvent\(\s*"([a-z_]+)"', source))
+    assert len(codes) >= 12 and codes <= set(REASONS), codes - set(REASONS)
