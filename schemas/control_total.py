@@ -10,7 +10,7 @@ as a transaction. A later ``stated_at`` for the same cell supersedes an earlier 
 both rows are kept.
 
 ``FIELDS`` is the single source of truth: the validator here and the published JSON Schema
-(``schemas/control-total-v1.schema.json``, :func:`schemas.jsonschema.render_control_total`)
+(``schemas/control-total-v1.schema.json``, `tahawul schema export --kind control_total`)
 derive from it, and a unit test checks that the committed file equals what the code renders.
 """
 

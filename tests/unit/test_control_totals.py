@@ -43,7 +43,8 @@ def total_bytes(**overrides: Any) -> bytes:
 
 
 def test_committed_schema_is_generated() -> None:
-    assert SCHEMA_FILE.read_text("utf-8") == render_control_total()
+    assert SCHEMA_FILE.read_text("utf-8") == render_control_total(), (
+        "run: tahawul schema export --kind control_total --out schemas/control-total-v1.schema.json")
 
 
 CORPUS = [

@@ -1,4 +1,5 @@
-"""`tahawul schema export`: the published JSON Schema of the event contract."""
+"""`tahawul schema export`: the published JSON Schema of the event contract, or of the
+control total contract (``--kind control_total``)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,16 @@ def register(sub: Any) -> None:
     schema_sub = schema.add_subparsers(dest="schema_command", required=True)
     export = schema_sub.add_parser("export", help="print or write the JSON Schema of contract v1")
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    export.add_argument("--kind", choices=("event", "control_total"), default="event",
+                        help="which contract: events (schemas/event-v1.schema.json, the default) or "
+                             "control totals (schemas/control-total-v1.schema.json)")
     export.set_defaults(handler=export_schema)
 
 
 def export_schema(args: argparse.Namespace, settings: Settings) -> int:
-    from tahawul.schemas.jsonschema import render
+    from tahawul.schemas.jsonschema import render, render_control_total
 
-    text = render()
+    text = render_control_total() if args.kind == "control_total" else render()
     if args.out:
         args.out.write_text(text, "utf-8")
     else:
