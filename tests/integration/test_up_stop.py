@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tahawul.keyring import dev_private_dir
 from tahawul.runtime.local import child_env
 from tahawul.settings import Settings
 from tests.integration.conftest import REPO, wait_for
@@ -109,7 +110,9 @@ def test_a_stop_counts_what_send_had_acknowledged_then_exits_without_orphans(
         children = up.children()  # the broker and the worker
         sent = subprocess.run([sys.executable, "-m", "tahawul", "send", str(events)],
                               env={**env, "TAHAWUL_KAFKA_URL": f"kafka://{up.bootstrap}",
-                                   "TAHAWUL_DATA_DIR": str(tmp_path / "sender")},
+                                   "TAHAWUL_DATA_DIR": str(tmp_path / "sender"),
+                                   # signed with the dev keys `up` made for its local broker
+                                   "TAHAWUL_SIGNING_KEYS": str(dev_private_dir(data))},
                               cwd=REPO, capture_output=True, text=True, timeout=300)
         assert sent.returncode == 0, sent.stderr
         stop(up.proc)  # at once: most events are not counted yet
