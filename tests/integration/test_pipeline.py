@@ -66,6 +66,7 @@ def consume_all(settings: Settings, topic: str, expected: int) -> list[Any]:
         consumer.close()
 
 
+@pytest.mark.both_brokers
 def test_worker_sigkilled_repeatedly_still_exact(
     settings: Settings, workers: Workers, start_counter: Callable[[], WriterThread]
 ) -> None:
@@ -97,6 +98,7 @@ def test_worker_sigkilled_repeatedly_still_exact(
     assert scalar(ct, "SELECT count() FROM rejected") == truth.invalid
 
 
+@pytest.mark.both_brokers
 def test_two_workers_with_a_rebalance_are_exact(
     settings: Settings, workers: Workers, start_counter: Callable[[], WriterThread]
 ) -> None:
@@ -116,6 +118,7 @@ def test_two_workers_with_a_rebalance_are_exact(
     assert_exact(ct, truth)
 
 
+@pytest.mark.both_brokers
 def test_counter_sigkilled_mid_run_recovers_exactly(
     settings: Settings, workers: Workers, start_counter: Callable[[], WriterThread],
     tmp_path: Path,
