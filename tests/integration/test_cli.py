@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tahawul.keyring import dev_private_dir, ensure_dev_keys
 from tahawul.runtime.broker import EmbeddedBroker, free_port
 from tahawul.sinks.clickhouse.connection import connect
 from tests.integration.conftest import REPO
@@ -104,8 +105,15 @@ def test_up_uses_the_configured_cluster(broker: EmbeddedBroker, tmp_path: Path) 
     data = tmp_path / "data"
     assert tahawul("simulate", "--scale", "0.002", "--out", str(events), "--truth", str(truth),
                    data_dir=data).returncode == 0
+    # A named broker gets no dev keys: its workers need a trust file, and up says so first.
+    refused = tahawul("up", "--input", str(events), "--exit-when-done", data_dir=data,
+                      TAHAWUL_KAFKA_URL=f"kafka://{broker.bootstrap}")
+    assert refused.returncode == 2 and "TAHAWUL_SIGNING_TRUST" in refused.stderr, refused.stderr
+    trust = ensure_dev_keys(tmp_path / "keys")  # as `tahawul credentials signing-key` would
     done = tahawul("up", "--input", str(events), "--exit-when-done", data_dir=data,
-                   TAHAWUL_KAFKA_URL=f"kafka://{broker.bootstrap}")
+                   TAHAWUL_KAFKA_URL=f"kafka://{broker.bootstrap}",
+                   TAHAWUL_SIGNING_TRUST=str(trust),
+                   TAHAWUL_SIGNING_KEYS=str(dev_private_dir(tmp_path / "keys")))
     assert done.returncode == 0, done.stderr
     assert "embedded broker" not in done.stderr
     assert {k: v for k, v in published(data).items() if len(k) == 6} == read_truth(truth)
