@@ -133,8 +133,10 @@ def test_sql_formats(tmp_path: Path) -> None:
 
 def test_unreachable_broker_and_store_say_what_and_where(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
+    trust = ensure_dev_keys(tmp_path / "keys")  # past the trust check, to the broker
     no_broker = tahawul("up", "--exit-when-done", data_dir=tmp_path / "a", timeout=120,
-                        TAHAWUL_KAFKA_URL=f"kafka://127.0.0.1:{port}")
+                        TAHAWUL_KAFKA_URL=f"kafka://127.0.0.1:{port}",
+                        TAHAWUL_SIGNING_TRUST=str(trust))
     assert no_broker.returncode == 69
     assert f"cannot reach Kafka at 127.0.0.1:{port}" in no_broker.stderr
     assert len(no_broker.stderr.strip().splitlines()) == 1, no_broker.stderr  # no client log lines
