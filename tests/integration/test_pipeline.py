@@ -66,7 +66,6 @@ def consume_all(settings: Settings, topic: str, expected: int) -> list[Any]:
         consumer.close()
 
 
-@pytest.mark.both_brokers
 def test_worker_sigkilled_repeatedly_still_exact(
     settings: Settings, workers: Workers, start_counter: Callable[[], WriterThread]
 ) -> None:
@@ -98,7 +97,6 @@ def test_worker_sigkilled_repeatedly_still_exact(
     assert scalar(ct, "SELECT count() FROM rejected") == truth.invalid
 
 
-@pytest.mark.both_brokers
 def test_two_workers_with_a_rebalance_are_exact(
     settings: Settings, workers: Workers, start_counter: Callable[[], WriterThread]
 ) -> None:
