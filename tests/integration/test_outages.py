@@ -63,7 +63,6 @@ def metric(name: str) -> float:
     return REGISTRY.get_sample_value(name) or 0.0
 
 
-@pytest.mark.both_brokers
 def test_store_outage_of_30_s_pauses_then_catches_up_exactly(
     settings: Settings, workers: Workers, start_counter: Callable[..., WriterThread],
     caplog: pytest.LogCaptureFixture,

@@ -12,6 +12,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,6 +123,10 @@ def grafana() -> Iterator[tuple[FakeGrafana, str]]:
         server.server_close()
 
 
+# Every dashboard shipped in grafana/dashboards/<lang>/ (six, in English and Arabic).
+SHIPPED = len(list((Path(__file__).resolve().parents[2] / "grafana" / "dashboards").glob("*/*.json")))
+
+
 def publish(url: str, token: str = TOKEN) -> int:
     return main(["grafana", "publish", "--url", url, "--token", token, "--clickhouse-host", "ch.internal",
                  "--prometheus-url", "http://prom.internal:9090"])
@@ -135,7 +140,7 @@ def test_publish_creates_then_updates_without_duplicates(
     first = [(m, p) for m, p, _ in fake.calls if m != "GET"]
     assert first.count(("POST", "/api/datasources")) == 2
     assert first.count(("POST", "/api/folders")) == 2
-    assert first.count(("POST", "/api/dashboards/db")) == len(dashboards()) == 10
+    assert first.count(("POST", "/api/dashboards/db")) == len(dashboards()) == SHIPPED
     ch = fake.datasources["tahawul-clickhouse"]
     assert ch["type"] == "grafana-clickhouse-datasource"
     assert ch["jsonData"]["host"] == "ch.internal" and ch["secureJsonData"] == {"password": "s3cret"}
@@ -148,8 +153,8 @@ def test_publish_creates_then_updates_without_duplicates(
     assert sorted(second[:2]) == [("PUT", "/api/datasources/uid/tahawul-clickhouse"),
                                   ("PUT", "/api/datasources/uid/tahawul-prometheus")]
     assert ("POST", "/api/folders") not in second
-    assert second.count(("POST", "/api/dashboards/db")) == 10
-    assert len(fake.datasources) == 2 and len(fake.folders) == 2 and len(fake.dashboards) == 10
+    assert second.count(("POST", "/api/dashboards/db")) == SHIPPED
+    assert len(fake.datasources) == 2 and len(fake.folders) == 2 and len(fake.dashboards) == SHIPPED
     assert all(d["version"] == 2 for d in fake.dashboards.values())
     sent = next(b for m, p, b in fake.calls if p == "/api/dashboards/db")
     assert sent["overwrite"] is True and sent["dashboard"]["panels"]
