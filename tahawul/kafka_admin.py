@@ -101,7 +101,7 @@ def _held_back(logger_name: str) -> Iterator[list[str]]:
 
 
 @contextlib.contextmanager
-def _quiet(logger_name: str) -> Iterator[None]:
+def quiet(logger_name: str) -> Iterator[None]:
     """Raise a logger's level to CRITICAL for the duration of a block."""
     logger = logging.getLogger(logger_name)
     level = logger.level
@@ -200,5 +200,5 @@ def last_offsets(bootstrap: str, topic: str, security: KafkaSecurity = PLAINTEXT
                 last[tp.partition] = max(last[tp.partition], records[-1].offset)
         return last
     finally:
-        with _quiet("kafka"):  # closing cancels a metadata refresh, which it logs as an ERROR
+        with quiet("kafka"):  # closing cancels a metadata refresh, which it logs as an ERROR
             consumer.close()

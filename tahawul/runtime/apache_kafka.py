@@ -43,8 +43,6 @@ above; a JAAS file can be given with ``jvm_options=["-Djava.security.auth.login.
 from __future__ import annotations
 
 import base64
-import contextlib
-import logging
 import os
 import re
 import shutil
@@ -53,11 +51,12 @@ import tempfile
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Self
 
 from tahawul.errors import UsageError
+from tahawul.kafka_admin import quiet
 from tahawul.runtime.broker import BrokerError, free_port
 from tahawul.runtime.processes import child_options, stop_processes
 
@@ -182,19 +181,6 @@ def new_cluster_id() -> str:
         text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         if not text.startswith("-"):
             return text
-
-
-@contextlib.contextmanager
-def _quiet_kafka() -> Iterator[None]:
-    """kafka-python warns at every refused connection while a node starts: expected, so
-    held back until it answers."""
-    logger = logging.getLogger("kafka")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _properties_text(props: Mapping[str, str]) -> str:
@@ -376,7 +362,7 @@ class ApacheKafka:
 
     def start(self, timeout: float = 90.0) -> Self:
         """Start (or restart, on the same log dir) and wait until it answers metadata."""
-        with _quiet_kafka():
+        with quiet("kafka"):  # it warns at every refused connection while a node starts
             return self.launch().wait_ready(timeout)
 
     def kill(self) -> None:
@@ -442,7 +428,7 @@ class KafkaCluster:
         try:
             for node in self.nodes:
                 node.launch()
-            with _quiet_kafka():
+            with quiet("kafka"):  # it warns at every refused connection while a node starts
                 for node in self.nodes:
                     node.wait_ready(timeout)
         except BaseException:
