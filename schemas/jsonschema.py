@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from tahawul.schemas import control_total as ct
+from tahawul.schemas import exchange as ex
 from tahawul.schemas.event import (
     FIELDS,
     MAX_QUANTITY,
@@ -129,3 +130,60 @@ def build_control_total(catalogue: Catalogue | None = None) -> dict[str, Any]:
 
 def render_control_total() -> str:
     return json.dumps(build_control_total(), ensure_ascii=False, indent=2) + "\n"
+
+
+EXCHANGE_SCHEMA_ID = "https://tahawul.example/schemas/exchange-v1.schema.json"
+
+
+def _exchange_property(name: str, kind: str, codes: list[str]) -> dict[str, Any]:
+    if kind == "kind":
+        return {"type": "string", "const": ex.KIND}
+    if name == "schema_version":
+        return {"type": "integer", "const": ex.SCHEMA_VERSION}
+    if kind == "uuid":
+        return {"type": "string", "format": "uuid",
+                "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"}
+    if kind == "side":
+        return {"type": "string", "enum": list(ex.SIDES)}
+    if kind == "party":
+        return {"type": "string", "enum": codes}
+    if kind == "product":
+        return {"type": "string", "pattern": ex.PRODUCT_PATTERN}
+    if kind == "items":
+        return {"type": "integer", "minimum": 1, "maximum": ex.MAX_ITEMS}
+    if kind == "datetime":
+        return {"type": "string", "format": "date-time", "pattern": RFC3339_PATTERN}
+    if kind == "outcome":
+        return {"type": "string", "enum": list(ex.OUTCOMES)}
+    raise ValueError(f"no JSON Schema for exchange field {name} ({kind})")
+
+
+def build_exchange(catalogue: Catalogue | None = None) -> dict[str, Any]:
+    """The JSON Schema of exchange contract v1 (schemas/exchange.py)."""
+    codes = sorted(ex.parties(catalogue or load_catalogue()))
+    properties = {}
+    for spec in ex.FIELDS:
+        prop = _exchange_property(spec.name, spec.kind, codes)
+        prop["description"] = spec.description
+        properties[spec.name] = prop
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": EXCHANGE_SCHEMA_ID,
+        "title": "tahawul data exchange half, contract v1",
+        "description": (
+            "One side's report of one data exchange over the national integration platform "
+            "(X-Road style): codes and counts only, never a payload or personal data. Sent on "
+            "the same paths as events, signed by the reporting party (the provider for "
+            "side=provider, the consumer for side=consumer). Also enforced by the pipeline: "
+            "provider and consumer differ; occurred_at is not before 2000 nor in the future; "
+            "the payload is at most 16 KiB of UTF-8."
+        ),
+        "type": "object",
+        "additionalProperties": False,
+        "required": [f.name for f in ex.FIELDS if f.required],
+        "properties": properties,
+    }
+
+
+def render_exchange() -> str:
+    return json.dumps(build_exchange(), ensure_ascii=False, indent=2) + "\n"
