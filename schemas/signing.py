@@ -13,6 +13,10 @@ The signature covers the whole record value (one event, or a batched record of u
 events, signed once). It does not cover the record key, headers or the topic: the worker
 attributes by the entity *in the payload*, which the signature does cover.
 
+Ed25519 is libsodium's (PyNaCl): a verify costs about half of what OpenSSL's (``cryptography``)
+did, and keys stay raw 32-byte Ed25519 (the seed for a private key), so key files, the trust
+file and the header are unchanged (docs/performance.md).
+
 This module is pure (no file or network I/O): the trust file and the private key files are
 parsed from text that callers read, so the same logic serves the worker, the SDK and tests.
 """
@@ -27,9 +31,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey as Ed25519PrivateKey
+from nacl.signing import VerifyKey as Ed25519PublicKey
 
 from tahawul.schemas.event import InvalidEvent
 from tahawul.schemas.headers import SIGNATURE_HEADER
@@ -87,17 +91,17 @@ class SigningKey:
         return cls(signer, key_id, Ed25519PrivateKey.generate())
 
     def public_bytes(self) -> bytes:
-        return self.private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return bytes(self.private.verify_key)
 
     def sign(self, payload: bytes) -> bytes:
         """The ``tahawul-signature`` header value for a record value."""
-        signature = _b64(self.private.sign(payload))
+        signature = _b64(self.private.sign(payload).signature)
         return f"{SCHEME}:{self.signer}:{self.key_id}:{signature}".encode("ascii")
 
 
 def render_signing_key(key: SigningKey) -> str:
     """The text of a private key file (keep it mode 0600; give it only to the signer)."""
-    raw = key.private.private_bytes_raw()
+    raw = bytes(key.private)  # the 32-byte seed: the raw Ed25519 private key
     return json.dumps({"signer": key.signer, "key_id": key.key_id, "private_key": _b64(raw)},
                       indent=2) + "\n"
 
@@ -113,7 +117,7 @@ def parse_signing_key(text: str) -> SigningKey:
     signer = _check_name(obj.get("signer"), SIGNER_RE, "signer")
     key_id = _check_name(obj.get("key_id"), KEY_ID_RE, "key id")
     raw = _unb64(obj.get("private_key"), "private_key", KEY_BYTES)
-    return SigningKey(signer, key_id, Ed25519PrivateKey.from_private_bytes(raw))
+    return SigningKey(signer, key_id, Ed25519PrivateKey(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,8 +211,8 @@ class Trust:
             signature = base64.b64decode(encoded, validate=True)
             if len(signature) != SIGNATURE_BYTES:
                 raise ValueError
-            key.key.verify(signature, payload)
-        except (InvalidSignature, binascii.Error, ValueError):
+            key.key.verify(payload, signature)
+        except (BadSignatureError, binascii.Error, ValueError):
             raise InvalidEvent(
                 "signature_invalid", f"signature does not match the payload under {name}'s key {key_id}"
             ) from None
@@ -248,10 +252,9 @@ class Trust:
 
 
 def _public_key(raw: bytes) -> Ed25519PublicKey:
-    try:
-        return Ed25519PublicKey.from_public_bytes(raw)
-    except ValueError as exc:
-        raise KeyringError(f"not an Ed25519 public key: {exc}") from None
+    if len(raw) != KEY_BYTES:
+        raise KeyringError(f"not an Ed25519 public key: {len(raw)} bytes, not {KEY_BYTES}")
+    return Ed25519PublicKey(raw)
 
 
 def _parse_keys(name: str, obj: object) -> dict[str, PublicKey]:
