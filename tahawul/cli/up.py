@@ -33,6 +33,7 @@ from tahawul.cli.console import LiveView, totals_table
 from tahawul.kafka_admin import last_offsets
 from tahawul.keyring import producer_signers
 from tahawul.producers.kafka_sender import EventSender
+from tahawul.runtime.feed_process import SIMULATION_BATCH, FeedProcess, SimulationSpec
 from tahawul.runtime.feeds import Feed, send_feed
 from tahawul.runtime.local import LocalPipeline, Run
 from tahawul.runtime.rates import EventRate
@@ -45,7 +46,6 @@ from tahawul.sinks.clickhouse.runs import RunRecord, record_run
 EXIT_WRITER_FAILED = 3
 EXIT_FEED_FAILED = 4
 EXIT_INTERRUPTED = 130
-SIMULATION_BATCH = 500  # events in one batched record (schemas/batch.py allows up to 1,000)
 # A simulation is fed at most this many batched records (1M events) ahead of what is counted:
 # generating is faster than counting, and what is sent and not counted waits in the producer's
 # buffer (where it expires after delivery_timeout) and in the broker's log (in memory for the
@@ -117,6 +117,7 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
     started = time.monotonic()
     meter = EventRate()  # events/s for the live view and the live page
     reads: ReadServer | None = None
+    feeder: FeedProcess | None = None
     with stop_requests() as stopping:
         try:
             pipeline.start_broker()
@@ -129,7 +130,12 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
             writer = pipeline.start_writer(run=run)
             reads = serve_live(settings, run, meter)
             workers = pipeline.start_workers(1)
-            if feed_factory is not None:
+            if isinstance(feed_factory, SimulationSpec):
+                # A simulation is fed from a process of its own, beside the counting writer
+                # rather than sharing this process's GIL with it (runtime/feed_process.py).
+                feeder = FeedProcess(pipeline.settings, feed_factory, run, stopping, max_ahead,
+                                     pipeline.log_dir).start()
+            elif feed_factory is not None:
                 # Simulated events travel in batched records per entity, as `tahawul send`
                 # sends files: one record each is Faust's per-record cost for every event
                 # (about 4,000 events/s here instead of tens of thousands).
@@ -189,6 +195,8 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
             return EXIT_INTERRUPTED
         finally:
             _quiet_kafka_clients()
+            if feeder is not None:
+                feeder.close()
             if reads is not None:
                 reads.close()
             pipeline.close()

@@ -39,7 +39,8 @@ def register(sub: Any) -> None:
 
 def run_up(args: argparse.Namespace, settings: Settings) -> int:
     from tahawul.cli.up import SIMULATION_MAX_AHEAD, up
-    from tahawul.runtime.feeds import Feed, FileFeed, simulation_feed
+    from tahawul.runtime.feed_process import SimulationSpec
+    from tahawul.runtime.feeds import Feed, FileFeed
     from tahawul.sinks.clickhouse.runs import RunRecord
 
     if args.broker is not None:
@@ -64,9 +65,9 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
         print(f"simulating {args.simulate} at scale {args.scale:g} with seed {args.seed} "
               f"(the same seed gives the same events)", file=sys.stderr)
 
-        def feed_factory() -> Feed:
-            return simulation_feed(args.simulate, args.scale, args.seed, args.duplicates,
-                                   args.invalid, args.control_totals, args.lose_fraction)
+        # fed from a process of its own (tahawul.runtime.feed_process)
+        feed_factory = SimulationSpec(args.simulate, args.scale, args.seed, args.duplicates,
+                                      args.invalid, args.control_totals, args.lose_fraction)
         run_record = RunRecord(args.simulate, Decimal(str(args.scale)), args.seed,
                                args.duplicates, args.invalid)
     code = up(settings, feed_factory, args.exit_when_done, run_record=run_record,
