@@ -31,7 +31,7 @@ SOURCES: dict[str, str] = {
 }
 
 # Units whose counts grow with a run's scale (transactions and what is counted like them).
-SCALED_UNITS = frozenset({"transactions", "voters"})
+SCALED_UNITS = frozenset({"transactions", "voters", "data items"})
 
 
 class PublishedFiguresError(ValueError):

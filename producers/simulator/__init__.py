@@ -5,6 +5,13 @@ the stream is deterministic for a seed, and duplicates and invalid lines can be 
 without changing which valid events are produced.
 """
 
+from tahawul.producers.simulator.exchanges import (
+    EXCHANGE_PROFILES,
+    ExchangeTruth,
+    SimulatedExchange,
+    is_exchange_profile,
+    iter_exchanges,
+)
 from tahawul.producers.simulator.generate import SimulatedLine, iter_simulation
 from tahawul.producers.simulator.invalid import INVALID_KINDS
 from tahawul.producers.simulator.plan import Counts, governorate_totals
@@ -13,16 +20,21 @@ from tahawul.producers.simulator.run import SimulationSummary, run_simulation
 from tahawul.producers.simulator.truth import Truth, TruthRow
 
 __all__ = [
+    "EXCHANGE_PROFILES",
     "INVALID_KINDS",
     "PROFILES",
     "Counts",
+    "ExchangeTruth",
     "Profile",
+    "SimulatedExchange",
     "SimulatedLine",
     "SimulationSummary",
     "Truth",
     "TruthRow",
     "get_profile",
     "governorate_totals",
+    "is_exchange_profile",
+    "iter_exchanges",
     "iter_simulation",
     "run_simulation",
 ]

@@ -148,6 +148,8 @@ def run_published(args: argparse.Namespace, settings: Settings) -> int:
     held = f"{result.first_day} .. {result.last_day}" if result.first_day else "nothing"
     whence = " (the scale the store's simulated run recorded)" if result.scale_from_store else ""
     print(f"published figures: store holds {held}, compared at scale {result.scale}{whence}")
+    if result.exchange_first_day:
+        print(f"  exchanges held: {result.exchange_first_day} .. {result.exchange_last_day}")
     columns = ["figure", "period", "published", "counted", "difference", "within", "source"]
     rows = [
         [c.figure.figure, f"{c.figure.period_from}..{c.figure.period_to}", c.published_text,
