@@ -1247,3 +1247,244 @@ FULL OUTER JOIN
     SELECT day, entity, service, channel, completed, stated_at, statements, toUInt8(1) AS has_total
     FROM v_control_totals
 ) AS t USING (day, entity, service, channel);
+
+-- 017_exchanges
+CREATE TABLE IF NOT EXISTS exchanges
+(
+    exchange_id   UUID,
+    side          LowCardinality(String),  -- provider | consumer: who reports (and signed) this half
+    provider      LowCardinality(String),
+    consumer      LowCardinality(String),
+    product       LowCardinality(String),
+    items         UInt32,
+    outcome       LowCardinality(String),  -- success | timeout | provider_error | ... (schemas/exchange.py)
+    occurred_at   DateTime64(3, 'UTC'),
+    fingerprint   UInt64,
+    src_cluster   LowCardinality(String),
+    src_topic     LowCardinality(String),
+    src_partition UInt32,
+    src_offset    UInt64,
+    ingested_at   DateTime64(3, 'UTC')
+)
+ENGINE = MergeTree
+PARTITION BY toYear(occurred_at, 'Asia/Muscat')
+ORDER BY (exchange_id, side);
+
+CREATE TABLE IF NOT EXISTS exchange_counts_minute
+(
+    minute        DateTime('UTC'),
+    provider      LowCardinality(String),
+    consumer      LowCardinality(String),
+    product       LowCardinality(String),
+    outcome       LowCardinality(String),
+    basis         LowCardinality(String),  -- provider | consumer: the side the figures come from
+    exchanges     Int64,
+    items         Int64,
+    src_cluster   LowCardinality(String),
+    src_topic     LowCardinality(String),
+    src_partition UInt32,
+    src_offset    UInt64
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(minute, 'Asia/Muscat')
+ORDER BY (provider, consumer, product, outcome, minute);
+
+CREATE TABLE IF NOT EXISTS exchange_quality_minute
+(
+    minute        DateTime('UTC'),
+    provider      LowCardinality(String),
+    consumer      LowCardinality(String),
+    product       LowCardinality(String),
+    status        LowCardinality(String),
+    halves        Int64,
+    items         Int64,
+    src_cluster   LowCardinality(String),
+    src_topic     LowCardinality(String),
+    src_partition UInt32,
+    src_offset    UInt64
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(minute, 'Asia/Muscat')
+ORDER BY (status, provider, consumer, product, minute);
+
+CREATE TABLE IF NOT EXISTS exchange_duplicates
+(
+    exchange_id   UUID,
+    side          LowCardinality(String),
+    provider      LowCardinality(String),
+    consumer      LowCardinality(String),
+    seen_at       DateTime64(3, 'UTC'),
+    src_cluster   LowCardinality(String),
+    src_topic     LowCardinality(String),
+    src_partition UInt32,
+    src_offset    UInt64
+)
+ENGINE = MergeTree
+ORDER BY (exchange_id, seen_at);
+
+-- 018_exchange_views
+CREATE VIEW IF NOT EXISTS v_exchange_cells_daily AS
+SELECT
+    toDate(minute, 'Asia/Muscat') AS day,
+    provider,
+    consumer,
+    product,
+    outcome,
+    sum(exchanges) AS cell_exchanges,
+    sum(items) AS cell_items
+FROM exchange_counts_minute
+GROUP BY day, provider, consumer, product, outcome
+HAVING cell_exchanges != 0 OR cell_items != 0;
+
+CREATE VIEW IF NOT EXISTS v_exchanges_daily AS
+SELECT
+    day,
+    sum(cell_exchanges) AS exchanges,
+    sumIf(cell_items, outcome = 'success') AS items,
+    sumIf(cell_exchanges, outcome != 'success') AS failed,
+    if(exchanges = 0, 0, failed / exchanges) AS error_rate,
+    uniqExactIf(provider, cell_exchanges != 0) AS providers,
+    uniqExactIf(consumer, cell_exchanges != 0) AS consumers
+FROM v_exchange_cells_daily
+GROUP BY day;
+
+CREATE VIEW IF NOT EXISTS v_exchanges_monthly AS
+SELECT
+    toStartOfMonth(day) AS month,
+    sum(cell_exchanges) AS exchanges,
+    sumIf(cell_items, outcome = 'success') AS items,
+    sumIf(cell_exchanges, outcome != 'success') AS failed,
+    if(exchanges = 0, 0, failed / exchanges) AS error_rate,
+    uniqExactIf(provider, cell_exchanges != 0) AS providers,
+    uniqExactIf(consumer, cell_exchanges != 0) AS consumers
+FROM v_exchange_cells_daily
+GROUP BY month;
+
+CREATE VIEW IF NOT EXISTS v_exchanges_yearly AS
+SELECT
+    toYear(day) AS year,
+    sum(cell_exchanges) AS exchanges,
+    sumIf(cell_items, outcome = 'success') AS items,
+    sumIf(cell_exchanges, outcome != 'success') AS failed,
+    if(exchanges = 0, 0, failed / exchanges) AS error_rate,
+    uniqExactIf(provider, cell_exchanges != 0) AS providers,
+    uniqExactIf(consumer, cell_exchanges != 0) AS consumers
+FROM v_exchange_cells_daily
+GROUP BY year;
+
+CREATE VIEW IF NOT EXISTS v_exchange_cells_between AS
+SELECT provider, consumer, product, outcome, sum(exchanges) AS cell_exchanges, sum(items) AS cell_items
+FROM exchange_counts_minute
+WHERE minute >= toDateTime({first_day:Date}, 'Asia/Muscat')
+  AND minute < toDateTime({last_day:Date} + 1, 'Asia/Muscat')
+GROUP BY provider, consumer, product, outcome
+HAVING cell_exchanges != 0 OR cell_items != 0;
+
+CREATE VIEW IF NOT EXISTS v_exchange_totals_between AS
+SELECT
+    sum(cell_exchanges) AS exchanges,
+    sumIf(cell_items, outcome = 'success') AS items,
+    sumIf(cell_exchanges, outcome != 'success') AS failed,
+    if(exchanges = 0, 0, failed / exchanges) AS error_rate,
+    uniqExactIf(provider, cell_exchanges != 0) AS providers,
+    uniqExactIf(consumer, cell_exchanges != 0) AS consumers,
+    uniqExactIf((provider, consumer), cell_exchanges != 0) AS pairs
+FROM v_exchange_cells_between(first_day = {first_day:Date}, last_day = {last_day:Date});
+
+CREATE VIEW IF NOT EXISTS v_exchange_providers_between AS
+SELECT
+    provider,
+    sum(cell_exchanges) AS exchanges,
+    sumIf(cell_items, outcome = 'success') AS items,
+    sumIf(cell_exchanges, outcome != 'success') AS failed,
+    if(exchanges = 0, 0, failed / exchanges) AS error_rate,
+    uniqExactIf(consumer, cell_exchanges != 0) AS consumers,
+    uniqExactIf(product, cell_exchanges != 0) AS products
+FROM v_exchange_cells_between(first_day = {first_day:Date}, last_day = {last_day:Date})
+GROUP BY provider;
+
+CREATE VIEW IF NOT EXISTS v_exchange_consumers_between AS
+SELECT
+    consumer,
+    sum(cell_exchanges) AS exchanges,
+    sumIf(cell_items, outcome = 'success') AS items,
+    sumIf(cell_exchanges, outcome != 'success') AS failed,
+    if(exchanges = 0, 0, failed / exchanges) AS error_rate,
+    uniqExactIf(provider, cell_exchanges != 0) AS providers
+FROM v_exchange_cells_between(first_day = {first_day:Date}, last_day = {last_day:Date})
+GROUP BY consumer;
+
+CREATE VIEW IF NOT EXISTS v_exchange_pairs_between AS
+SELECT
+    provider,
+    consumer,
+    sum(cell_exchanges) AS exchanges,
+    sumIf(cell_items, outcome = 'success') AS items,
+    sumIf(cell_exchanges, outcome != 'success') AS failed,
+    if(exchanges = 0, 0, failed / exchanges) AS error_rate
+FROM v_exchange_cells_between(first_day = {first_day:Date}, last_day = {last_day:Date})
+GROUP BY provider, consumer;
+
+CREATE VIEW IF NOT EXISTS v_exchange_products_between AS
+SELECT
+    provider,
+    product,
+    sum(cell_exchanges) AS exchanges,
+    sumIf(cell_items, outcome = 'success') AS items,
+    sumIf(cell_exchanges, outcome != 'success') AS failed,
+    if(exchanges = 0, 0, failed / exchanges) AS error_rate,
+    uniqExactIf(consumer, cell_exchanges != 0) AS consumers
+FROM v_exchange_cells_between(first_day = {first_day:Date}, last_day = {last_day:Date})
+GROUP BY provider, product;
+
+CREATE VIEW IF NOT EXISTS v_exchange_outcomes_between AS
+SELECT
+    outcome,
+    sum(cell_exchanges) AS exchanges,
+    exchanges / sum(exchanges) OVER () AS share
+FROM v_exchange_cells_between(first_day = {first_day:Date}, last_day = {last_day:Date})
+GROUP BY outcome;
+
+CREATE VIEW IF NOT EXISTS v_exchange_quality_daily AS
+SELECT
+    toDate(minute, 'Asia/Muscat') AS day,
+    provider,
+    consumer,
+    product,
+    if(startsWith(status, 'unmatched') AND minute > now() - INTERVAL 1 HOUR, 'waiting', status) AS state,
+    sum(halves) AS halves,
+    sum(items) AS items
+FROM exchange_quality_minute
+GROUP BY day, provider, consumer, product, state
+HAVING halves != 0;
+
+CREATE VIEW IF NOT EXISTS v_exchange_quality_between AS
+SELECT
+    q.provider AS provider,
+    q.consumer AS consumer,
+    q.unmatched_provider AS unmatched_provider,
+    q.unmatched_consumer AS unmatched_consumer,
+    q.mismatched AS mismatched,
+    q.waiting AS waiting,
+    c.exchanges AS exchanges,
+    if(c.exchanges = 0, 0, (q.unmatched_provider + q.unmatched_consumer + q.mismatched) / c.exchanges)
+        AS problem_rate
+FROM
+(
+    SELECT
+        provider,
+        consumer,
+        sumIf(halves, state = 'unmatched_provider') AS unmatched_provider,
+        sumIf(halves, state = 'unmatched_consumer') AS unmatched_consumer,
+        sumIf(halves, state = 'mismatched') AS mismatched,
+        sumIf(halves, state = 'waiting') AS waiting
+    FROM v_exchange_quality_daily
+    WHERE day BETWEEN {first_day:Date} AND {last_day:Date}
+    GROUP BY provider, consumer
+) AS q
+LEFT JOIN
+(
+    SELECT provider, consumer, sum(cell_exchanges) AS exchanges
+    FROM v_exchange_cells_between(first_day = {first_day:Date}, last_day = {last_day:Date})
+    GROUP BY provider, consumer
+) AS c ON c.provider = q.provider AND c.consumer = q.consumer;

@@ -38,9 +38,14 @@ ENTITY_MARKER = "tahawul_entity_auditor"
 # v_programme_published_digital compares at, and `control_totals` (what entities stated they
 # completed, which v_completeness sets beside the counts).
 READABLE_TABLES = ("events", "counts_minute", "ref_governorates", "ref_channels", "ref_entities",
-                   "ref_services", "unit_costs", "ref_published", "runs", "control_totals")
+                   "ref_services", "unit_costs", "ref_published", "runs", "control_totals",
+                   *("exchange_counts_minute", "exchange_quality_minute"))
 # Tables whose rows carry an entity: entity auditors see only their own rows of these.
 ENTITY_TABLES = ("events", "counts_minute", "control_totals")
+# The counted exchanges the views of migration 018 read (each exchange once, codes and counts;
+# never the raw halves of `exchanges`): an entity auditor sees the rows it took part in, as
+# provider or consumer.
+PARTY_TABLES = ("exchange_counts_minute", "exchange_quality_minute")
 DASHBOARDS = "tahawul_dashboards"
 # The columns of `rejected` the dashboards' view v_rejections_hourly reads.
 DASHBOARD_REJECTED_COLUMNS = ("rejected_at", "reason_code", "entity")
@@ -88,7 +93,7 @@ def statements(database: str, cluster: str | None = None,
     # Once a table has any row policy, users without one see no rows: everyone who is not
     # an entity auditor (the writer, full auditors, operators) keeps seeing all of events.
     out += [f"CREATE ROW POLICY OR REPLACE tahawul_all_rows{on} ON {database}.{table} FOR SELECT "
-            f"USING 1 TO ALL EXCEPT {ENTITY_MARKER}" for table in ENTITY_TABLES]
+            f"USING 1 TO ALL EXCEPT {ENTITY_MARKER}" for table in (*ENTITY_TABLES, *PARTY_TABLES)]
     for code in codes:
         role = entity_role(code)
         out += [
@@ -97,6 +102,8 @@ def statements(database: str, cluster: str | None = None,
         ]
         out += [f"CREATE ROW POLICY OR REPLACE {role}{on} ON {database}.{table} FOR SELECT "
                 f"USING entity = '{code}' TO {role}" for table in ENTITY_TABLES]
+        out += [f"CREATE ROW POLICY OR REPLACE {role}{on} ON {database}.{table} FOR SELECT "
+                f"USING provider = '{code}' OR consumer = '{code}' TO {role}" for table in PARTY_TABLES]
     return out
 
 

@@ -146,3 +146,17 @@ def test_quality_shows_unmatched_and_mismatched_halves_after_the_grace_period(st
                       "first_day = {first_day:Date}, last_day = {last_day:Date})", **JAN)}
     assert pairs == {("ROP", "BANK-MUSCAT"): (0, 2, 0, 3, 2 / 3),
                      ("MOL", "BANK-MUSCAT"): (0, 0, 1, 4, 0.25)}
+
+
+def test_the_dashboards_role_reads_the_counted_exchanges_never_the_raw_halves(store: Store) -> None:
+    from tahawul.sinks.clickhouse import access
+
+    statements = access.statements("tahawul", entities=["ROP"])
+    granted = {s.split(" ON ", 1)[1].split(" TO ")[0] for s in statements
+               if s.startswith("GRANT SELECT ") and s.endswith(f"TO {access.DASHBOARDS}")}
+    views = {v for v in access.published_views() if "exchange" in v}
+    assert {"v_exchange_pairs_between", "v_exchanges_monthly", "v_exchange_quality_daily"} <= views
+    assert {f"tahawul.{n}" for n in (*views, "exchange_counts_minute", "exchange_quality_minute")} <= granted
+    assert not {"tahawul.exchanges", "tahawul.exchange_duplicates"} & granted
+    assert ("CREATE ROW POLICY OR REPLACE tahawul_auditor_rop ON tahawul.exchange_counts_minute FOR "
+            "SELECT USING provider = 'ROP' OR consumer = 'ROP' TO tahawul_auditor_rop") in statements
