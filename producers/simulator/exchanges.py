@@ -232,6 +232,10 @@ class SimulatedExchange:
 
 
 def _pair_graph(profile: ExchangeProfile) -> Weighted[tuple[str, str]]:
+    return Weighted(pair_weights(profile))
+
+
+def pair_weights(profile: ExchangeProfile) -> list[tuple[tuple[str, str], float]]:
     """Which consumer reads which provider, and how much: each consumer reads 3-10
     providers, weighted by the provider's size and a fixed jitter so that a few pairs
     dominate (the registries the banks and the police read all day)."""
@@ -249,7 +253,7 @@ def _pair_graph(profile: ExchangeProfile) -> Weighted[tuple[str, str]]:
                 continue
             w = profile.provider_weights.get(provider, 1.0) * consumer_w * rng.lognormvariate(0, 0.8)
             pairs.append(((provider, consumer), w))
-    return Weighted(pairs)
+    return pairs
 
 
 def products_of(provider: str) -> tuple[str, ...]:
