@@ -81,9 +81,15 @@ def uuid_halves(ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return hi, lo
 
 
-def _key(hi: np.ndarray, lo: np.ndarray, tag: np.ndarray) -> np.ndarray:
+def pair_keys(hi: np.ndarray, lo: np.ndarray, tag: np.ndarray) -> np.ndarray:
+    """The index's 64-bit key of each (entity tag, id): equal for equal pairs, and for two
+    different pairs about once in 2**64 (callers that use it to find repeats must still
+    compare the pairs themselves)."""
     with np.errstate(over="ignore"):
         return hi ^ (lo * _MIX) ^ (tag * _MIX_TAG)
+
+
+_key = pair_keys
 
 
 class CountedIndex:

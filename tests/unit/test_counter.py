@@ -87,6 +87,13 @@ class FailingInserts:
             raise ConnectionError("injected: store unavailable")
         return self._client.insert(table, *args, **kwargs)
 
+    def insert_arrow(self, table: str, *args: Any, **kwargs: Any) -> Any:
+        """The store sends its bulk tables (events, counts_minute) as Arrow."""
+        if table == self.table and self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("injected: store unavailable")
+        return self._client.insert_arrow(table, *args, **kwargs)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
