@@ -64,6 +64,7 @@ from tahawul.schemas.reference import load_catalogue
 from tahawul.settings import Settings
 from tahawul.stream_processors import metrics
 from tahawul.stream_processors.envelope import split
+from tahawul.stream_processors.group_join import exit_when_refused
 from tahawul.stream_processors.redaction_key import redaction_key
 from tahawul.stream_processors.validation import SOURCE_FORM, DeadLetter, Judge, Verdict
 
@@ -518,10 +519,18 @@ class _Worker(faust.Worker):
     for the batch in progress, which waits for the broker, for as long as that takes."""
 
     watchdog: Watchdog
+    settings: Settings
 
     def _schedule_shutdown(self, signal: signal.Signals) -> None:
         self.watchdog.stopping()
         super()._schedule_shutdown(signal)
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        # A group the broker will not let it join (a refused session timeout) would leave
+        # the worker idle forever: exit with the reason instead (group_join.py). Installed
+        # here, after Faust's dictConfig, which clears the handlers of aiokafka's loggers.
+        exit_when_refused(self.settings.worker_group, self.settings.session_timeout, hard_exit)
 
 
 def run_worker(settings: Settings) -> None:
@@ -533,4 +542,5 @@ def run_worker(settings: Settings) -> None:
     worker = _Worker(app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False,
                      logging_config=dict_config(settings.log_level, settings.log_format))
     worker.watchdog = watchdog
+    worker.settings = settings
     worker.execute_from_commandline()
