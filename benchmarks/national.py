@@ -48,6 +48,10 @@ class Measured:
     seconds: float
     peak_total_mib: float
     peak_by_process: dict[str, float] = field(default_factory=dict)
+    # CPU seconds (user + system) of each kind of process, from /proc at the last sample
+    # each process was seen in: which process spends what (docs/performance.md).
+    cpu_by_process: dict[str, float] = field(default_factory=dict)
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average at the start and at the end
     returncode: int = 0
     stdout: str = ""
     stderr: str = ""
@@ -76,6 +80,8 @@ def _rss_and_name(pid: int) -> tuple[float, str] | None:
         return None
     if not argv[0]:  # a process exiting (its command line already gone)
         return None
+    if "tahawul.runtime.feed_process" in argv:
+        return rss, "feed (simulator, batching, signing, producing)"
     if "tansu" in argv[0]:
         return rss, "broker (Tansu)"
     if "java" in argv[0]:
@@ -87,9 +93,28 @@ def _rss_and_name(pid: int) -> tuple[float, str] | None:
     return rss, " ".join(argv)[:40]
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of one process so far (its own, not its children's)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14 and 15)
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
 def measure(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> Measured:
-    """Run ``argv`` and sample the RSS of its process tree until it exits."""
+    """Run ``argv`` and sample the RSS and CPU time of its process tree until it exits."""
     started = time.monotonic()
+    load_start = _load()
+    cpu: dict[int, tuple[str, float]] = {}  # pid -> (kind, CPU seconds at its last sample)
     proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     out: dict[str, str] = {}
@@ -108,6 +133,9 @@ def measure(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> 
             rss, name = got
             total += rss
             peaks[name] = max(peaks.get(name, 0.0), rss)
+            used = _cpu_seconds(pid)
+            if used is not None:
+                cpu[pid] = (name, used)
         peak_total = max(peak_total, total)
         if time.monotonic() - started > timeout:
             proc.kill()
@@ -116,7 +144,11 @@ def measure(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> 
     seconds = time.monotonic() - started
     for r in readers:
         r.join()
-    return Measured(seconds, peak_total, peaks, proc.returncode, out.get("stdout", ""), out.get("stderr", ""))
+    by_kind: dict[str, float] = {}
+    for name, used in cpu.values():
+        by_kind[name] = by_kind.get(name, 0.0) + used
+    return Measured(seconds, peak_total, peaks, by_kind, (load_start, _load()), proc.returncode,
+                    out.get("stdout", ""), out.get("stderr", ""))
 
 
 GENERATE = """
@@ -204,8 +236,17 @@ def main(argv: list[str] | None = None) -> int:
                      f"{t_run.seconds * 10 / run.seconds:.2f}"])
     print(table(["run", "wall s", "events/s", "peak RSS MiB (all processes)", "time / up's"], rows))
     print()
-    print(table(["process", "peak RSS MiB"],
-                [[name, mib] for name, mib in sorted(run.peak_by_process.items())]))
+    cpu_total = sum(run.cpu_by_process.values())
+    print(table(["process", "peak RSS MiB", "CPU s", "CPU us / event", "share of CPU"],
+                [[name, mib, run.cpu_by_process.get(name, 0.0), run.cpu_by_process.get(name, 0.0) / fed * 1e6,
+                  f"{run.cpu_by_process.get(name, 0.0) / cpu_total:.0%}" if cpu_total else "-"]
+                 for name, mib in sorted(run.peak_by_process.items())]))
+    print(f"\nCPU of the whole tree: {cpu_total:,.0f} s, {cpu_total / fed * 1e6:.1f} us an event, "
+          f"{cpu_total / run.seconds:.2f} cores on average over the run; at scale 1 "
+          f"({fed / args.scale:,.0f} events) that is {cpu_total / args.scale / 2:,.0f} s on two free "
+          "cores if the processes overlapped perfectly")
+    print(f"load average (1 min) at the start and the end of the run: {run.load[0]:.1f}, {run.load[1]:.1f} "
+          f"(this machine has {os.cpu_count()} cores)")
     if tenth is not None:
         growth = run.peak_total_mib / tenth[0].peak_total_mib
         print(f"\npeak memory at scale {args.scale:g} is {growth:.1f} x that at {args.scale / 10:g} "
