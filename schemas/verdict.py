@@ -89,6 +89,25 @@ class TOTAL(IntEnum):
     STATED_MS = 6  # stated_at, milliseconds since the epoch
 
 
+class EXCHANGE(IntEnum):
+    """Positions in a valid exchange half's verdict (schemas/exchange.py). It travels in an
+    envelope's ``totals`` beside the control totals (a row of its own length, which is how
+    the writer tells them apart: stream_processors/exchange_verdicts.py) and is counted by
+    stream_processors/exchange_counter.py, never as a transaction."""
+
+    OFFSET = 0  # the source record's offset
+    EXCHANGE_ID = 1
+    SIDE = 2  # provider | consumer: the reporter
+    PROVIDER = 3
+    CONSUMER = 4
+    PRODUCT = 5
+    ITEMS = 6
+    OUTCOME = 7
+    OCCURRED_MS = 8  # occurred_at, milliseconds since the epoch
+    FINGERPRINT = 9  # 63-bit digest of the half (schemas.exchange.Exchange.fingerprint)
+    KIND = 10  # always "exchange"
+
+
 class COUNT(IntEnum):
     """Positions in a ``counts_minute`` row: the cell (minute to status), its totals, and the
     source partition with the progress the row was written at."""

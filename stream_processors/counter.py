@@ -42,6 +42,8 @@ from tahawul.sinks.clickhouse.connection import connect, redact
 from tahawul.sinks.clickhouse.store import NewEvents, SourceKey, Store, WriteBatch
 from tahawul.stream_processors import metrics
 from tahawul.stream_processors.envelope import Envelope, decode_payload
+from tahawul.stream_processors.exchange_counter import ExchangeBatch, ExchangeCounting, Incoming
+from tahawul.stream_processors.exchange_verdicts import is_exchange_row
 from tahawul.stream_processors.seen import CountedIndex, entity_tag, entity_tags, uuid_halves
 
 log = logging.getLogger(__name__)
@@ -114,6 +116,10 @@ class CountingWriter:
         self.progress: dict[SourceKey, int] = store.progress()
         self.seen = CountedIndex()
         self.seen.add(*store.seen_arrays(entity_tag))
+        # Exchange halves: their own index and pairing (stream_processors/exchange_counter.py);
+        # the batch each prepared write holds for them, by id of its WriteBatch, till commit.
+        self.exchanges = ExchangeCounting(store.client, store.cluster)
+        self._exchange_batches: dict[int, ExchangeBatch] = {}
 
     def prepare(self, envelopes: Iterable[Envelope]) -> Prepared:
         """Compute the write for these envelopes without changing any state.
@@ -133,6 +139,7 @@ class CountingWriter:
         columns: list[list[Any]] = [[] for _ in OK]
         segments: list[tuple[str, int, int]] = []  # (topic, partition, end in columns)
         missing: list[Missing] = []
+        halves: list[Incoming] = []  # exchange halves beyond progress, in order
         for env in envelopes:
             key = (env.topic, env.partition)
             done = progress.get(key, self.progress.get(key, -1))
@@ -155,6 +162,9 @@ class CountingWriter:
                 if offset <= done:
                     stats.skipped += 1
                     continue
+                if is_exchange_row(row):
+                    halves.append((env.topic, env.partition, row))
+                    continue
                 stats.control_totals += 1
                 batch.control_totals.append((
                     row[TOTAL.ENTITY], date.fromisoformat(row[TOTAL.DAY]), row[TOTAL.SERVICE],
@@ -171,6 +181,11 @@ class CountingWriter:
                                  row[BAD.PAYLOAD_BYTES], row[BAD.SOURCE], None, cluster, env.topic,
                                  env.partition, offset, entity, expires_ms))
             progress[key] = env.last_offset
+        exchanges = self.exchanges.prepare(halves, now_ms, expires_ms)
+        batch.tables += exchanges.tables
+        rejected += exchanges.rejected
+        stats.rejected += exchanges.conflicts
+        self._exchange_batches = {id(batch): exchanges}  # (only the latest can be committed)
         # Pass 2: one lookup of every id in the index of counted events.
         ids = columns[OK.EVENT_ID]
         hi, lo = uuid_halves(ids)
@@ -283,6 +298,9 @@ class CountingWriter:
     def commit(self, prepared: Prepared) -> None:
         """Adopt the state of a batch the store has confirmed."""
         self.seen.add(*prepared.new_ids)
+        exchanges = self._exchange_batches.pop(id(prepared.batch), None)
+        if exchanges is not None:
+            self.exchanges.commit(exchanges)
         self.progress.update(prepared.batch.progress)
 
 

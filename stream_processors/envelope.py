@@ -164,7 +164,7 @@ def split(topic: str, partition: int, rows: Sequence[tuple[int, bool | None, lis
             record_size += 160
         elif is_ok is None:
             record_totals.append(row)
-            record_size += 120
+            record_size += 240  # (an exchange half's row, ~200 bytes of JSON; a control total's less)
         else:
             record_bad.append(row)
             record_size += 160 + len(row[BAD.PAYLOAD_B64])

@@ -34,6 +34,7 @@ from tahawul.schemas.reference import Catalogue
 from tahawul.schemas.signing import Trust
 from tahawul.schemas.verdict import PARSED
 from tahawul.stream_processors.envelope import bad_row, ok_row, total_row
+from tahawul.stream_processors.exchange_verdicts import judge_exchange
 
 Record = tuple[int, bytes | None, Sequence[tuple[str, bytes]] | None]  # offset, value, headers
 # offset, valid, envelope row. valid: True for a valid event, False for a rejected one (event
@@ -186,7 +187,8 @@ class Judge:
             # A control total has a field no event has ("kind"): the event contract refuses it
             # as unknown_field, and only then is it looked at as a control total, so valid
             # events pay nothing for the second kind.
-            if exc.code != "unknown_field" or not self.control_total(index, payload):
+            if exc.code != "unknown_field" or not (self.control_total(index, payload)
+                                                   or judge_exchange(self, index, payload)):
                 self.reject(index, payload, exc)
         else:
             offset = self.offset

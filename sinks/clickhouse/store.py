@@ -22,6 +22,7 @@ import numpy as np
 from clickhouse_connect.driver.client import Client
 
 from tahawul.schemas.verdict import COUNT, COUNT_COLUMNS, OK
+from tahawul.sinks.clickhouse.exchanges import EXCHANGE_TABLES
 from tahawul.sinks.clickhouse.migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ CONTROL_TOTAL_COLUMNS = ("entity", "day", "service", "channel", "completed", "st
 # counts_minute's columns are those of the writer's count rows: schemas.verdict.COUNT_COLUMNS.
 PROGRESS_COLUMNS = ("src_cluster", "src_topic", "src_partition", "last_offset", "committed_at")
 # Tables whose rows are tagged with the source offset they came from.
-TAGGED_TABLES = ("events", "rejected", "duplicates", "counts_minute", "control_totals")
+# The exchange tables too (migration 017, sinks/clickhouse/exchanges.py).
+TAGGED_TABLES = ("events", "rejected", "duplicates", "counts_minute", "control_totals", *EXCHANGE_TABLES)
 
 SourceKey = tuple[str, int]  # (topic, partition) within one cluster
 
@@ -97,6 +99,8 @@ class WriteBatch:
     duplicates: list[Sequence[Any]] = field(default_factory=list)
     counts: list[Sequence[Any]] = field(default_factory=lambda: [[] for _ in COUNT_COLUMNS])
     control_totals: list[Sequence[Any]] = field(default_factory=list)  # CONTROL_TOTAL_COLUMNS rows
+    # (table, columns, rows) of the exchange tables (stream_processors/exchange_counter.py)
+    tables: list[tuple[str, Sequence[str], list[Sequence[Any]]]] = field(default_factory=list)
     progress: dict[SourceKey, int] = field(default_factory=dict)
 
 
@@ -199,6 +203,9 @@ class Store:
                 self._insert(table, columns, rows)
         if batch.counts[COUNT.MINUTE]:
             self._insert("counts_minute", COUNT_COLUMNS, batch.counts, column_oriented=True)
+        for table, columns, rows in batch.tables:
+            if rows:
+                self._insert(table, columns, rows)
         if batch.progress:
             now = datetime.now(UTC)
             rows = [(self.cluster, topic, part, off, now) for (topic, part), off in batch.progress.items()]
