@@ -6,8 +6,9 @@ contract and travels like the events, signed by its entity.
 
 Each line is checked with :func:`tahawul.schemas.event.parse`, the function the workers
 run, so a rejected line is reported here with the pipeline's code and message (and is not
-sent: it would only be rejected again). Valid lines are sent keyed by entity, in batched records of
-up to 1000 events of one entity (schemas/batch.py), each record signed with the entity's
+sent: it would only be rejected again). Valid lines are sent in batched records of up to 1000
+events of one entity (schemas/batch.py), each keyed by a batch id so that batches spread over
+the partitions (producers/partition_keys.py), each record signed with the entity's
 private key (schemas/signing.py); a line of an entity this process holds no key for is
 rejected here (``signature_missing``), as the workers would reject it. The file is
 streamed, never held in memory (at most one pending batch per entity), so its size does
@@ -25,6 +26,7 @@ from typing import Literal, TextIO
 
 from tahawul.producers.batching import Batcher
 from tahawul.producers.csv_events import iter_csv
+from tahawul.producers.partition_keys import key_of
 from tahawul.schemas.control_total import parse_either
 from tahawul.schemas.event import InvalidEvent
 from tahawul.schemas.reference import Catalogue
@@ -130,7 +132,7 @@ def send_file(path: Path, fmt: Format, source: str, catalogue: Catalogue, signer
             report.add(path.name, number, exc.code, exc.message)
             continue
         if batcher is not None:
-            batcher.add(item, event.entity.encode())
+            batcher.add(item, key_of(event))
         result.sent += 1
     if batcher is not None:
         batcher.flush()

@@ -2,8 +2,10 @@
 
 kafka-python with ``acks=all`` and idempotence (:mod:`tahawul.producers.kafka_config`): the
 broker confirms every record, retries do not duplicate, and per-partition order is kept.
-Records are keyed by entity so one entity's events, and any resends of them, share a
-partition (the counter's deduplication relies on the first occurrence being applied first).
+Callers choose the record keys (producers/partition_keys.py): ``ENTITY/<event_id>`` for an
+event sent alone, so copies of one event share a partition while one entity's events spread
+over all of them; batched records get a key of their own. The counting writer deduplicates
+by (entity, event_id) across all partitions (docs/exactly-once.md, "Partition keys").
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from tahawul.schemas.headers import ORIGINAL_BYTES_HEADER, SIGNATURE_HEADER
 
 
 def entity_key(payload: bytes) -> bytes | None:
-    """The partitioning key of a payload: its entity code, if it has a readable one."""
+    """The entity code a payload names, if it has a readable one (what to sign it with; the
+    record key is :func:`tahawul.producers.partition_keys.payload_key`)."""
     try:
         obj = orjson.loads(payload)
     except orjson.JSONDecodeError:

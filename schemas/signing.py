@@ -143,8 +143,9 @@ class Signers:
         return None if key is None else key.sign(payload)
 
     def sign_keyed(self, key: bytes | None, payload: bytes) -> bytes | None:
-        """:meth:`sign` for a record keyed by entity code (how every producer keys)."""
-        return self.sign((key or b"").decode("utf-8", "replace"), payload)
+        """:meth:`sign` for a record whose key starts with its entity code: ``ENTITY`` or
+        ``ENTITY/...`` (how every producer keys, producers/partition_keys.py)."""
+        return self.sign((key or b"").partition(b"/")[0].decode("utf-8", "replace"), payload)
 
 
 # --- verifying: what workers hold ----------------------------------------------------------

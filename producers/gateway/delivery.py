@@ -25,7 +25,8 @@ from kafka import KafkaProducer
 
 from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.producers.kafka_config import UnconfirmedWrite, producer_config, stored
-from tahawul.schemas.headers import SIGNATURE_HEADER
+from tahawul.producers.partition_keys import batch_key, entity_of, payload_key
+from tahawul.schemas.headers import BATCH_HEADER, SIGNATURE_HEADER
 from tahawul.schemas.signing import SigningKey
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,18 @@ def signed(signer: SigningKey, value: bytes, headers: list[tuple[str, bytes]] | 
     header already there is dropped: only the gateway's own key speaks for it)."""
     kept = [(name, v) for name, v in headers or () if name != SIGNATURE_HEADER]
     return [*kept, (SIGNATURE_HEADER, signer.sign(value))]
+
+
+def spread(value: bytes, key: bytes, headers: list[tuple[str, bytes]] | None) -> bytes | None:
+    """The partition key of a record the gateway was given keyed by its entity: a batched
+    record gets a batch id, a lone event ``ENTITY/<event_id>`` (producers/partition_keys.py),
+    so one busy entity's requests spread over the partitions. Copies of an event still meet
+    in the counting writer, which deduplicates over every partition."""
+    entity = entity_of(key)
+    if any(name == BATCH_HEADER for name, _ in headers or ()):
+        return batch_key(entity)
+    own = payload_key(value)
+    return own if own is not None and entity_of(own) == entity else key
 
 
 class KafkaDelivery:
@@ -100,7 +113,8 @@ class KafkaDelivery:
             self._healthy = False
             raise NotAcknowledged(f"cannot reach Kafka at {self.bootstrap}: {exc}") from None
         try:
-            futures = [producer.send(self.topic, value=v, key=k, headers=signed(self.signer, v, h))
+            futures = [producer.send(self.topic, value=v, key=spread(v, k, h),
+                                     headers=signed(self.signer, v, h))
                        for v, k, h in records]
             for future in futures:
                 meta = future.get(timeout=max(0.1, deadline - time.monotonic()))

@@ -16,11 +16,19 @@ How it keeps every accepted event:
    codes and messages are the pipeline's);
 2. they append the events to the on-disk spool and fsync it, then return: from here on the
    event survives a broker outage, a crash or a restart (:mod:`tahawul.producers.sdk.spool`);
-3. one delivery thread hands spooled events, oldest first, to an idempotent kafka-python
-   producer (``acks=all``, retries, keyed by entity) and marks each acknowledged one;
+3. one delivery thread reads spooled events, oldest first, packs them into batched records
+   (schemas/batch.py: up to ``batch_events`` events, or what ``batch_linger_ms`` gathered,
+   one Ed25519 signature over each record's exact bytes), hands them to an idempotent
+   kafka-python producer (``acks=all``, retries) and, once a record is acknowledged, marks
+   every event in it acknowledged in the spool. ``batch_events=1`` sends one record per
+   event, as the SDK did before 0.x. Records are keyed for spread, not by entity alone
+   (producers/partition_keys.py): a batched record by a batch id, a lone event by
+   ``ENTITY/<event_id>``;
 4. when delivery fails (broker down longer than ``delivery_timeout``), it drops that
    producer, waits, and re-delivers every unacknowledged event from the oldest, in order.
-   A re-delivered event that had in fact arrived is counted once by the pipeline.
+   A re-delivered event that had in fact arrived is counted once by the pipeline (it
+   deduplicates by (entity, event_id) over all partitions), also when it travels in a
+   batch cut differently the second time.
 
 Control totals (schemas/control_total.py): the SDK tallies, per day (Asia/Muscat),
 service and channel, the completed transactions it accepted (:mod:`tahawul.producers.sdk.totals`)
@@ -48,12 +56,15 @@ from kafka import KafkaProducer
 
 from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.producers.kafka_config import UnconfirmedWrite, producer_config, stored
-from tahawul.producers.sdk.spool import Cursor, Spool, SpoolError, SpoolFull
+from tahawul.producers.partition_keys import batch_key, key_of, payload_key
+from tahawul.producers.sdk.spool import Cursor, Entry, Spool, SpoolError, SpoolFull
 from tahawul.producers.sdk.totals import Tallies
 from tahawul.schemas import topics
+from tahawul.schemas.batch import BATCH_FORMAT, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, batchable
+from tahawul.schemas.batch import encode as encode_batch
 from tahawul.schemas.control_total import ControlTotal, muscat_day, parse_either
 from tahawul.schemas.event import Event, InvalidEvent
-from tahawul.schemas.headers import SIGNATURE_HEADER
+from tahawul.schemas.headers import BATCH_HEADER, SIGNATURE_HEADER
 from tahawul.schemas.reference import Catalogue, load_catalogue
 from tahawul.schemas.signing import SigningKey, parse_signing_key
 
@@ -107,6 +118,13 @@ class Producer:
     reach a secured cluster, e.g. ``KafkaSecurity("SASL_SSL", username="entity-rop",
     password=..., ca_file=Path("ca.pem"))`` (SCRAM-SHA-512, certificate verified); None:
     plaintext, for a broker on this machine.
+
+    ``batch_events`` (default 1000, the most a batched record may hold): how many spooled
+    events one record carries; a record goes out when it is full, or ``batch_linger_ms``
+    after its first event was read from the spool, whichever is first (``flush`` and
+    ``close`` wait for both). ``batch_events=1`` sends one record per event. Batching
+    changes nothing of what is kept: an event is in the spool before ``send`` returns and
+    leaves it only when the record that carried it was acknowledged.
     """
 
     def __init__(
@@ -126,7 +144,15 @@ class Producer:
         client_id: str = "tahawul-sdk",
         security: KafkaSecurity | None = None,
         control_totals: bool = True,
+        batch_events: int = MAX_BATCH_EVENTS,
+        batch_linger_ms: float = 20.0,
     ) -> None:
+        if not 1 <= batch_events <= MAX_BATCH_EVENTS:
+            raise ValueError(f"batch_events must be 1..{MAX_BATCH_EVENTS}, not {batch_events}")
+        if not 0 <= batch_linger_ms <= 60_000:
+            raise ValueError(f"batch_linger_ms must be 0..60000, not {batch_linger_ms}")
+        self.batch_events = batch_events
+        self.batch_linger = batch_linger_ms / 1000.0
         self.bootstrap = bootstrap
         self.topic = topic
         self._signing_key = (signing_key if isinstance(signing_key, SigningKey)
@@ -174,7 +200,7 @@ class Producer:
         breaks the contract, :class:`~tahawul.producers.sdk.spool.SpoolFull` if the spool has
         no room."""
         payload, parsed = self._encode(event)
-        self._append([(parsed.entity.encode(), payload)], [parsed])
+        self._append([(key_of(parsed), payload)], [parsed])
 
     def send_many(self, events: Iterable[Mapping[str, Any] | bytes]) -> int:
         """Validate all events, then spool them with one fsync; all or nothing.
@@ -190,7 +216,7 @@ class Producer:
             except InvalidEvent as exc:
                 rejections.append(Rejection(index, exc.code, exc.message))
             else:
-                records.append((item.entity.encode(), payload))
+                records.append((key_of(item), payload))
                 parsed.append(item)
         if rejections:
             raise BatchRejected(rejections)
@@ -251,7 +277,7 @@ class Producer:
         statements = tallies.statements()
         if statements:
             entity = self._signing_key.signer.encode()
-            self._append_raw([(entity, st) for st in statements])
+            self._append_raw([(payload_key(st) or entity, st) for st in statements])
             tallies.stated(statements)
         return len(statements)
 
@@ -303,12 +329,13 @@ class Producer:
         """One signature per record, over the exact value sent."""
         return [(SIGNATURE_HEADER, self._signing_key.sign(value))]
 
-    def _on_ack(self, seq: int, generation: int) -> Any:
+    def _on_ack(self, seqs: list[int], generation: int) -> Any:
         def callback(meta: Any) -> None:
             if not stored(meta):  # acknowledged without an offset: not proof (kafka_config)
-                self._on_error(generation)(UnconfirmedWrite(f"spool entry {seq}"))
+                self._on_error(generation)(UnconfirmedWrite(f"spool entries {seqs[0]}.."))
                 return
-            self._spool.ack(seq)
+            for seq in seqs:  # every event the record carried
+                self._spool.ack(seq)
             with self._cond:
                 self._cond.notify_all()
         return callback
@@ -332,6 +359,8 @@ class Producer:
     def _deliver(self) -> None:
         producer: KafkaProducer | None = None
         cursor: Cursor | None = None
+        held: list[Entry] = []  # read from the spool, not yet sent: the next record's events
+        held_since = 0.0  # when the first of them was read (the linger runs from there)
         backoff = self._backoff
         try:
             while True:
@@ -359,34 +388,94 @@ class Producer:
                         self._generation += 1
                         self._failed = False
                     cursor = self._spool.start()  # (re)deliver everything unacknowledged, in order
+                    held = []
                 assert cursor is not None
                 try:
-                    entries, cursor = self._spool.read(cursor)
+                    entries, cursor = self._spool.read(cursor, max(500, 2 * self.batch_events))
                 except SpoolError:
                     return
+                if entries and not held:
+                    held_since = time.monotonic()
+                held += self._not_lost(entries)
+                generation = self._generation
+                try:
+                    full, partial = self._cut(held)
+                    for record in full:
+                        self._send_record(producer, record, generation)
+                    # The last, unfilled record waits up to batch_linger for more events.
+                    if partial and time.monotonic() - held_since >= self.batch_linger:
+                        self._send_record(producer, partial, generation)
+                        partial = []
+                    held = partial
+                except Exception as exc:
+                    self._on_error(generation)(exc)
+                    continue
                 if not entries:
                     if self._spool.pending() == 0:
                         backoff = self._backoff
+                    wait = 0.5
+                    if held:
+                        wait = max(0.001, self.batch_linger - (time.monotonic() - held_since))
                     with self._cond:
                         if not (self._stopping or self._failed):
-                            self._cond.wait(0.5)
-                    continue
-                generation = self._generation
-                lose = self.lose
-                try:
-                    for entry in entries:
-                        if lose is not None and lose(entry.value):  # a test's injected loss
-                            self._spool.ack(entry.seq)
-                            continue
-                        future = producer.send(self.topic, value=entry.value, key=entry.key,
-                                               headers=self._headers(entry.value))
-                        future.add_callback(self._on_ack(entry.seq, generation))
-                        future.add_errback(self._on_error(generation))
-                except Exception as exc:
-                    self._on_error(generation)(exc)
+                            self._cond.wait(wait)
         finally:
             if producer is not None:
                 _close_quietly(producer, 5)
+
+    def _not_lost(self, entries: list[Entry]) -> list[Entry]:
+        """The entries to send: all, unless a test's loss hook drops some (acknowledged in
+        the spool without reaching the broker, as a record lost on its way would be)."""
+        lose = self.lose
+        if lose is None:
+            return entries
+        kept = []
+        for entry in entries:
+            if lose(entry.value):
+                self._spool.ack(entry.seq)
+            else:
+                kept.append(entry)
+        return kept
+
+    def _cut(self, held: list[Entry]) -> tuple[list[list[Entry]], list[Entry]]:
+        """Pack ``held`` into records, in order: the full ones (``batch_events`` events, or
+        MAX_BATCH_BYTES reached, or an event that travels alone) and the events of a last
+        record that is not full yet (which may wait for more)."""
+        records: list[list[Entry]] = []
+        current: list[Entry] = []
+        size = 0
+        for entry in held:
+            value = entry.value
+            if self.batch_events == 1 or not batchable(value):
+                if current:
+                    records.append(current)
+                    current, size = [], 0
+                records.append([entry])
+                continue
+            if current and size + 1 + len(value) > MAX_BATCH_BYTES:
+                records.append(current)
+                current, size = [], 0
+            current.append(entry)
+            size += len(value) + (1 if len(current) > 1 else 0)
+            if len(current) >= self.batch_events:
+                records.append(current)
+                current, size = [], 0
+        return records, current
+
+    def _send_record(self, producer: KafkaProducer, entries: list[Entry], generation: int) -> None:
+        """One record: a lone event as it is (its own key), or a batched record keyed by a
+        batch id; signed over its exact value; acknowledged for every event it carries."""
+        key: bytes | None
+        if len(entries) == 1:
+            value, key = entries[0].value, entries[0].key
+            headers = self._headers(value)
+        else:
+            value = encode_batch([e.value for e in entries])
+            key = batch_key(self._signing_key.signer.encode())
+            headers = [(BATCH_HEADER, BATCH_FORMAT), *self._headers(value)]
+        future = producer.send(self.topic, value=value, key=key, headers=headers)
+        future.add_callback(self._on_ack([e.seq for e in entries], generation))
+        future.add_errback(self._on_error(generation))
 
 
 def _load_key(path: Path) -> SigningKey:

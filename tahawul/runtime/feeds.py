@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TextIO
 
 from tahawul.producers.file_send import detect_format, iter_file
-from tahawul.producers.kafka_sender import EventSender, entity_key
+from tahawul.producers.kafka_sender import EventSender
+from tahawul.producers.partition_keys import payload_key
 from tahawul.runtime.local import Run
 from tahawul.schemas.control_total import parse_either
 from tahawul.schemas.event import InvalidEvent
@@ -57,7 +58,7 @@ class FileFeed:
                 parse_either(item, catalogue)  # an event or a control total
             except InvalidEvent as exc:
                 self._reject(number, exc)
-            yield item, entity_key(item), [(SOURCE_HEADER, f"{self.path.name}:{number}".encode())]
+            yield item, payload_key(item), [(SOURCE_HEADER, f"{self.path.name}:{number}".encode())]
 
 
 def _no_progress(_: int) -> None:
@@ -73,7 +74,9 @@ def simulation_feed(profile: str, scale: float, seed: int, duplicates: float, in
     if control_totals or lose_fraction:  # the entities' own totals after the events
         lines = with_control_totals(lines, seed, lose_fraction)
     for line in lines:
-        yield line.data, line.entity.encode() if line.entity else entity_key(line.data), None
+        # Keyed ENTITY/<event_id> (producers/partition_keys.py): one entity's events spread
+        # over the partitions, copies of one event share one.
+        yield line.data, payload_key(line.data), None
 
 
 # How often (in events fed) the feed looks at how far ahead of the pipeline it is.

@@ -20,9 +20,11 @@ def main() -> None:
     parser.add_argument("--spool", type=Path, required=True)
     parser.add_argument("--topic", required=True)
     parser.add_argument("--signing-key", type=Path, required=True, help="the entity's private key file")
+    parser.add_argument("--batch-events", type=int, default=1000, help="events per batched record")
     args = parser.parse_args()
     producer = Producer(args.bootstrap, args.spool, topic=args.topic, signing_key=args.signing_key,
-                        delivery_timeout=3.0, retry_backoff=0.3, max_retry_backoff=1.0)
+                        delivery_timeout=3.0, retry_backoff=0.3, max_retry_backoff=1.0,
+                        batch_events=args.batch_events)
     print(f"ready pending {producer.pending}", flush=True)
     for line in sys.stdin:
         command, _, arg = line.strip().partition(" ")

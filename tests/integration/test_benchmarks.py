@@ -47,9 +47,11 @@ def test_replay_checks_both_record_shapes_exact() -> None:
 
 
 def test_scaleout_runs_one_and_two_workers_exact() -> None:
-    out = bench("benchmarks.scaleout", "--events", "20000", "--key", "event_id")
+    out = bench("benchmarks.scaleout", "--events", "20000", "--key", "producer")
     assert out.count("  exact; ") == 2  # one worker, then two
-    assert "key event_id: pipeline workers (+ 1 writer)" in out
+    assert "key producer: pipeline workers (+ 1 writer)" in out
+    assert re.search(r"^key producer \(real entity mix, producers' keys\): two workers / one "
+                     r"\(steady\) = [\d.]+; goal >= 1.6: (met|MISSED)$", out, re.M)
     assert "cores busy during the pipeline runs" in out
 
 

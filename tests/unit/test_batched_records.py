@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from tahawul.producers.batching import Batcher
+from tahawul.producers.partition_keys import entity_of
 from tahawul.schemas.batch import BATCH_FORMAT, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, encode
 from tahawul.schemas.headers import BATCH_HEADER, ORIGINAL_BYTES_HEADER, SIGNATURE_HEADER
 from tahawul.schemas.signing import SigningKey, Trust
@@ -156,14 +157,19 @@ def test_batched_records_count_exactly_through_replays_resends_and_a_half_writte
 def test_batcher_groups_per_key_in_order_within_limits() -> None:
     sent: list[tuple[bytes, bytes | None, list[tuple[str, bytes]] | None]] = []
     batcher = Batcher(lambda v, k, h: sent.append((v, k, h)), max_events=3,
-                      sign=lambda key, value: b"sig:" + value[:5] if key == b"ROP" else None)
+                      sign=lambda key, value: b"sig:" + value[:5] if entity_of(key) == b"ROP" else None)
     for i in range(7):
         batcher.add(b'{"n":%d}' % i, b"ROP")
         batcher.add(b'{"m":%d}' % i, b"MOH")
     batcher.add(b'{\n"pretty": 1}', b"MOH")  # cannot travel in a batch: alone, after MOH's
     batcher.flush()
-    rop = [(v, h) for v, k, h in sent if k == b"ROP"]
-    moh = [(v, h) for v, k, h in sent if k == b"MOH"]
+    rop = [(v, h) for v, k, h in sent if entity_of(k) == b"ROP"]
+    moh = [(v, h) for v, k, h in sent if entity_of(k) == b"MOH"]
+    # A batched record has a key of its own (it spreads over partitions); a lone event keeps
+    # the key it was added with.
+    keys = [k for _, k, _ in sent]
+    assert all(k is not None and k.startswith((b"ROP/batch-", b"MOH/batch-")) for k in keys[:4])
+    assert len(set(keys)) == len(keys) - 1 and keys.count(b"MOH") == 2
     assert [v for v, _ in rop] == [b'{"n":0}\n{"n":1}\n{"n":2}', b'{"n":3}\n{"n":4}\n{"n":5}', b'{"n":6}']
     assert rop[0][1] == [*BATCH, (SIGNATURE_HEADER, b'sig:{"n":')]
     assert rop[2][1] == [(SIGNATURE_HEADER, b'sig:{"n":')]  # one event: a plain record
