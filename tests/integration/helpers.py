@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from tahawul.kafka_admin import admin
 from tahawul.keyring import producer_signers
 from tahawul.producers.kafka_sender import EventSender, entity_key
 from tahawul.producers.simulator import Truth, iter_simulation
-from tahawul.runtime.local import WriterThread, child_env
+from tahawul.runtime.local import Workers, WriterThread, child_env
 from tahawul.schemas.headers import SIGNATURE_HEADER
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.reconcile import reconcile
@@ -68,11 +69,65 @@ def expected(truth: Truth) -> dict[tuple[str, ...], int]:
     return {(r[0].isoformat(), *r[1:6]): int(r[6]) for r in truth.rows()}
 
 
-def wait_applied(ct: WriterThread, settings: Settings, acked: dict[int, int], timeout: float) -> None:
+def wait_applied(ct: WriterThread, settings: Settings, acked: dict[int, int], timeout: float,
+                 workers: Workers | None = None) -> None:
+    """Wait until the counter applied every acknowledged record. With ``workers``, fail at
+    once if one of them exited by itself (nothing would restart it: the run could only time
+    out), and say on failure what the groups and workers were doing."""
     ct.run.acked = acked
     ct.run.feed_done = True
-    wait_for(lambda: ct.run.caught_up(settings.topic_transactions), timeout,
-             "the counter to apply every acknowledged record")
+
+    def done() -> bool:
+        if workers is not None and exited_by_itself(workers):
+            raise AssertionError("a worker exited by itself; " + pipeline_state(ct, settings, workers))
+        return ct.run.caught_up(settings.topic_transactions)
+
+    try:
+        wait_for(done, timeout, "the counter to apply every acknowledged record")
+    except AssertionError as exc:
+        if "exited by itself" in str(exc):
+            raise
+        raise AssertionError(f"{exc}; {pipeline_state(ct, settings, workers)}") from None
+
+
+def exited_by_itself(workers: Workers) -> list[subprocess.Popen[bytes]]:
+    """The workers that ended other than by the test's SIGKILL (Workers.kill)."""
+    return [p for p in workers.exited() if p.returncode != -signal.SIGKILL]
+
+
+def pipeline_state(ct: WriterThread, settings: Settings, workers: Workers | None) -> str:
+    """What a stalled run was doing, for the failure message: how much the counter applied,
+    each consumer group's state and members (a group that never settles after a member died
+    shows here), the worker group's lag on the transactions topic, and the workers' exit
+    codes and last log lines."""
+    lines = [f"counter applied {ct.run.counted} counted, {ct.run.duplicates} duplicates, "
+             f"{ct.run.rejected} rejected; its progress on the transactions topic "
+             f"{sorted((p, o) for (t, p), o in ct.run.progress.items() if t == settings.topic_transactions)}"]
+    try:
+        client = admin(settings.kafka_bootstrap() or "")
+        try:
+            groups = client.describe_groups([settings.worker_group, settings.counter_group])
+            for name, info in groups.items():
+                members = info.get("members") or []
+                lines.append(f"group {name}: {info.get('group_state') or info.get('state')}, "
+                             f"{len(members)} member(s)")
+            offsets = client.list_group_offsets(settings.worker_group)
+            metas = offsets.get(settings.worker_group, offsets)
+            committed = {tp.partition: m.offset for tp, m in metas.items()
+                         if tp.topic == settings.topic_transactions}
+            lines.append(f"worker group committed {sorted(committed.items())} of acked "
+                         f"{sorted(ct.run.acked.items()) if ct.run.acked else '?'}")
+        finally:
+            client.close()
+    except Exception as exc:  # a diagnosis must not hide the failure it explains
+        lines.append(f"(groups not described: {exc!r})")
+    if workers is not None:
+        for i, proc in enumerate(workers.procs):
+            lines.append(f"worker {i}: {'running' if proc.poll() is None else f'exit {proc.returncode}'}")
+        for log in sorted(workers.log_dir.glob("worker-*.log")):
+            tail = log.read_bytes()[-1500:].decode(errors="replace").strip().splitlines()[-6:]
+            lines.append(f"{log.name}: " + " | ".join(tail))
+    return "; ".join(lines)
 
 
 def scalar(ct: WriterThread, sql: str) -> int:

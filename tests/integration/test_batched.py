@@ -51,7 +51,7 @@ def test_batched_records_are_exact_through_repeated_worker_sigkills(
         workers.kill(proc)  # mid-run: some envelopes sent, their source offsets not committed
         proc = workers.start()
     assert not ct.run.caught_up(settings.topic_transactions), "the run ended before the kills"
-    wait_applied(ct, settings, acked, 600)
+    wait_applied(ct, settings, acked, 600, workers)
     assert_exact(ct, truth)
     assert scalar(ct, "SELECT count() FROM rejected") == truth.invalid
     assert scalar(ct, "SELECT count() FROM duplicates") == truth.duplicate
@@ -66,7 +66,7 @@ def test_batched_records_are_exact_through_a_counter_sigkill(
     truth, acked = feed(settings, 0.05, 42, dup=0.03, bad=0.03, batch=200)
     sigkill_after_commits(counter_proc, log, settings, 3, 120)
     ct = start_counter()  # recovers the store, then finishes the run
-    wait_applied(ct, settings, acked, 300)
+    wait_applied(ct, settings, acked, 300, workers)
     assert_exact(ct, truth)
     assert scalar(ct, "SELECT count() FROM rejected") == truth.invalid
     assert scalar(ct, "SELECT count() FROM duplicates") == truth.duplicate

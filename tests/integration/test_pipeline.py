@@ -39,7 +39,7 @@ def test_pipeline_is_exact_with_duplicates_and_invalid_events(
     workers.start()
     ct = start_counter()
     truth, acked = feed(settings, 0.01, 11)
-    wait_applied(ct, settings, acked, 120)
+    wait_applied(ct, settings, acked, 120, workers)
     assert_exact(ct, truth)
     assert scalar(ct, "SELECT count() FROM rejected") == truth.invalid
     assert scalar(ct, "SELECT count() FROM duplicates") == truth.duplicate
@@ -90,7 +90,7 @@ def test_worker_sigkilled_repeatedly_still_exact(
     fed = time.monotonic()
     assert truth.lines >= 200_000
     assert kills == 5
-    wait_applied(ct, settings, acked, 600)
+    wait_applied(ct, settings, acked, 600, workers)
     print(f"\n{truth.lines} events, {kills} worker SIGKILLs: sent in {fed - started:.1f} s, "
           f"all applied {time.monotonic() - fed:.1f} s after the last was acknowledged")
     assert_exact(ct, truth)
@@ -112,7 +112,7 @@ def test_two_workers_with_a_rebalance_are_exact(
 
     truth, acked = feed(settings, 0.02, 13, on_sent=add_worker)
     assert second_started
-    wait_applied(ct, settings, acked, 180)
+    wait_applied(ct, settings, acked, 180, workers)
     assert_exact(ct, truth)
 
 
@@ -127,7 +127,7 @@ def test_counter_sigkilled_mid_run_recovers_exactly(
     # Let it commit some batches (its consumer-group offsets move), then kill it mid-run.
     sigkill_after_commits(counter_proc, log, settings, 5, 60)
     ct = start_counter()  # recovers the store, then finishes the run
-    wait_applied(ct, settings, acked, 180)
+    wait_applied(ct, settings, acked, 180, workers)
     assert_exact(ct, truth)
     assert scalar(ct, "SELECT count() FROM events") == truth.valid
     assert scalar(ct, "SELECT count() FROM rejected") == truth.invalid
