@@ -16,13 +16,14 @@ from typing import Any
 
 import yaml
 
+from tahawul.dashboards.exchanges import exchanges
 from tahawul.dashboards.indicators import entity, governorate, overview
 from tahawul.dashboards.model import CLICKHOUSE_UID, PROMETHEUS_UID, Dashboard
 from tahawul.dashboards.operations import coverage, pipeline
 from tahawul.dashboards.programme import programme
 from tahawul.dashboards.texts import LANGS, t
 
-BUILDERS = (overview, governorate, entity, programme, coverage, pipeline)
+BUILDERS = (overview, governorate, entity, programme, exchanges, coverage, pipeline)
 CONTAINER_DASHBOARDS = "/var/lib/grafana/dashboards/tahawul"
 
 

@@ -28,6 +28,34 @@ TEXTS: dict[str, tuple[str, str]] = {
     "programme_administrations": ("Per governorate administration", "حسب إدارة المحافظة"),
     "programme_targets": ("Targets (published registry figures, not counted from transactions)",
                           "المستهدفات (أرقام السجل المنشورة، لا تُعدّ من المعاملات)"),
+    # the integration platform (dashboards/exchanges.py)
+    "exchanges": ("Tahawul: the integration platform", "تحول: منصة التكامل الحكومي"),
+    "exchanges_items": ("Data items exchanged", "عناصر البيانات المتبادلة"),
+    "exchanges_count": ("Exchanges", "عمليات التبادل"),
+    "exchanges_providers": ("Providing entities", "الجهات المزوّدة"),
+    "exchanges_consumers": ("Consuming entities", "الجهات المستفيدة"),
+    "exchanges_error_rate": ("Error rate", "نسبة الأخطاء"),
+    "exchanges_over_time": ("Data items exchanged a day", "عناصر البيانات المتبادلة يومياً"),
+    "exchanges_errors_over_time": ("Error rate a day", "نسبة الأخطاء يومياً"),
+    "exchanges_busiest": ("Busiest provider-consumer pairs (items)",
+                          "أكثر أزواج المزوّد والمستفيد تبادلاً (عناصر)"),
+    "exchanges_matrix": ("Provider / consumer matrix: items, biggest parties",
+                         "مصفوفة المزوّد والمستفيد: العناصر، لأكبر الجهات"),
+    "exchanges_matrix_help": ("Rows: the providers with the most items; columns: the consumers "
+                              "with the most items; cells: items of successful exchanges.",
+                              "الصفوف: الجهات المزوّدة الأكثر عناصر؛ الأعمدة: الجهات المستفيدة "
+                              "الأكثر عناصر؛ الخلايا: عناصر عمليات التبادل الناجحة."),
+    "exchanges_per_provider": ("Per providing entity", "حسب الجهة المزوّدة"),
+    "exchanges_per_consumer": ("Per consuming entity", "حسب الجهة المستفيدة"),
+    "exchanges_errors": ("Failed exchanges by error class", "عمليات التبادل الفاشلة حسب نوع الخطأ"),
+    "exchanges_quality": ("Data quality: halves without a partner, pairs that disagree",
+                          "جودة البيانات: أنصاف بلا نظير، وأزواج مختلفة"),
+    "exchanges_quality_help": ("Each exchange is reported by its provider and its consumer. "
+                               "Unmatched: only one side reported it (after an hour's grace); "
+                               "mismatched: both did, with different figures (the provider's count).",
+                               "يُبلغ عن كل عملية تبادل من الجهة المزوّدة والجهة المستفيدة. "
+                               "بلا نظير: أبلغ عنها طرف واحد فقط (بعد مهلة ساعة)؛ مختلفة: أبلغ عنها "
+                               "الطرفان بأرقام مختلفة (يُعتمد رقم المزوّد)."),
     # variables
     "var_governorate": ("Governorate", "المحافظة"),
     "var_entity": ("Entity", "الجهة"),
@@ -157,6 +185,21 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "cells_missing": ("Cells with missing events", "خلايا فيها أحداث ناقصة"),
     "day": ("Day", "اليوم"),
     "difference": ("Difference", "الفرق"),
+    # the integration platform (dashboards/exchanges.py)
+    "items": ("Data items", "عناصر البيانات"),
+    "exchanges": ("Exchanges", "عمليات التبادل"),
+    "failed": ("Failed", "الفاشلة"),
+    "error_rate": ("Error rate", "نسبة الأخطاء"),
+    "providers": ("Providers", "الجهات المزوّدة"),
+    "consumers": ("Consumers", "الجهات المستفيدة"),
+    "provider_name": ("Provider", "الجهة المزوّدة"),
+    "consumer_name": ("Consumer", "الجهة المستفيدة"),
+    "pair_name": ("Provider and consumer", "المزوّد والمستفيد"),
+    "outcome_name": ("Error class", "نوع الخطأ"),
+    "unmatched_provider": ("Provider only", "المزوّد فقط"),
+    "unmatched_consumer": ("Consumer only", "المستفيد فقط"),
+    "mismatched": ("Figures differ", "أرقام مختلفة"),
+    "problem_rate": ("Share with a problem", "نسبة ما به مشكلة"),
 }
 
 # Completeness of a cell or an entity (v_completeness, sinks/clickhouse/completeness.py).

@@ -23,6 +23,7 @@ from tahawul.producers.gateway.metrics import GatewayMetrics
 from tahawul.sinks.clickhouse.access import published_views
 from tahawul.sinks.clickhouse.connection import connect
 from tahawul.sinks.clickhouse.store import Store
+from tests.unit.exchange_store import fill_exchanges
 from tests.unit.simulated_store import fill
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +49,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
         store = Store(c, "simulated")
         store.migrate()
         fill(store)
+        fill_exchanges(store)
         # One entity's systems stopped two days ago: its arrivals move back two days.
         c.command(f"ALTER TABLE events UPDATE ingested_at = ingested_at - INTERVAL 2 DAY "
                   f"WHERE entity = '{SILENT}' SETTINGS mutations_sync = 2")
@@ -62,7 +64,14 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
         c.close()
 
 
+# The exchange profile's period: January-November 2024.
+JAN_NOV_2024 = QueryContext(datetime(2024, 1, 1, tzinfo=MCT), datetime(2024, 11, 30, 23, 59, 59, tzinfo=MCT),
+                            86400, VARIABLES)
+
+
 def context_for(dashboard: Dashboard) -> QueryContext:
+    if "exchanges" in dashboard.uid:
+        return JAN_NOV_2024
     if "coverage" in dashboard.uid:  # arrival-time panels: the last week, as by default
         now = datetime.now(UTC)
         return QueryContext(now - timedelta(days=7), now + timedelta(minutes=1), 3600, VARIABLES)

@@ -160,3 +160,28 @@ def test_the_dashboards_role_reads_the_counted_exchanges_never_the_raw_halves(st
     assert not {"tahawul.exchanges", "tahawul.exchange_duplicates"} & granted
     assert ("CREATE ROW POLICY OR REPLACE tahawul_auditor_rop ON tahawul.exchange_counts_minute FOR "
             "SELECT USING provider = 'ROP' OR consumer = 'ROP' TO tahawul_auditor_rop") in statements
+
+
+def test_the_exchange_dashboard_shows_the_published_figures_of_a_simulated_run(store: Store) -> None:
+    """The dashboard's first panels on a run at scale 0.0005: the platform's published items
+    scaled half up (235,597), 40 providers and 81 consumers; Arabic names in Arabic."""
+    from datetime import timezone
+
+    from tahawul.dashboards.exchanges import exchanges
+    from tahawul.dashboards.macros import QueryContext, render
+    from tahawul.dashboards.texts import Lang
+    from tests.unit.exchange_store import fill_exchanges
+
+    fill_exchanges(store, scale=0.0005)
+    mct = timezone(timedelta(hours=4))
+    ctx = QueryContext(datetime(2024, 1, 1, tzinfo=mct), datetime(2024, 11, 30, 23, 59, 59, tzinfo=mct),
+                       86400, {})
+    langs: tuple[Lang, ...] = ("en", "ar")
+    for lang in langs:
+        panels = exchanges(lang).panels
+        stats = [store.client.query(render(p.sql or "", ctx)).result_rows[0][0] for p in panels[:4]]
+        assert stats[0] == 235_597 and stats[2:] == [40, 81]
+        busiest = store.client.query(render(panels[7].sql or "", ctx)).result_rows
+        assert len(busiest) == 15 and busiest[0][1] >= busiest[-1][1]
+        if lang == "ar":
+            assert "شرطة عمان السلطانية" in busiest[0][0] or "←" in busiest[0][0]
