@@ -34,6 +34,22 @@ stated_at       no        when stated, RFC 3339; default: when the file is sent 
                           file sent again with corrected figures supersedes the first)
 ==============  ========  ================================================================
 
+A file whose header names ``exchange_id`` and ``side`` is a file of exchange halves
+(schemas/exchange.py), one row per half the file's party reports:
+
+==============  ========  ================================================================
+column          required  meaning
+==============  ========  ================================================================
+exchange_id     yes       the exchange's id (UUID), shared with the other party's half
+side            yes       provider or consumer: which party reports (and signs) the row
+provider        yes       code of the providing entity
+consumer        yes       code of the consuming entity
+product         yes       data product code
+items           yes       data items exchanged (1 or more)
+occurred_at     yes       RFC 3339 with offset
+outcome         no        default ``success``; else an error class (schemas/exchange.py)
+==============  ========  ================================================================
+
 Any other column is refused for the whole file: events carry no other data, personal data
 least of all. Rows without an ``event_id`` get
 ``uuid5(ROW_NAMESPACE, "<entity>\\n<source>\\n<line>")`` where ``source`` is the file's name
@@ -54,7 +70,7 @@ from typing import Any, Final
 
 import orjson
 
-from tahawul.schemas import control_total
+from tahawul.schemas import control_total, exchange
 from tahawul.schemas.event import SCHEMA_VERSION, InvalidEvent
 
 ROW_NAMESPACE: Final = uuid.UUID("4f1c8a52-6b0e-5d7a-9a3e-7461686177ff")
@@ -70,6 +86,9 @@ _FALSE: Final = frozenset({"false", "no", "0", "n", "f"})
 
 TOTAL_COLUMNS: Final = ("day", "entity", "service", "channel", "completed", "stated_at")
 TOTAL_REQUIRED_COLUMNS: Final = ("day", "entity", "service", "channel", "completed")
+EXCHANGE_COLUMNS: Final = ("exchange_id", "side", "provider", "consumer", "product", "items",
+                           "occurred_at", "outcome")
+EXCHANGE_REQUIRED_COLUMNS: Final = EXCHANGE_COLUMNS[:-1]
 
 
 class CsvHeaderError(ValueError):
@@ -86,12 +105,32 @@ def is_totals_header(names: list[str]) -> bool:
     return "day" in names and "completed" in names
 
 
+def is_exchanges_header(names: list[str]) -> bool:
+    """A header of exchange halves names ``exchange_id`` and ``side``, which no event has."""
+    return "exchange_id" in names and "side" in names
+
+
+def row_to_exchange(names: list[str], cells: list[str]) -> dict[str, Any]:
+    """A row of an exchanges file as an exchange half (checked later by its contract)."""
+    obj: dict[str, Any] = {"kind": exchange.KIND, "schema_version": exchange.SCHEMA_VERSION}
+    for name, raw in zip(names, cells, strict=False):
+        text = raw.strip()
+        if text:
+            obj[name] = int(text) if name == "items" and _INT_RE.match(text) else text
+    if len(cells) > len(names) and any(c.strip() for c in cells[len(names):]):
+        raise InvalidEvent("extra_cells", "row has more cells than the header names columns")
+    obj.setdefault("outcome", "success")
+    return obj
+
+
 def check_header(header: list[str]) -> list[str]:
     names = [h.strip().lstrip("\ufeff").lower() for h in header]
     allowed: tuple[str, ...] = COLUMNS
     required: tuple[str, ...] = REQUIRED_COLUMNS
     if is_totals_header(names):
         allowed, required = TOTAL_COLUMNS, TOTAL_REQUIRED_COLUMNS
+    elif is_exchanges_header(names):
+        allowed, required = EXCHANGE_COLUMNS, EXCHANGE_REQUIRED_COLUMNS
     unknown = [n for n in names if n not in allowed]
     if unknown:
         raise CsvHeaderError(
@@ -158,6 +197,7 @@ def iter_csv(lines: Iterable[str], source: str) -> Iterator[tuple[int, bytes | I
         raise CsvHeaderError("the file is empty (a header row is required)")
     names = check_header(header)
     totals = is_totals_header(names)
+    exchanges = is_exchanges_header(names)
     stated_at = datetime.now(UTC).isoformat(timespec="milliseconds")
     for cells in reader:
         if not any(c.strip() for c in cells):
@@ -166,6 +206,9 @@ def iter_csv(lines: Iterable[str], source: str) -> Iterator[tuple[int, bytes | I
         try:
             if totals:
                 yield line, orjson.dumps(row_to_total(names, cells, stated_at))
+                continue
+            if exchanges:
+                yield line, orjson.dumps(row_to_exchange(names, cells))
                 continue
             yield line, orjson.dumps(row_to_event(names, cells, source, line))
         except InvalidEvent as exc:

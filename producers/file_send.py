@@ -1,7 +1,8 @@
 """Sending event files (JSONL or CSV) for `tahawul send`: validate every line, send the valid ones.
 
-A line may also be a control total (schemas/control_total.py), in JSONL with its ``kind``, or
-a row of a CSV file of control totals (producers/csv_events.py); it is checked with its own
+A line may also be a control total (schemas/control_total.py) or an exchange half
+(schemas/exchange.py, signed with its reporter's key), in JSONL with its ``kind``, or a row
+of a CSV file of control totals or of exchange halves (producers/csv_events.py); it is checked with its own
 contract and travels like the events, signed by its entity.
 
 Each line is checked with :func:`tahawul.schemas.event.parse`, the function the workers
@@ -121,7 +122,7 @@ def send_file(path: Path, fmt: Format, source: str, catalogue: Catalogue, signer
         try:
             if isinstance(item, InvalidEvent):
                 raise item
-            # An event, or a control total (schemas/control_total.py): both go the same way.
+            # An event, a control total or an exchange half: all go the same way.
             event = parse_either(item, catalogue, now)
             if batcher is not None and signers.key_for(event.entity) is None:
                 raise InvalidEvent("signature_missing", f"no signing key of {event.entity} here "

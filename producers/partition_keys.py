@@ -10,7 +10,11 @@ half of the stream and a second worker adds almost nothing (docs/performance.md)
 - a batched record (schemas/batch.py) is keyed ``ENTITY/batch-<random hex>``: its events
   are one entity's, but a batch is no unit that must meet any other;
 - a control total is keyed ``ENTITY/totals/<day>/<service>/<channel>``: statements of one
-  cell share a partition (the latest ``stated_at`` wins in any case).
+  cell share a partition (the latest ``stated_at`` wins in any case);
+- an exchange half (schemas/exchange.py) is keyed ``REPORTER/exchange/<exchange_id>/<side>``:
+  its reporter (the party that signs it) first, copies of the half share a key. The two
+  halves of an exchange have different reporters and may land anywhere: the writer pairs
+  them over every partition.
 
 What keeps exactness is not the partition: the one counting writer deduplicates by
 (entity, event_id) over every partition (docs/exactly-once.md, "Partition keys"). The
@@ -27,6 +31,7 @@ import orjson
 
 from tahawul.schemas.control_total import ControlTotal
 from tahawul.schemas.event import Event
+from tahawul.schemas.exchange import Exchange, claimed_reporter
 
 SEPARATOR: Final = b"/"
 
@@ -50,8 +55,15 @@ def batch_key(entity: bytes | None) -> bytes | None:
     return entity + b"/batch-" + secrets.token_hex(8).encode()
 
 
-def key_of(item: Event | ControlTotal) -> bytes:
-    """The key of a validated event or control total sent alone."""
+def exchange_key(reporter: str, exchange_id: str, side: str) -> bytes:
+    """The key of one exchange half's record: copies of the half share it."""
+    return f"{reporter}/exchange/{exchange_id}/{side}".encode()
+
+
+def key_of(item: Event | ControlTotal | Exchange) -> bytes:
+    """The key of a validated event, control total or exchange half sent alone."""
+    if isinstance(item, Exchange):
+        return exchange_key(item.reporter, item.exchange_id, item.side)
     if isinstance(item, ControlTotal):
         return f"{item.entity}/totals/{item.day.isoformat()}/{item.service}/{item.channel}".encode()
     return event_key(item.entity, item.event_id)
@@ -67,6 +79,14 @@ def payload_key(payload: bytes) -> bytes | None:
         return None
     if not isinstance(obj, dict):
         return None
+    reporter = claimed_reporter(obj)
+    if reporter is not None:  # an exchange half: its reporter signs it
+        if "/" in reporter:
+            return None
+        exchange_id, side = obj.get("exchange_id"), obj.get("side")
+        if isinstance(exchange_id, str) and isinstance(side, str):
+            return exchange_key(reporter, exchange_id, side)
+        return reporter.encode()
     entity = obj.get("entity")
     if not isinstance(entity, str) or "/" in entity:
         return None

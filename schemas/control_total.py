@@ -22,6 +22,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 from tahawul.schemas.event import RFC3339_PATTERN, Event, FieldSpec, InvalidEvent, decode, parse
+from tahawul.schemas.exchange import Exchange, is_exchange
+from tahawul.schemas.exchange import validate as validate_exchange
 from tahawul.schemas.reference import Catalogue
 
 KIND: Final = "control_total"
@@ -166,16 +168,19 @@ def validate(obj: Any, catalogue: Catalogue, now: datetime | None = None) -> Con
 
 
 def parse_either(payload: bytes | None, catalogue: Catalogue, now: datetime | None = None
-                 ) -> Event | ControlTotal:
-    """A raw payload as an event or a control total, judged as the workers judge it: first as
-    an event; only a payload the event contract refuses for a field it does not know, and
-    that says ``"kind": "control_total"``, as a control total."""
+                 ) -> Event | ControlTotal | Exchange:
+    """A raw payload as an event, a control total or an exchange half (schemas/exchange.py),
+    judged as the workers judge it: first as an event; only a payload the event contract
+    refuses for a field it does not know, and that says ``"kind": "control_total"`` (or
+    ``"exchange"``), as a control total (or an exchange half)."""
     try:
         return parse(payload, catalogue, now)
     except InvalidEvent as exc:
         if exc.code != "unknown_field":
             raise
         obj = decode(payload)
+        if is_exchange(obj):
+            return validate_exchange(obj, catalogue, now)
         if not is_control_total(obj):
             raise
         return validate(obj, catalogue, now)

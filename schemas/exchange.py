@@ -107,6 +107,12 @@ class Exchange:
         """The entity that reports this half, and must have signed it."""
         return self.provider if self.side == "provider" else self.consumer
 
+    @property
+    def entity(self) -> str:
+        """The entity that sends this half (its reporter): what producers sign and key by,
+        and what a gateway credential must be, as for an event's ``entity``."""
+        return self.reporter
+
     def fingerprint(self) -> int:
         """63-bit digest of the half's content: a resend has the same one, a conflicting
         reuse of (exchange_id, side) by the same parties another."""
@@ -133,6 +139,17 @@ class Exchange:
 def is_exchange(obj: Any) -> bool:
     """Whether a decoded payload claims to be an exchange half (then judged as one)."""
     return isinstance(obj, dict) and obj.get("kind") == KIND
+
+
+def claimed_reporter(obj: Any) -> str | None:
+    """The party a (not yet validated) exchange half says reports it: its provider for
+    side=provider, its consumer for side=consumer; None when it names none as a string.
+    A gateway compares it with the caller's entity before anything else."""
+    if not is_exchange(obj):
+        return None
+    side = obj.get("side")
+    party = obj.get("provider") if side == "provider" else obj.get("consumer") if side == "consumer" else None
+    return party if isinstance(party, str) else None
 
 
 @lru_cache(maxsize=1)

@@ -30,6 +30,12 @@ the entity's own statement of what it completed on a day, service and channel, f
 that state totals instead of (or beside) the SDK. It goes through the same steps (its entity
 must be the caller's, it takes one from the rate allowance), is validated with its own
 contract, and is always sent (a restatement is not a duplicate: the latest one counts).
+
+An item may also be an exchange half (schemas/exchange.py, ``"kind": "exchange"``): the
+caller's report of one data exchange over the integration platform. Its reporter (the
+provider for ``side=provider``, the consumer for ``side=consumer``) must be the caller, so
+one party's credentials never report the other party's half (403 ``foreign_entity``); it is
+always sent (the counting writer drops resends and pairs the halves).
 """
 
 from __future__ import annotations
@@ -58,8 +64,9 @@ from tahawul.producers.gateway.ratelimit import RateLimiter
 from tahawul.producers.gateway.seen import DeliveredIndex
 from tahawul.schemas.control_total import ControlTotal, parse_either
 from tahawul.schemas.event import Event, InvalidEvent
+from tahawul.schemas.exchange import Exchange, claimed_reporter
 from tahawul.schemas.jsonschema import build as event_json_schema
-from tahawul.schemas.jsonschema import build_control_total
+from tahawul.schemas.jsonschema import build_control_total, build_exchange
 from tahawul.schemas.reference import Catalogue
 
 API_VERSION = "1.0.0"
@@ -228,7 +235,9 @@ def create_app(services: Services | None, max_batch: int, body_timeout: float = 
             f"Body: one event (JSON object) or an array of 1 to {max_batch} events, each in "
             "contract v1 (schemas/event-v1.schema.json) with `entity` equal to the caller's. "
             "An item may instead be a control total (schemas/control-total-v1.schema.json): "
-            "the caller's own count of completed transactions for a day, service and channel. "
+            "the caller's own count of completed transactions for a day, service and channel, "
+            "or an exchange half (schemas/exchange-v1.schema.json) the caller reports (its "
+            "provider for side=provider, its consumer for side=consumer). "
             "Answers after the broker acknowledged every accepted item."),
         tags=["ingest"],
         response_model=IngestResponse,
@@ -238,9 +247,11 @@ def create_app(services: Services | None, max_batch: int, body_timeout: float = 
                 {"$ref": "#/components/schemas/EventV1"},
                 {"type": "array", "items": {"oneOf": [
                     {"$ref": "#/components/schemas/EventV1"},
-                    {"$ref": "#/components/schemas/ControlTotalV1"}]},
+                    {"$ref": "#/components/schemas/ControlTotalV1"},
+                    {"$ref": "#/components/schemas/ExchangeV1"}]},
                  "minItems": 1, "maxItems": max_batch},
                 {"$ref": "#/components/schemas/ControlTotalV1"},
+                {"$ref": "#/components/schemas/ExchangeV1"},
             ]}}}}},
     )
     async def ingest(
@@ -286,6 +297,7 @@ def create_app(services: Services | None, max_batch: int, body_timeout: float = 
             schemas = doc.setdefault("components", {}).setdefault("schemas", {})
             schemas["EventV1"] = event_schema
             schemas["ControlTotalV1"] = total_schema
+            schemas["ExchangeV1"] = {k: v for k, v in build_exchange().items() if k not in ("$schema", "$id")}
             app.openapi_schema = doc
         return app.openapi_schema
 
@@ -304,8 +316,9 @@ class _Refused(Exception):
 
 
 Result = dict[str, Any]  # one event's entry of the answer's "results" (an EventResult)
-Valid = tuple[int, bytes, Event | ControlTotal]  # index in the request, payload, parsed item
-ToSend = tuple[bytes, Event | ControlTotal, int]  # payload, parsed item, fingerprint (0: a total)
+Valid = tuple[int, bytes, Event | ControlTotal | Exchange]  # index in the request, payload, parsed item
+# payload, parsed item, fingerprint (0: not an event)
+ToSend = tuple[bytes, Event | ControlTotal | Exchange, int]
 
 
 def _ingest(svc: Services, entity: str, body: bytes, max_batch: int) -> Response:
@@ -356,8 +369,9 @@ def _check_entity(svc: Services, entity: str, items: list[Any]) -> None:
     """Refuse the whole request (403) if any event names another entity than the caller's:
     one entity's credentials never count transactions for another. Checked before the rate
     limit, so a spoofing attempt is counted as such (and costs the entity no allowance)."""
-    foreign = [i for i, item in enumerate(items)
-               if isinstance(item, dict) and isinstance(item.get("entity"), str) and item["entity"] != entity]
+    foreign = [i for i, item in enumerate(items) if isinstance(item, dict) and (
+        (isinstance(item.get("entity"), str) and item["entity"] != entity)
+        or claimed_reporter(item) not in (None, entity))]  # an exchange half's reporter
     if foreign:
         svc.metrics.foreign_entity.labels(entity).inc()
         raise _Refused(403, "foreign_entity",
@@ -417,7 +431,7 @@ def _not_yet_delivered(delivered: DeliveredIndex, entity: str, valid: list[Valid
     to_send: list[ToSend] = []
     in_request: dict[str, int] = {}
     for index, payload, event in valid:
-        if not isinstance(event, Event):  # a control total: a restatement is no duplicate
+        if not isinstance(event, Event):  # a control total or exchange half: always sent
             to_send.append((payload, event, 0))
             continue
         fingerprint = event.fingerprint()

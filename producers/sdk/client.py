@@ -37,6 +37,13 @@ and states them itself: at ``flush``/``close``, when the day changes, and on
 `tahawul audit completeness` for free: an event lost after ``send`` returned shows up as
 missing in its cell. ``control_totals=False`` turns this off (a system that states its
 totals another way, e.g. with ``send`` of its own control totals or `tahawul send`).
+
+Exchange halves (schemas/exchange.py): a system on the integration platform reports its side
+of each data exchange with ``send_exchange(...)`` (or ``send`` of the half in contract form).
+The half must be the producer's own: its provider for ``side="provider"``, its consumer for
+``side="consumer"`` (the pipeline refuses a half signed by the other party). Halves travel
+in the spool and batched records like events; the pipeline pairs the two halves of an
+exchange and counts it once (docs/exchanges.md).
 """
 
 from __future__ import annotations
@@ -64,6 +71,9 @@ from tahawul.schemas.batch import BATCH_FORMAT, MAX_BATCH_BYTES, MAX_BATCH_EVENT
 from tahawul.schemas.batch import encode as encode_batch
 from tahawul.schemas.control_total import ControlTotal, muscat_day, parse_either
 from tahawul.schemas.event import Event, InvalidEvent
+from tahawul.schemas.exchange import KIND as EXCHANGE_KIND
+from tahawul.schemas.exchange import SCHEMA_VERSION as EXCHANGE_VERSION
+from tahawul.schemas.exchange import Exchange
 from tahawul.schemas.headers import BATCH_HEADER, SIGNATURE_HEADER
 from tahawul.schemas.reference import Catalogue, load_catalogue
 from tahawul.schemas.signing import SigningKey, parse_signing_key
@@ -97,7 +107,10 @@ class BatchRejected(InvalidEvent):
         self.rejections = rejections
 
 
-def encode(event: Mapping[str, Any] | bytes, catalogue: Catalogue) -> tuple[bytes, Event | ControlTotal]:
+Parsed = Event | ControlTotal | Exchange  # what a payload producers accept is
+
+
+def encode(event: Mapping[str, Any] | bytes, catalogue: Catalogue) -> tuple[bytes, Parsed]:
     """Validate one event or control total (a dict in contract form, or its JSON bytes);
     return (payload, what it is)."""
     payload = bytes(event) if isinstance(event, bytes | bytearray) else orjson.dumps(event)
@@ -202,13 +215,24 @@ class Producer:
         payload, parsed = self._encode(event)
         self._append([(key_of(parsed), payload)], [parsed])
 
+    def send_exchange(self, exchange_id: str, side: str, provider: str, consumer: str, product: str,
+                      items: int, occurred_at: datetime | str, outcome: str = "success") -> None:
+        """Validate one exchange half (schemas/exchange.py) reported by this producer's entity
+        and spool it durably, as :meth:`send`. ``occurred_at``: an aware datetime or RFC 3339
+        text. Raises :class:`~tahawul.schemas.event.InvalidEvent` as :meth:`send` does."""
+        when = (occurred_at.isoformat(timespec="milliseconds") if isinstance(occurred_at, datetime)
+                else occurred_at)
+        self.send({"kind": EXCHANGE_KIND, "schema_version": EXCHANGE_VERSION, "exchange_id": exchange_id,
+                   "side": side, "provider": provider, "consumer": consumer, "product": product,
+                   "items": items, "occurred_at": when, "outcome": outcome})
+
     def send_many(self, events: Iterable[Mapping[str, Any] | bytes]) -> int:
         """Validate all events, then spool them with one fsync; all or nothing.
 
         Raises :class:`BatchRejected` listing every invalid event (index, code, message)
         and sends none of them. Returns how many were spooled."""
         records: list[tuple[bytes, bytes]] = []
-        parsed: list[Event | ControlTotal] = []
+        parsed: list[Parsed] = []
         rejections: list[Rejection] = []
         for index, event in enumerate(events):
             try:
@@ -298,7 +322,7 @@ class Producer:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _append(self, records: list[tuple[bytes, bytes]], parsed: list[Event | ControlTotal]) -> None:
+    def _append(self, records: list[tuple[bytes, bytes]], parsed: list[Parsed]) -> None:
         """Spool, then count the events in the control totals (after the spool: what is
         counted there was accepted); at a new day in Muscat, state the totals."""
         self._append_raw(records)
@@ -316,7 +340,7 @@ class Producer:
         with self._cond:
             self._cond.notify_all()
 
-    def _encode(self, event: Mapping[str, Any] | bytes) -> tuple[bytes, Event | ControlTotal]:
+    def _encode(self, event: Mapping[str, Any] | bytes) -> tuple[bytes, Parsed]:
         payload, parsed = encode(event, self._catalogue)
         entity = parsed.entity
         signer = self._signing_key.signer
