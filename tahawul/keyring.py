@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tahawul.errors import UsageError
+from tahawul.schemas.exchange import parties
 from tahawul.schemas.reference import load_catalogue
 from tahawul.schemas.signing import (
     ANY_ENTITY,
@@ -224,16 +225,21 @@ def revoke_key(trust_path: Path, signer: str, key_id: str) -> None:
 
 
 def ensure_dev_keys(data_dir: Path) -> Path:
-    """The local pipeline's dev keys: a key pair per catalogue entity and one for a dev
-    gateway that may vouch for every entity, made once under ``<data dir>/keys``. Returns
-    the trust file. For the embedded broker only: the private keys sit beside the data."""
+    """The local pipeline's dev keys: a key pair per catalogue entity and per member of the
+    integration platform outside it (they sign the exchange halves they report:
+    schemas/exchange.py), and one for a dev gateway that may vouch for every entity, made
+    once under ``<data dir>/keys`` (a signer added to the reference data later gets its key
+    on the next start). Returns the trust file. For the embedded broker only: the private
+    keys sit beside the data."""
     trust_path = dev_trust_path(data_dir)
-    if trust_path.exists():
+    wanted = [*sorted(parties(load_catalogue())), DEV_GATEWAY]
+    trust = load_trust_or_empty(trust_path) if trust_path.exists() else Trust()
+    missing = [signer for signer in wanted if signer not in trust.signers]
+    if trust_path.exists() and not missing:
         return trust_path
     private = dev_private_dir(data_dir)
     private.mkdir(mode=0o700, parents=True, exist_ok=True)
-    trust = Trust()
-    for signer in [*sorted(load_catalogue().entities), DEV_GATEWAY]:
+    for signer in missing:
         key = SigningKey.generate(signer, "dev1")
         path = private / f"{signer}{KEY_SUFFIX}"
         path.unlink(missing_ok=True)  # a half-made earlier run
