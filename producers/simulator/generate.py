@@ -45,7 +45,8 @@ SCHEMA_VERSION: Final = 1
 DUPLICATE_MAX_DELAY: Final = 50
 
 # control_total: an entity's statement of what it completed (control_totals.py), not an event.
-LineKind = Literal["valid", "duplicate", "invalid", "control_total"]
+# exchange: one half of a data exchange of an exchange profile (exchange_lines.py), not an event.
+LineKind = Literal["valid", "duplicate", "invalid", "control_total", "exchange"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,14 @@ def iter_simulation(
     duplicate_rate: float = 0.0,
     invalid_rate: float = 0.0,
 ) -> Iterator[SimulatedLine]:
-    """Stream a run's lines. Arguments are checked now, lines are produced lazily."""
+    """Stream a run's lines. Arguments are checked now, lines are produced lazily. An
+    exchange profile's name gives its halves (exchange_lines.py)."""
+    from tahawul.producers.simulator.exchanges import is_exchange_profile
+
+    if is_exchange_profile(profile):
+        from tahawul.producers.simulator.exchange_lines import exchange_lines
+
+        return exchange_lines(profile, scale, seed, duplicate_rate, invalid_rate)
     chosen = get_profile(profile)
     for name, rate in (("duplicate_rate", duplicate_rate), ("invalid_rate", invalid_rate)):
         if not 0.0 <= rate <= 1.0:

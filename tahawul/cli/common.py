@@ -33,10 +33,11 @@ def positive(text: str) -> float:
 
 def add_simulation_options(parser: argparse.ArgumentParser, profile: bool = True) -> None:
     """--profile/--scale/--seed/--duplicates/--invalid, the same for `simulate` and `up`."""
-    from tahawul.producers.simulator import PROFILES
+    from tahawul.producers.simulator import EXCHANGE_PROFILES, PROFILES
 
     if profile:
-        parser.add_argument("--profile", default="oman-2025-h1", choices=sorted(PROFILES),
+        parser.add_argument("--profile", default="oman-2025-h1",
+                            choices=sorted([*PROFILES, *EXCHANGE_PROFILES]),
                             help="which published period to simulate")
     parser.add_argument("--scale", type=positive, default=0.01,
                         help="fraction of the profile's volume (1 = the published national volume; "

@@ -103,3 +103,25 @@ def test_gateway_takes_the_callers_own_halves_only(gw: Any) -> None:
     r = post(client, half(outcome="exploded"), keys["ROP"])
     assert r.status_code == 422
     assert r.json()["results"][0]["code"] == "unknown_outcome"
+
+
+def test_an_exchange_profile_streams_as_lines_every_feed_sends() -> None:
+    from tahawul.producers.simulator import iter_simulation
+    from tahawul.producers.simulator.exchanges import iter_exchanges
+
+    halves = list(iter_exchanges("exchanges-2024", 0.0001, 7))
+    lines = list(iter_simulation("exchanges-2024", 0.0001, 7, duplicate_rate=0.05, invalid_rate=0.02))
+    originals = [line for line in lines if line.kind == "exchange"]
+    assert [(line.data, line.entity) for line in originals] == [(h.data, h.signer) for h in halves]
+    sent = {line.data for line in originals}
+    duplicates = [line for line in lines if line.kind == "duplicate"]
+    assert duplicates and all(line.data in sent for line in duplicates)
+    invalid = [line for line in lines if line.kind == "invalid"]
+    assert invalid
+    for line in invalid:
+        with pytest.raises(InvalidEvent) as caught:
+            parse_either(line.data, CAT)
+        assert caught.value.code == "bad_items"
+    for line in originals[:200]:
+        half = parse_either(line.data, CAT)
+        assert isinstance(half, Exchange) and half.reporter == line.entity

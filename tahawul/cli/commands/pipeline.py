@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tahawul.cli.common import EXIT_FAILED, EXIT_USAGE, add_simulation_options
-from tahawul.producers.simulator import PROFILES
+from tahawul.producers.simulator import EXCHANGE_PROFILES, PROFILES
 from tahawul.settings import Settings
 
 
@@ -20,8 +20,10 @@ def register(sub: Any) -> None:
     src = up.add_mutually_exclusive_group()
     src.add_argument("--input", type=Path,
                      help="file of events to send: JSONL, or CSV daily tallies (.csv, as `tahawul send`)")
-    src.add_argument("--simulate", metavar="PROFILE", choices=sorted(PROFILES),
-                     help=f"send simulated events of a profile (one of: {', '.join(sorted(PROFILES))})")
+    src.add_argument("--simulate", metavar="PROFILE", choices=sorted([*PROFILES, *EXCHANGE_PROFILES]),
+                     help="send simulated events of a profile (one of: "
+                          f"{', '.join(sorted([*PROFILES, *EXCHANGE_PROFILES]))}; exchanges-*: "
+                          "the integration platform's exchange halves)")
     add_simulation_options(up, profile=False)
     up.add_argument("--exit-when-done", action="store_true",
                     help="exit once all input is counted in ClickHouse, printing the totals")
