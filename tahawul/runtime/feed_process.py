@@ -19,18 +19,27 @@ The child's own log goes to ``feed.log`` in the log dir; it dies with `up` (chil
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from tahawul.runtime.feeds import Feed, send_feed, simulation_feed
+from tahawul.producers.kafka_sender import EventSender
+from tahawul.producers.partition_keys import batch_key, entity_of, payload_key
+from tahawul.producers.simulator import SimulatedLine
+from tahawul.runtime.feeds import LAG_CHECK_EVERY, Feed, simulation_feed, wait_for_room
 from tahawul.runtime.local import Run, child_env
 from tahawul.runtime.processes import child_options, stop_processes
+from tahawul.schemas.batch import BATCH_FORMAT, MAX_BATCH_BYTES, encode
+from tahawul.schemas.headers import BATCH_HEADER
 from tahawul.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # How often the parent tells the child what is applied, and the child says how far it got.
 PROGRESS_EVERY_S = 0.05
@@ -57,12 +66,109 @@ class SimulationSpec:
         return simulation_feed(self.profile, self.scale, self.seed, self.duplicates, self.invalid,
                                self.control_totals, self.lose_fraction)
 
+    def lines(self) -> Iterator[SimulatedLine]:
+        """The simulated lines themselves, with what each is and its entity (what
+        :meth:`__call__` turns into keyed records), for :func:`send_batched`."""
+        from tahawul.producers.simulator import iter_simulation
+        from tahawul.producers.simulator.control_totals import with_control_totals
+
+        lines = iter_simulation(self.profile, self.scale, self.seed, duplicate_rate=self.duplicates,
+                                invalid_rate=self.invalid)
+        if self.control_totals or self.lose_fraction:
+            lines = with_control_totals(lines, self.seed, self.lose_fraction)
+        return lines
+
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
     @classmethod
     def from_json(cls, text: str) -> SimulationSpec:
         return cls(**json.loads(text))
+
+
+# Lines the generator made from an event it built: their entity is the one their payload names.
+_GENERATED = frozenset({"valid", "duplicate"})
+
+
+def send_batched(sender: EventSender, lines: Iterable[SimulatedLine], run: Run,
+                 stop: threading.Event | None = None, max_ahead: int | None = None,
+                 max_events: int = SIMULATION_BATCH) -> None:
+    """Send a simulation's lines in batched records, as :func:`~tahawul.runtime.feeds.send_feed`
+    with a batching :class:`EventSender` would, with the batching done here, inline: lines
+    are grouped per entity (which the simulator knows for the events it built) into batched records of up to
+    ``max_events`` events and MAX_BATCH_BYTES, each keyed ``batch_key(entity)`` and sent, so
+    signed, once; a group of one travels alone under its own key (``payload_key``), and so
+    does a line that cannot be batched, after its entity's pending lines: the keys are
+    producers/partition_keys.py's, computed once a record rather than once an event.
+    Per event this is a list append and a few comparisons instead of a key parsed from the
+    payload and three calls (docs/performance.md, "National scale"). ``run.fed`` counts
+    lines, as send_feed counts records of one event; the end (flush, close, ``acked``,
+    ``feed_done``, ``feed_error``) is send_feed's."""
+    pending: dict[bytes | None, list[bytes]] = {}
+    sizes: dict[bytes | None, int] = {}
+    codes: dict[str, bytes] = {}
+    batch_headers = [(BATCH_HEADER, BATCH_FORMAT)]
+    send = sender.send
+    max_bytes = MAX_BATCH_BYTES
+    fed = 0
+
+    def emit(entity: bytes | None) -> None:
+        payloads = pending.pop(entity, None)
+        sizes.pop(entity, None)
+        if payloads:
+            if len(payloads) == 1:
+                send(payloads[0], payload_key(payloads[0]))
+            else:
+                send(encode(payloads), batch_key(entity), list(batch_headers))
+
+    try:
+        for line in lines:
+            if fed % LAG_CHECK_EVERY == 0:
+                run.fed = fed
+                if stop is not None and stop.is_set():
+                    break
+                if max_ahead is not None:
+                    wait_for_room(sender, run, max_ahead, stop)
+            fed += 1
+            payload = line.data
+            if line.kind in _GENERATED and line.entity is not None:
+                entity = codes.get(line.entity)
+                if entity is None:
+                    entity = codes[line.entity] = line.entity.encode()
+            else:  # an invalid line or a control total: the entity its payload names, if any
+                entity = entity_of(payload_key(payload))
+            if b"\n" in payload or len(payload) >= max_bytes:
+                emit(entity)  # alone, after its entity's pending lines
+                send(payload, payload_key(payload))
+                continue
+            group = pending.get(entity)
+            if group is None:
+                pending[entity] = [payload]
+                sizes[entity] = len(payload)
+                continue
+            size = sizes[entity] + 1 + len(payload)
+            if size > max_bytes:
+                emit(entity)
+                pending[entity] = [payload]
+                sizes[entity] = len(payload)
+                continue
+            group.append(payload)
+            sizes[entity] = size
+            if len(group) >= max_events:
+                emit(entity)
+        for entity in list(pending):  # also after a stop: these were fed
+            emit(entity)
+        run.fed = fed
+        sender.flush()
+    except Exception as exc:
+        run.fed = fed
+        run.feed_error = str(exc)
+        log.exception("feeding input failed")
+    finally:
+        sender.close()
+        with run.lock:
+            run.acked = dict(sender.acked)
+            run.feed_done = True
 
 
 def feed_command(spec: SimulationSpec, max_ahead: int | None) -> list[str]:
@@ -168,7 +274,6 @@ def main(argv: list[str]) -> int:
     feed's outcome (the report carries the error)."""
     from tahawul.keyring import producer_signers
     from tahawul.logs import configure
-    from tahawul.producers.kafka_sender import EventSender
 
     spec = SimulationSpec.from_json(argv[0])
     max_ahead = int(argv[1]) or None
@@ -189,10 +294,10 @@ def main(argv: list[str]) -> int:
                                 daemon=True)
     reporter.start()
     try:
-        sender = EventSender(bootstrap, settings.topic_transactions, batch_events=SIMULATION_BATCH,
+        sender = EventSender(bootstrap, settings.topic_transactions,
                              sign=producer_signers(settings).sign_keyed,
                              security=settings.kafka_security())
-        send_feed(sender, spec(), run, stop, max_ahead)
+        send_batched(sender, spec.lines(), run, stop, max_ahead)
     except Exception as exc:  # reported to the parent, which prints it
         run.feed_error = str(exc)
     finished.set()
