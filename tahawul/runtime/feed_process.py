@@ -86,8 +86,9 @@ class SimulationSpec:
         return cls(**json.loads(text))
 
 
-# Lines the generator made from an event it built: their entity is the one their payload names.
-_GENERATED = frozenset({"valid", "duplicate"})
+# Lines the simulator built whose entity is the one their payload names (an exchange half: its
+# reporter, exchange_lines.py).
+_GENERATED = frozenset({"valid", "duplicate", "exchange"})
 
 
 def send_batched(sender: EventSender, lines: Iterable[SimulatedLine], run: Run,
