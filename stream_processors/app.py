@@ -63,6 +63,7 @@ from tahawul.schemas.headers import (
 from tahawul.schemas.reference import load_catalogue
 from tahawul.settings import Settings
 from tahawul.stream_processors import metrics
+from tahawul.stream_processors.columnar import ReferenceCache
 from tahawul.stream_processors.envelope import split
 from tahawul.stream_processors.group_join import exit_when_refused
 from tahawul.stream_processors.redaction_key import redaction_key
@@ -414,6 +415,7 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
     source = source_topic(app, settings)
     quarantine = Quarantine(settings.data_dir / "quarantine" / "dead-letters.jsonl")
     key_for_redaction = redaction_key(settings)
+    reference = ReferenceCache(catalogue)  # the catalogue's verdicts on code combinations
 
     async def forward(events: list[EventT]) -> None:
         """Judge a batch and deliver its envelopes and dead letters, all acknowledged before
@@ -454,12 +456,12 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
             in_flight.append(delivery)
             await asyncio.sleep(0)  # let the sends go out before judging on
 
-        judge = Judge(catalogue, now, trust.current(), key_for_redaction)
+        judge = Judge(catalogue, now, trust.current(), key_for_redaction, reference=reference)
         for partition, records in by_partition.items():
             records.sort(key=lambda r: r[0])
             for record in records:
                 judge.record(record)
-                if len(judge.out) >= CHUNK_EVENTS:
+                if judge.events >= CHUNK_EVENTS:
                     await send(partition, *judge.take())
             if judge.out:
                 await send(partition, *judge.take())

@@ -64,6 +64,21 @@ def decode_payload(row: Sequence[Any]) -> bytes:
     return base64.b64decode(row[BAD.PAYLOAD_B64])
 
 
+class Columns(list[list[Any]]):
+    """The valid events of one batched record, by column (:class:`schemas.verdict.OK` order):
+    the ``row`` of a verdict that stands for all of them (validation.Judge's columnar path),
+    so that they go into an envelope's columns without a row per event in between."""
+
+    __slots__ = ()
+
+    @property
+    def events(self) -> int:
+        return len(self[0])
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        return list(zip(*self, strict=True))
+
+
 def columns_of(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
     """Rows in OK_FIELDS order -> one list per field (empty lists for no rows)."""
     if not rows:
@@ -123,32 +138,33 @@ class Envelope:
                         version in (ENVELOPE_VERSION, 3), obj.get("totals") or [])
 
 
-def split(topic: str, partition: int, rows: Sequence[tuple[int, bool | None, list[Any]]]
+def split(topic: str, partition: int, rows: Sequence[tuple[int, bool | None, Sequence[Any]]]
           ) -> Iterator[Envelope]:
     """Cut offset-ordered verdicts (offset, valid, row) into envelopes under the size cap;
-    ``valid`` is True for a valid event, False for a rejected one and None for a valid
-    control total (validation.Verdict).
+    ``valid`` is True for a valid event (or, with a :class:`Columns` row, for a record's
+    valid events), False for a rejected one and None for a valid control total
+    (validation.Verdict).
 
     Never between two verdicts of one offset: the events of a batched record share their
     record's offset, and the writer skips a record at or below the progress of its
     partition, so a record cut in two would lose its second part. Whole records are packed
     while they fit; one record larger than the cap gets an envelope of its own (a record's
     verdicts are bounded by schemas/batch.py's limits, well under Kafka's message size)."""
-    ok: list[list[Any]] = []  # the envelope being filled: its whole records
-    bad: list[list[Any]] = []
-    totals: list[list[Any]] = []
+    ok: list[Any] = []  # the envelope being filled: its whole records (rows, or Columns)
+    bad: list[Any] = []
+    totals: list[Any] = []
     size = 0
     first = last = -1
-    record_ok: list[list[Any]] = []  # the record being read
-    record_bad: list[list[Any]] = []
-    record_totals: list[list[Any]] = []
+    record_ok: list[Any] = []  # the record being read
+    record_bad: list[Any] = []
+    record_totals: list[Any] = []
     record_size = 0
     current = -1
     for offset, is_ok, row in rows:
         if offset != current:
             if current >= 0:  # the previous record is complete: place it
                 if (ok or bad or totals) and size + record_size > MAX_ENVELOPE_BYTES:
-                    yield Envelope.of_rows(topic, partition, first, last, ok, bad, totals)
+                    yield _envelope(topic, partition, first, last, ok, bad, totals)
                     ok, bad, totals, size = [], [], [], 0
                 if not ok and not bad and not totals:
                     first = current
@@ -161,7 +177,7 @@ def split(topic: str, partition: int, rows: Sequence[tuple[int, bool | None, lis
             current = offset
         if is_ok:
             record_ok.append(row)
-            record_size += 160
+            record_size += 160 * row.events if type(row) is Columns else 160
         elif is_ok is None:
             record_totals.append(row)
             record_size += 240  # (an exchange half's row, ~200 bytes of JSON; a control total's less)
@@ -170,9 +186,32 @@ def split(topic: str, partition: int, rows: Sequence[tuple[int, bool | None, lis
             record_size += 160 + len(row[BAD.PAYLOAD_B64])
     if current >= 0:
         if (ok or bad or totals) and size + record_size > MAX_ENVELOPE_BYTES:
-            yield Envelope.of_rows(topic, partition, first, last, ok, bad, totals)
+            yield _envelope(topic, partition, first, last, ok, bad, totals)
             ok, bad, totals = [], [], []
         if not ok and not bad and not totals:
             first = current
-        yield Envelope.of_rows(topic, partition, first, current, ok + record_ok, bad + record_bad,
-                               totals + record_totals)
+        yield _envelope(topic, partition, first, current, ok + record_ok, bad + record_bad,
+                        totals + record_totals)
+
+
+def _envelope(topic: str, partition: int, first: int, last: int, ok: list[Any], bad: list[list[Any]],
+              totals: list[list[Any]]) -> Envelope:
+    """An envelope of valid events given as rows and :class:`Columns`, in that order."""
+    if not any(type(piece) is Columns for piece in ok):
+        return Envelope.of_rows(topic, partition, first, last, ok, bad, totals)
+    columns: list[list[Any]] = [[] for _ in OK_FIELDS]
+    rows: list[Any] = []
+    for piece in ok:
+        if type(piece) is Columns:
+            if rows:
+                for column, values in zip(columns, columns_of(rows), strict=True):
+                    column += values
+                rows = []
+            for column, values in zip(columns, piece, strict=True):
+                column += values
+        else:
+            rows.append(piece)
+    if rows:
+        for column, values in zip(columns, columns_of(rows), strict=True):
+            column += values
+    return Envelope(topic, partition, first, last, columns, bad, totals=totals)

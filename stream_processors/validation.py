@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any, Final
 
 import orjson
@@ -33,7 +34,8 @@ from tahawul.schemas.redaction import payload_hmac, redact
 from tahawul.schemas.reference import Catalogue
 from tahawul.schemas.signing import Trust
 from tahawul.schemas.verdict import PARSED
-from tahawul.stream_processors.envelope import bad_row, ok_row, total_row
+from tahawul.stream_processors.columnar import ReferenceCache, now_ms, plainly_valid_rows
+from tahawul.stream_processors.envelope import Columns, bad_row, ok_row, total_row
 from tahawul.stream_processors.exchange_verdicts import judge_exchange
 
 Record = tuple[int, bytes | None, Sequence[tuple[str, bytes]] | None]  # offset, value, headers
@@ -41,7 +43,7 @@ Record = tuple[int, bytes | None, Sequence[tuple[str, bytes]] | None]  # offset,
 # or control total), None for a valid control total (schemas/control_total.py): not an event,
 # never counted, stored apart by the writer. None rather than a fourth field or a row type:
 # the branch costs the hot path of valid events nothing.
-Verdict = tuple[int, bool | None, list[Any]]
+Verdict = tuple[int, bool | None, Sequence[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +95,23 @@ def judge_records(records: Iterable[Record], catalogue: Catalogue, now: datetime
                   ) -> tuple[list[Verdict], list[DeadLetter]]:
     """:func:`judge`, plus the dead letters of the rejected events (``redaction_key``: see
     :class:`Judge`)."""
-    judging = Judge(catalogue, now or datetime.now(UTC), signatures, redaction_key)
+    judging = Judge(catalogue, now or datetime.now(UTC), signatures, redaction_key, grouping=False)
     for record in records:
         judging.record(record)
     return judging.take()
+
+
+def per_event(verdicts: Iterable[Verdict]) -> list[Verdict]:
+    """Verdicts with each Columns verdict (a batched record's valid events) as one verdict
+    per event, as the per-event path gives them."""
+    out: list[Verdict] = []
+    for verdict in verdicts:
+        offset, valid, row = verdict
+        if type(row) is Columns:
+            out += zip(repeat(offset), repeat(valid), row.rows())
+        else:
+            out.append(verdict)
+    return out
 
 
 # The entity of parsed fields (read for every signed event: an itemgetter of a plain int is
@@ -114,19 +129,27 @@ class Judge:
     held here, so each step takes only what it adds (an event's index and payload), and
     nothing is allocated per record: this runs for every event the workers see."""
 
-    __slots__ = ("catalogue", "dead", "headers", "now", "offset", "out", "redaction_key",
-                 "signatures", "signed", "value")
+    __slots__ = ("catalogue", "dead", "grouped", "grouping", "headers", "now", "now_ms", "offset",
+                 "out", "redaction_key", "reference", "signatures", "signed", "value")
 
     def __init__(self, catalogue: Catalogue, now: datetime, signatures: Trust | None = None,
-                 redaction_key: bytes | None = None) -> None:
+                 redaction_key: bytes | None = None, grouping: bool = True,
+                 reference: ReferenceCache | None = None) -> None:
         self.catalogue = catalogue
+        # True: a batched record's plainly valid events may be one Columns verdict (the
+        # worker); False: one verdict per event, in the record's order (judge_records).
+        self.grouping = grouping
         self.now = now
+        self.now_ms = now_ms(now)
+        # The catalogue's verdicts on code combinations: kept by the worker across batches.
+        self.reference = reference if reference is not None else ReferenceCache(catalogue)
         self.signatures = signatures
         # Rejected payloads are kept only redacted, hashed under this key. Without one (tests,
         # tools) a random key: the hashes cannot be reproduced, and nothing is revealed.
         self.redaction_key = redaction_key or secrets.token_bytes(32)
         self.out: list[Verdict] = []
         self.dead: list[DeadLetter] = []
+        self.grouped = 0  # events of Columns verdicts in out beyond one each
         # The record being judged.
         self.offset = -1
         self.value: bytes | None = None  # its whole value: what a signature signs
@@ -137,8 +160,13 @@ class Judge:
     def take(self) -> tuple[list[Verdict], list[DeadLetter]]:
         """The verdicts and dead letters so far; the next records' are collected afresh."""
         out, dead = self.out, self.dead
-        self.out, self.dead = [], []
+        self.out, self.dead, self.grouped = [], [], 0
         return out, dead
+
+    @property
+    def events(self) -> int:
+        """Events judged since the last :meth:`take` (a Columns verdict stands for many)."""
+        return len(self.out) + self.grouped
 
     def record(self, record: Record) -> None:
         """Judge one record's event, or each event of a batched record. A record that breaks
@@ -170,8 +198,57 @@ class Judge:
         except InvalidEvent as exc:  # not a batch at all: one rejection for the record
             self.reject(None, self.value, exc)
             return
+        if self.value is not None and self.plainly_valid(payloads):
+            return
         for index, payload in enumerate(payloads):
             self.event(index, payload)
+
+    def plainly_valid(self, payloads: list[bytes]) -> bool:
+        """Judge a batched record's plainly valid, signed events by column
+        (stream_processors/columnar.py) and the others one by one (:meth:`event`, which says
+        why), keeping the record's order. False (nothing judged) if a signature is refused:
+        then every event goes the per-event way, rejected with its reason."""
+        assert self.value is not None
+        index, entities, columns = plainly_valid_rows(self.value, payloads, self.offset, self.now_ms,
+                                                      self.reference)
+        if self.signatures is not None:
+            try:
+                for entity in entities:
+                    self.check_signature(self.signatures, self.value, entity)
+            except InvalidEvent:
+                return False
+        out, offset = self.out, self.offset
+        if len(index) == len(payloads) and self.grouping:
+            out.append((offset, True, Columns(columns)))
+            self.grouped += len(index) - 1
+            return True
+        # The others one by one. When none of them is valid (the usual case: the per-event
+        # path takes few events the columnar one left), the record's valid events stay one
+        # Columns verdict (an envelope keeps valid, rejected and control-total verdicts
+        # apart, each in the record's order). Otherwise every verdict goes in the order of
+        # the record's events: the first copy of an event_id is the one counted.
+        start = len(out)
+        judged: list[list[Verdict]] = []  # what the per-event path gave each left-out event
+        left_out = sorted(set(range(len(payloads))).difference(index))
+        for position in left_out:
+            before = len(out)
+            self.event(position, payloads[position])
+            judged.append(out[before:])
+        if self.grouping and not any(valid for verdicts in judged for _, valid, _ in verdicts):
+            if index:
+                out.append((offset, True, Columns(columns)))
+                self.grouped += len(index) - 1
+            return True
+        del out[start:]
+        rows = iter(zip(repeat(offset), repeat(True), zip(*columns, strict=True)))
+        by_position = dict(zip(left_out, judged, strict=True))
+        for position in range(len(payloads)):
+            verdicts = by_position.get(position)
+            if verdicts is None:
+                out.append(next(rows))
+            else:
+                out += verdicts
+        return True
 
     def event(self, index: int | None, payload: bytes | None) -> None:
         """Judge one event: ``payload`` at ``index`` of a batched record, or (index None) the

@@ -1,0 +1,313 @@
+"""The plainly valid batched record, judged by column: the worker's hot path.
+
+A batched record (schemas/batch.py) holds up to 1000 events of one entity, nearly always all
+valid. Judging them one by one (schemas/event.py ``parse_fields``) costs about 10 us an event
+in Python; here the same checks run once per record over each field's column, mostly inside
+C (``map``, ``set``, one regular expression over the joined ids and times, numpy for the
+fingerprints' integers), for a few microseconds an event.
+
+This path only ever *accepts*: :func:`plainly_valid_rows` returns the rows of a record whose
+every event passes every check of ``schemas.event._plainly_valid`` and gives exactly the
+rows the per-event path would give (same event_id normal form, same milliseconds, same
+fingerprint); for anything else (one bad event, a control total, an unusual but valid form
+such as microseconds in a time) it returns None and the record is judged event by event,
+with each event's exact reason. A unit test (tests/unit/test_columnar.py) holds it to that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from itertools import compress, repeat
+from operator import eq, ge, is_, is_not, itemgetter, le, methodcaller
+from typing import Any, Final
+
+import numpy as np
+import orjson
+
+from tahawul.schemas.event import (
+    _RFC3339_RE,
+    _UUID_RE,
+    EARLIEST_OCCURRED_AT,
+    FIELD_NAMES,
+    FUTURE_TOLERANCE,
+    MAX_PAYLOAD_BYTES,
+    MAX_QUANTITY,
+    REQUIRED,
+    SCHEMA_VERSION,
+    STATUSES,
+)
+from tahawul.schemas.reference import Catalogue
+
+# A fraction of a second finer than milliseconds: the per-event path truncates it, which
+# this path leaves to it (rare: producers send milliseconds).
+_SUB_MS: Final = re.compile(r"\.\d{4}")
+
+_REQUIRED_NAMES: Final = frozenset(REQUIRED)
+_REQUIRED: Final = itemgetter(*REQUIRED)
+# What each event of the plain kind gives in the first mask: schema_version's value, the type
+# of each field in Fields order (satisfaction: int or None), and no field outside the contract.
+_TYPES: Final = (SCHEMA_VERSION, int, str, str, str, str, str, str, str, int, bool, True, True)
+_SATISFACTION_TYPES: Final = frozenset((int, type(None)))
+_ISO_FORM: Final = methodcaller("replace", "Z", "+00:00")
+_TIMESTAMP: Final = methodcaller("timestamp")
+_SATISFACTIONS: Final = frozenset((None, 1, 2, 3, 4, 5))
+_STATUSES: Final = frozenset(STATUSES)
+_EARLIEST_MS: Final = int(EARLIEST_OCCURRED_AT.timestamp()) * 1000
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _layout(*positions: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """A fixed-width ASCII form as a table: [position, byte] is True where that byte may
+    stand at that position (each position given as the characters it allows)."""
+    table = np.zeros((len(positions), 256), dtype=np.bool_)
+    for at, allowed in enumerate(positions):
+        table[at, list(allowed.encode("ascii"))] = True
+    return table
+
+
+_HEX: Final = "0123456789abcdefABCDEF"
+_D: Final = "0123456789"
+# The canonical event id (what the contract's pattern admits, without a trailing newline).
+_UUID_LAYOUT: Final = _layout(*[_HEX] * 8, "-", *[_HEX] * 4, "-", *[_HEX] * 4, "-", *[_HEX] * 4, "-",
+                              *[_HEX] * 12)
+# The usual time, upper-cased: 2025-03-04T09:15:22.123+04:00 (milliseconds, a numeric offset).
+_TIME_LAYOUT: Final = _layout(_D, _D, _D, _D, "-", _D, _D, "-", _D, _D, "T", _D, _D, ":", _D, _D, ":",
+                              _D, _D, ".", _D, _D, _D, "+-", _D, _D, ":", _D, _D)
+
+
+# The catalogue's combinations are a few thousand; beyond this the cache starts afresh.
+_MAX_COMBINATIONS: Final = 100_000
+
+
+class ReferenceCache:
+    """The catalogue's verdict on each (entity, service, governorate, channel) met so far:
+    the channel's mode, or None when the combination breaks a reference rule. A record of
+    500 events holds a handful of combinations; each is checked against the catalogue once."""
+
+    __slots__ = ("catalogue", "modes")
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self.modes: dict[tuple[str, str, str, str], str | None] = {}
+
+    def modes_of(self, entities: list[str], services: list[str], governorates: list[str],
+                 channels: list[str]) -> list[str | None]:
+        """The mode of each event's channel, None where its codes break a reference rule."""
+        combinations = list(zip(entities, services, governorates, channels, strict=True))
+        modes = list(map(self.modes.get, combinations, repeat(0)))
+        if 0 in modes:
+            for combination in set(compress(combinations, map(is_, modes, repeat(0)))):
+                self.mode(combination)
+            modes = list(map(self.modes.__getitem__, combinations))
+        return modes  # type: ignore[return-value]
+
+    def mode(self, combination: tuple[str, str, str, str]) -> str | None:
+        known = self.modes.get(combination, 0)
+        if known != 0:
+            return known  # type: ignore[return-value]
+        entity, service, governorate, channel = combination
+        catalogue = self.catalogue
+        ent = catalogue.entities.get(entity)
+        svc = catalogue.services.get(service)
+        chan = catalogue.channels.get(channel)
+        ok = (ent is not None and svc is not None and chan is not None and svc.entity == entity
+              and governorate in catalogue.governorates
+              and (ent.governorate is None or ent.governorate == governorate))
+        mode = chan.mode if ok and chan is not None else None
+        if len(self.modes) >= _MAX_COMBINATIONS:  # made-up codes must not grow it for ever
+            self.modes.clear()
+        self.modes[combination] = mode
+        return mode
+
+
+def _loads(line: bytes) -> Any:
+    """A line's JSON value, or None (which no later check accepts) if it is not JSON."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _keep(mask: list[Any], index: list[int], *columns: list[Any]) -> list[list[Any]]:
+    """``index`` and each column cut to the events whose ``mask`` is true."""
+    return [list(compress(column, mask)) for column in (index, *columns)]
+
+
+def plainly_valid_rows(value: bytes, lines: Sequence[bytes], offset: int, now_ms: int,
+                       reference: ReferenceCache) -> tuple[list[int], list[str], list[list[Any]]]:
+    """The plainly valid events of a batched record (``lines``: its events, ``value``: its
+    bytes): their positions in the record, their entities (once each), and their columns in
+    :class:`schemas.verdict.OK` order (the record's ``offset`` in the first). The events not
+    listed are for the per-event path. ``now_ms``: the latest plausible time (:func:`now_ms`).
+
+    Each check is a mask over the events still in, computed in C; an event failing one is
+    dropped from every column before the next, so that later checks (hashing, the
+    catalogue) see only values of the right types."""
+    n = len(lines)
+    index = list(range(n))
+    try:
+        value.decode("utf-8")  # what the per-event path checks first, for every line at once
+    except UnicodeDecodeError:
+        return [], [], []
+    if max(map(len, lines)) <= MAX_PAYLOAD_BYTES:
+        try:
+            objs = list(map(orjson.loads, lines))
+        except orjson.JSONDecodeError:
+            objs = list(map(_loads, lines))
+    else:  # some line is too large for an event: the per-event path says so
+        objs = [_loads(line) if len(line) <= MAX_PAYLOAD_BYTES else None for line in lines]
+    mask = list(map(is_, map(type, objs), repeat(dict)))
+    if not all(mask):
+        index, objs = _keep(mask, index, objs)
+    try:
+        required = list(zip(*map(_REQUIRED, objs), strict=True))
+    except KeyError:  # some event lacks a required field
+        mask = list(map(_REQUIRED_NAMES.issubset, objs))
+        index, objs = _keep(mask, index, objs)
+        required = list(zip(*map(_REQUIRED, objs), strict=True))
+    if not objs:
+        return [], [], []
+    ids, versions, times, entities, services, governorates, channels, statuses = map(list, required)
+    quantities = [obj.get("quantity", 1) for obj in objs]
+    automated = [obj.get("automated", False) for obj in objs]
+    satisfaction = [obj.get("satisfaction") for obj in objs]
+    mask = list(map(eq, zip(versions, map(type, versions), map(type, ids), map(type, times),
+                            map(type, entities), map(type, services), map(type, governorates),
+                            map(type, channels), map(type, statuses), map(type, quantities),
+                            map(type, automated), map(_SATISFACTION_TYPES.__contains__,
+                                                      map(type, satisfaction)),
+                            map(FIELD_NAMES.issuperset, objs), strict=True),
+                    repeat(_TYPES)))
+    if not all(mask):
+        (index, ids, times, entities, services, governorates, channels, statuses, quantities,
+         automated, satisfaction) = _keep(mask, index, ids, times, entities, services, governorates,
+                                          channels, statuses, quantities, automated, satisfaction)
+    # Every value is now of its type: hashable, comparable.
+    modes = reference.modes_of(entities, services, governorates, channels)
+    mask = list(map(all, zip(modes, map(_STATUSES.__contains__, statuses),
+                             map(le, repeat(1), quantities), map(ge, repeat(MAX_QUANTITY), quantities),
+                             map(_SATISFACTIONS.__contains__, satisfaction), strict=True)))
+    if not all(mask) or _fixed(ids, _UUID_LAYOUT) is None:
+        mask = list(map(all, zip(mask, map(_UUID_RE.match, ids), strict=True)))
+    if not all(mask):
+        (index, ids, times, entities, services, governorates, channels, modes, statuses, quantities,
+         automated, satisfaction) = _keep(mask, index, ids, times, entities, services, governorates,
+                                          channels, modes, statuses, quantities, automated,
+                                          satisfaction)
+    if not index:
+        return [], [], []
+    # A date that does not exist (30 February), a fraction finer than milliseconds (which the
+    # per-event path truncates): left to the per-event path.
+    mask, millis = utc_millis(times)
+    if not all(mask):
+        (index, ids, entities, services, governorates, channels, modes, statuses, quantities,
+         automated, satisfaction) = _keep(mask, index, ids, entities, services, governorates,
+                                          channels, modes, statuses, quantities, automated,
+                                          satisfaction)
+        millis = millis[np.array(mask, dtype=bool)]
+        if not index:
+            return [], [], []
+    in_range = (millis >= _EARLIEST_MS) & (millis <= now_ms)
+    if not in_range.all():
+        mask = in_range.tolist()
+        (index, ids, entities, services, governorates, channels, modes, statuses, quantities,
+         automated, satisfaction) = _keep(mask, index, ids, entities, services, governorates,
+                                          channels, modes, statuses, quantities, automated,
+                                          satisfaction)
+        millis = millis[in_range]
+        if not index:
+            return [], [], []
+    # The pattern admits only the canonical 8-4-4-4-12 form, so this is str(uuid.UUID(id)).
+    event_ids = list(map(str.lower, ids))
+    texts = map("|".join, zip(event_ids, utc_isoformat(millis), entities, services, governorates,
+                              channels, statuses, map(str, quantities), map(str, automated),
+                              map(str, satisfaction), strict=True))
+    blake2b = hashlib.blake2b
+    digests = b"".join([blake2b(text.encode(), digest_size=8).digest() for text in texts])
+    fingerprints = (np.frombuffer(digests, dtype=">u8") >> np.uint64(1)).astype(np.int64).tolist()
+    columns: list[list[Any]] = [
+        [offset] * len(index), event_ids, millis.tolist(), entities, services, governorates, channels,
+        modes, statuses, quantities, automated, satisfaction, fingerprints]
+    return index, sorted(set(entities)), columns
+
+
+def utc_isoformat(millis: np.ndarray[Any, np.dtype[np.int64]]) -> list[str]:
+    """``datetime.isoformat()`` of each UTC time (epoch milliseconds), as the fingerprint
+    (schemas.event.fingerprint_of) spells it: microseconds, or none when they are 0."""
+    times = millis.astype("datetime64[ms]")
+    text = np.char.add(np.datetime_as_string(times, unit="us"), "+00:00")
+    whole = np.flatnonzero(millis % 1000 == 0)
+    if whole.size:
+        text[whole] = np.char.add(np.datetime_as_string(times[whole], unit="s"), "+00:00")
+    result: list[str] = text.tolist()
+    return result
+
+
+_ALL: Final = [True]
+
+
+def _fixed(values: list[str], layout: np.ndarray[Any, np.dtype[np.bool_]]
+           ) -> np.ndarray[Any, np.dtype[np.uint8]] | None:
+    """The values as rows of bytes if every one has the fixed ASCII form ``layout``
+    (:func:`_layout`), else None: the usual case of a column checked in a few numpy steps."""
+    width = len(layout)
+    if set(map(len, values)) != {width}:
+        return None
+    try:
+        raw = np.frombuffer("".join(values).encode("ascii"), dtype=np.uint8).reshape(len(values), width)
+    except UnicodeEncodeError:
+        return None
+    return raw if bool(layout[_COLUMNS[:width], raw].all()) else None
+
+
+_COLUMNS: Final = np.arange(64)
+
+
+def utc_millis(times: list[str]) -> tuple[list[bool], np.ndarray[Any, np.dtype[np.int64]]]:
+    """Which times the per-event path takes as they are (the contract's pattern, real dates
+    and offsets, at most milliseconds), and each one's instant in epoch milliseconds (0
+    where not). The usual form, ``2025-03-04T09:15:22.123+04:00``, is read by numpy for the
+    whole column; any other by ``datetime.fromisoformat``, as the per-event path reads it."""
+    n = len(times)
+    upper = list(map(str.upper, times))
+    raw = _fixed(upper, _TIME_LAYOUT)
+    if raw is not None:
+        digits = raw.astype(np.int64) - 48
+        hours = digits[:, 24] * 10 + digits[:, 25]
+        minutes = digits[:, 27] * 10 + digits[:, 28]
+        if int(hours.max()) < 24 and int(minutes.max()) < 60:
+            try:
+                local = np.array(upper, dtype="U23").astype("datetime64[ms]").astype(np.int64)
+            except ValueError:  # some date or time that does not exist
+                pass
+            else:
+                sign = np.where(raw[:, 23] == ord("-"), -1, 1)
+                return _ALL * n, local - sign * (hours * 60 + minutes) * 60_000
+    parsed = list(map(_time_or_none, times))
+    millis = np.fromiter((0 if moment is None else _ms_of(moment) for moment in parsed), dtype=np.int64,
+                         count=n)
+    return list(map(is_not, parsed, repeat(None))), millis
+
+
+def _time_or_none(text: str) -> datetime | None:
+    """What the per-event path makes of a time it takes as it is, or None."""
+    if _RFC3339_RE.match(text) is None or _SUB_MS.search(text) is not None:
+        return None
+    try:
+        return datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _ms_of(moment: datetime) -> int:
+    since = moment - _EPOCH
+    return (since.days * 86_400 + since.seconds) * 1000 + since.microseconds // 1000
+
+
+def now_ms(now: datetime) -> int:
+    """The latest plausible occurred_at at ``now`` (its future tolerance included), in epoch
+    milliseconds, as the per-event path compares it (a time is kept to the millisecond)."""
+    return _ms_of(now + FUTURE_TOLERANCE)

@@ -1,0 +1,153 @@
+"""The worker's columnar path (stream_processors/columnar.py) judges batched records exactly as
+the per-event path does: the same verdicts in the same order, the same dead letters and the
+same envelopes, byte for byte, on records that mix every kind of valid and invalid event."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import orjson
+import pytest
+
+from tahawul.schemas.batch import BATCH_FORMAT, encode
+from tahawul.schemas.headers import BATCH_HEADER, SIGNATURE_HEADER
+from tahawul.schemas.signing import SigningKey, Trust
+from tahawul.stream_processors.envelope import Columns, split
+from tahawul.stream_processors.validation import DeadLetter, Judge, Record, Verdict, per_event
+from tests.unit.factories import CAT, NOW, TOPIC, event, payload
+
+ROP = SigningKey.generate("ROP", "k1")
+MOH = SigningKey.generate("MOH", "k1")
+KEY = b"k" * 32
+MOH_EVENT = {"entity": "MOH", "service": "MOH-PREARRIVAL-MED", "governorate": "OM-MA"}
+UUID = "0b7e1c2a-3f4d-4e5f-8a9b-0c1d2e3f4a5b"
+
+
+class PerEvent(Judge):
+    """The per-event path alone: the definition the columnar path is held to."""
+
+    __slots__ = ()
+
+    def plainly_valid(self, payloads: list[bytes]) -> bool:
+        return False
+
+
+def trust() -> Trust:
+    return Trust().with_key("ROP", "k1", ROP.public_bytes()).with_key("MOH", "k1", MOH.public_bytes())
+
+
+# Valid events in every form the contract allows, and invalid ones of every kind, each as it
+# would stand on a line of a batched record.
+VALID: list[bytes] = [
+    payload(),
+    payload(occurred_at="2025-03-04T05:15:22Z"),
+    payload(occurred_at="2025-03-04t05:15:22.5z"),
+    payload(occurred_at="2025-03-04T09:15:22.123456+04:00"),  # truncated to milliseconds
+    payload(occurred_at="2025-03-04T09:15:22.000+04:00"),
+    payload(occurred_at="2025-03-03T23:45:00.999-05:30"),
+    payload(occurred_at="2024-02-29T23:59:59.999+00:00"),
+    payload(event_id=UUID.upper()),
+    payload(event_id=UUID + "\n"),  # the contract's pattern ends in $, which admits this
+    payload(satisfaction=5), payload(satisfaction=None), payload(satisfaction=1),
+    payload(quantity=100_000), payload(quantity=...), payload(automated=True), payload(automated=...),
+    payload(status="abandoned"),
+    payload(**MOH_EVENT),
+    orjson.dumps(dict(reversed(list(event().items())))),  # another field order
+    b"  " + payload() + b"  ",
+    payload(event_id=UUID), payload(event_id=UUID, quantity=2),  # the same id twice, differing
+]
+INVALID: list[bytes] = [
+    b"", b" ", b"{not json", b"[]", b"3", b'"x"', b"null", b"\xff\xfe", payload() + b"x",
+    payload(extra="personal data"), payload(event_id=...), payload(status=...),
+    payload(schema_version=True), payload(schema_version=1.0), payload(schema_version=2),
+    payload(event_id="not-a-uuid"), payload(event_id=7), payload(event_id=[UUID]),
+    payload(occurred_at="2025-02-30T10:00:00.000+04:00"), payload(occurred_at="2025-03-04 10:00:00"),
+    payload(occurred_at="2025-03-04T10:00:00.000+24:00"), payload(occurred_at="2025-03-04T10:00:00Z+04:00"),
+    payload(occurred_at="٢٠٢٥-03-04T10:00:00.000+04:00"), payload(occurred_at=1741068922),
+    payload(entity="NOPE"), payload(service="MOH-PREARRIVAL-MED"), payload(governorate="OM-XX"),
+    payload(channel="pigeon"), payload(status="done"), payload(status=["completed"]),
+    payload(quantity=0), payload(quantity=100_001), payload(quantity=True), payload(quantity=1.0),
+    payload(automated=1), payload(automated=None), payload(satisfaction=0), payload(satisfaction=6),
+    payload(satisfaction=True), payload(satisfaction="5"), payload(entity={"code": "ROP"}),
+    b"x" * 17_000,
+    orjson.dumps({"kind": "control_total", "schema_version": 1, "entity": "ROP", "day": "2025-03-04",
+                  "service": "ROP-VEH-FIRST-REG", "channel": "portal", "completed": 3,
+                  "stated_at": "2025-03-05T00:10:00+04:00"}),  # a control total: valid, not an event
+]
+
+# Records of the usual time form only (read by numpy for the whole column), and invalid
+# times of that very form.
+USUAL: list[bytes] = [payload(), payload(**MOH_EVENT), payload(satisfaction=2),
+                      payload(occurred_at="2025-03-03T23:45:00.999-05:30")]
+USUAL_INVALID: list[bytes] = [
+    payload(occurred_at=f"{day}T{time}{offset}") for day, time, offset in (
+        ("2025-02-30", "10:00:00.000", "+04:00"), ("2025-03-04", "24:00:00.000", "+04:00"),
+        ("2025-03-04", "10:60:00.000", "+04:00"), ("2025-03-04", "10:00:60.000", "+04:00"),
+        ("2025-03-04", "10:00:00.000", "+24:00"), ("2025-03-04", "10:00:00.000", "+04:60"),
+        ("1999-12-31", "23:59:59.999", "+00:00"), ("2030-01-01", "00:00:00.000", "+04:00"),
+        ("2000-01-01", "03:59:59.999", "+04:00"), ("2025-13-01", "10:00:00.000", "+04:00"))]
+
+
+def records(rng: random.Random, n: int, signed: bool) -> list[Record]:
+    out: list[Record] = []
+    for offset in range(n):
+        size = rng.choice((1, 2, 5, 40, 300))
+        lines = [rng.choice(VALID) if rng.random() < 0.8 else rng.choice(INVALID) for _ in range(size)]
+        if rng.random() < 0.2:
+            lines = [rng.choice(VALID) for _ in range(size)]
+        elif rng.random() < 0.3:
+            lines = [rng.choice(USUAL) for _ in range(size)]
+            lines[rng.randrange(size)] = rng.choice(USUAL_INVALID)
+        value = encode(lines)
+        headers: list[tuple[str, bytes]] = [(BATCH_HEADER, BATCH_FORMAT)]
+        if signed:
+            headers.append((SIGNATURE_HEADER, (MOH if rng.random() < 0.05 else ROP).sign(value)))
+        out.append((offset, value, headers))
+    return out
+
+
+def judged(judge: Judge, batch: list[Record]) -> tuple[list[Verdict], list[DeadLetter]]:
+    for record in batch:
+        judge.record(record)
+    return judge.take()
+
+
+def rows(verdicts: list[Verdict]) -> list[tuple[Any, ...]]:
+    return [(offset, valid, tuple(row)) for offset, valid, row in verdicts]
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_columnar_verdicts_dead_letters_and_envelopes_equal_the_per_event_path(signed: bool) -> None:
+    batch = records(random.Random(19), 200, signed)
+    signatures = trust() if signed else None
+    expected, expected_dead = judged(PerEvent(CAT, NOW, signatures, KEY), batch)
+    # One verdict per event, in the record's order (judge_records, tests and tools).
+    ordered, ordered_dead = judged(Judge(CAT, NOW, signatures, KEY, grouping=False), batch)
+    assert rows(ordered) == rows(expected)
+    assert ordered_dead == expected_dead
+    # The worker's form: a record's plainly valid events as one Columns verdict.
+    grouped, grouped_dead = judged(Judge(CAT, NOW, signatures, KEY), batch)
+    assert grouped_dead == expected_dead
+    assert any(type(row) is Columns for _, _, row in grouped)
+    assert sorted(rows(per_event(grouped)), key=repr) == sorted(rows(expected), key=repr)
+    assert ([e.encode() for e in split(TOPIC, 0, grouped)]
+            == [e.encode() for e in split(TOPIC, 0, expected)])
+
+
+def test_lines_that_join_into_other_json_are_judged_each_on_its_own() -> None:
+    """A parse of the joined record could pair halves of two lines; each line is its own."""
+    good = payload()
+    halves = [good[:40], good[40:], b'{"a":"}', b'{"}', good + b"," + good]
+    batch: list[Record] = [(0, encode([*halves, good]), [(BATCH_HEADER, BATCH_FORMAT)])]
+    verdicts, dead = judged(Judge(CAT, NOW, None, KEY, grouping=False), batch)
+    assert [valid for _, valid, _ in verdicts] == [False, False, False, False, False, True]
+    assert [d.code for d in dead] == ["not_json"] * 5
+
+
+def test_a_record_of_one_refused_signature_is_rejected_whole() -> None:
+    value = encode([payload(), payload()])
+    batch: list[Record] = [(0, value, [(BATCH_HEADER, BATCH_FORMAT), (SIGNATURE_HEADER, MOH.sign(value))])]
+    verdicts, dead = judged(Judge(CAT, NOW, trust(), KEY), batch)
+    assert [valid for _, valid, _ in verdicts] == [False, False]
+    assert {d.code for d in dead} == {"signature_invalid"}
