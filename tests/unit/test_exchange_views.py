@@ -90,9 +90,9 @@ def test_per_provider_consumer_pair_and_product(store: Store) -> None:
     _seed(store)
     params = "(first_day = {first_day:Date}, last_day = {last_day:Date})"
     providers = {r[0]: r[1:] for r in query(
-        store.client, f"SELECT provider, exchanges, items, failed, error_rate, consumers, products "
+        store.client, f"SELECT provider, exchanges, items, failed, error_rate, consumers "
                       f"FROM v_exchange_providers_between{params}", **JAN)}
-    assert providers == {"ROP": (5, 310, 2, 0.4, 2, 2), "MOL": (5, 1040, 0, 0.0, 2, 2)}
+    assert providers == {"ROP": (5, 310, 2, 0.4, 2), "MOL": (5, 1040, 0, 0.0, 2)}
     consumers = {r[0]: r[1:] for r in query(
         store.client, f"SELECT consumer, exchanges, items, failed, providers "
                       f"FROM v_exchange_consumers_between{params}", **JAN)}
@@ -185,3 +185,18 @@ def test_the_exchange_dashboard_shows_the_published_figures_of_a_simulated_run(s
         assert len(busiest) == 15 and busiest[0][1] >= busiest[-1][1]
         if lang == "ar":
             assert "شرطة عمان السلطانية" in busiest[0][0] or "←" in busiest[0][0]
+
+
+def test_a_consumer_half_moved_to_the_next_day_leaves_no_party_active_on_the_first(store: Store) -> None:
+    rows = [
+        _count("2024-03-03 23:59:00", "TAX", "SQU", "TAX-CLEARANCE", "success", 1, 9, "consumer"),
+        _count("2024-03-03 23:59:00", "TAX", "SQU", "TAX-CLEARANCE", "success", -1, -9, "consumer"),
+        _count("2024-03-04 00:00:00", "TAX", "SQU", "TAX-CLEARANCE", "success", 1, 8),
+    ]
+    store.client.insert("exchange_counts_minute", rows, column_names=COUNT_COLUMNS)
+    days = {r[0].isoformat(): r[1:] for r in query(
+        store.client, "SELECT day, exchanges, items, providers, consumers FROM v_exchanges_daily")}
+    assert days == {"2024-03-03": (0, 0, 0, 0), "2024-03-04": (1, 8, 1, 1)}
+    first = query(store.client, "SELECT exchanges, items, providers, consumers, pairs FROM "
+                                "v_exchange_totals_between(first_day = '2024-03-03', last_day = '2024-03-03')")
+    assert first == [(0, 0, 0, 0, 0)]
