@@ -15,6 +15,7 @@ GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.runs TO tahawul_auditor;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.control_totals TO tahawul_auditor;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.exchange_counts_minute TO tahawul_auditor;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.exchange_quality_minute TO tahawul_auditor;
+GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.exchanges TO tahawul_auditor;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_counts_daily TO tahawul_auditor;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_entity_governorates TO tahawul_auditor;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_unit_costs TO tahawul_auditor;
@@ -69,11 +70,10 @@ GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_cells_daily TO tahawul_a
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchanges_daily TO tahawul_auditor;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchanges_monthly TO tahawul_auditor;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchanges_yearly TO tahawul_auditor;
-GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_cells_between TO tahawul_auditor;
+GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_pairs_between TO tahawul_auditor;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_totals_between TO tahawul_auditor;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_providers_between TO tahawul_auditor;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_consumers_between TO tahawul_auditor;
-GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_pairs_between TO tahawul_auditor;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_products_between TO tahawul_auditor;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_outcomes_between TO tahawul_auditor;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_quality_daily TO tahawul_auditor;
@@ -91,6 +91,7 @@ GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.runs TO tahawul_dashboards;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.control_totals TO tahawul_dashboards;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.exchange_counts_minute TO tahawul_dashboards;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.exchange_quality_minute TO tahawul_dashboards;
+GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.exchanges TO tahawul_dashboards;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_counts_daily TO tahawul_dashboards;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_entity_governorates TO tahawul_dashboards;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_unit_costs TO tahawul_dashboards;
@@ -145,11 +146,10 @@ GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_cells_daily TO tahawul_d
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchanges_daily TO tahawul_dashboards;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchanges_monthly TO tahawul_dashboards;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchanges_yearly TO tahawul_dashboards;
-GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_cells_between TO tahawul_dashboards;
+GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_pairs_between TO tahawul_dashboards;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_totals_between TO tahawul_dashboards;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_providers_between TO tahawul_dashboards;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_consumers_between TO tahawul_dashboards;
-GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_pairs_between TO tahawul_dashboards;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_products_between TO tahawul_dashboards;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_outcomes_between TO tahawul_dashboards;
 GRANT ON CLUSTER 'tahawul' SELECT ON tahawul.v_exchange_quality_daily TO tahawul_dashboards;
@@ -162,6 +162,7 @@ CREATE ROW POLICY OR REPLACE tahawul_all_rows ON CLUSTER 'tahawul' ON tahawul.co
 CREATE ROW POLICY OR REPLACE tahawul_all_rows ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING 1 TO ALL EXCEPT tahawul_entity_auditor;
 CREATE ROW POLICY OR REPLACE tahawul_all_rows ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING 1 TO ALL EXCEPT tahawul_entity_auditor;
 CREATE ROW POLICY OR REPLACE tahawul_all_rows ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING 1 TO ALL EXCEPT tahawul_entity_auditor;
+CREATE ROW POLICY OR REPLACE tahawul_all_rows ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING 1 TO ALL EXCEPT tahawul_entity_auditor;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_caa ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_caa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_caa ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'CAA' TO tahawul_auditor_caa;
@@ -169,6 +170,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_caa ON CLUSTER 'tahawul' ON tahawul
 CREATE ROW POLICY OR REPLACE tahawul_auditor_caa ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'CAA' TO tahawul_auditor_caa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_caa ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'CAA' OR consumer = 'CAA' TO tahawul_auditor_caa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_caa ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'CAA' OR consumer = 'CAA' TO tahawul_auditor_caa;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_caa ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'CAA' OR consumer = 'CAA' TO tahawul_auditor_caa;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_cbo ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_cbo;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cbo ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'CBO' TO tahawul_auditor_cbo;
@@ -176,6 +178,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_cbo ON CLUSTER 'tahawul' ON tahawul
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cbo ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'CBO' TO tahawul_auditor_cbo;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cbo ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'CBO' OR consumer = 'CBO' TO tahawul_auditor_cbo;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cbo ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'CBO' OR consumer = 'CBO' TO tahawul_auditor_cbo;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_cbo ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'CBO' OR consumer = 'CBO' TO tahawul_auditor_cbo;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_cdaa ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_cdaa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cdaa ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'CDAA' TO tahawul_auditor_cdaa;
@@ -183,6 +186,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_cdaa ON CLUSTER 'tahawul' ON tahawu
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cdaa ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'CDAA' TO tahawul_auditor_cdaa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cdaa ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'CDAA' OR consumer = 'CDAA' TO tahawul_auditor_cdaa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cdaa ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'CDAA' OR consumer = 'CDAA' TO tahawul_auditor_cdaa;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_cdaa ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'CDAA' OR consumer = 'CDAA' TO tahawul_auditor_cdaa;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_cpa ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_cpa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cpa ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'CPA' TO tahawul_auditor_cpa;
@@ -190,6 +194,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_cpa ON CLUSTER 'tahawul' ON tahawul
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cpa ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'CPA' TO tahawul_auditor_cpa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cpa ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'CPA' OR consumer = 'CPA' TO tahawul_auditor_cpa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cpa ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'CPA' OR consumer = 'CPA' TO tahawul_auditor_cpa;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_cpa ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'CPA' OR consumer = 'CPA' TO tahawul_auditor_cpa;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_dhahirah_mun ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_dhahirah_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_dhahirah_mun ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'DHAHIRAH-MUN' TO tahawul_auditor_dhahirah_mun;
@@ -197,6 +202,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_dhahirah_mun ON CLUSTER 'tahawul' O
 CREATE ROW POLICY OR REPLACE tahawul_auditor_dhahirah_mun ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'DHAHIRAH-MUN' TO tahawul_auditor_dhahirah_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_dhahirah_mun ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'DHAHIRAH-MUN' OR consumer = 'DHAHIRAH-MUN' TO tahawul_auditor_dhahirah_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_dhahirah_mun ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'DHAHIRAH-MUN' OR consumer = 'DHAHIRAH-MUN' TO tahawul_auditor_dhahirah_mun;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_dhahirah_mun ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'DHAHIRAH-MUN' OR consumer = 'DHAHIRAH-MUN' TO tahawul_auditor_dhahirah_mun;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_dhofar_mun ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_dhofar_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_dhofar_mun ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'DHOFAR-MUN' TO tahawul_auditor_dhofar_mun;
@@ -204,6 +210,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_dhofar_mun ON CLUSTER 'tahawul' ON 
 CREATE ROW POLICY OR REPLACE tahawul_auditor_dhofar_mun ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'DHOFAR-MUN' TO tahawul_auditor_dhofar_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_dhofar_mun ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'DHOFAR-MUN' OR consumer = 'DHOFAR-MUN' TO tahawul_auditor_dhofar_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_dhofar_mun ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'DHOFAR-MUN' OR consumer = 'DHOFAR-MUN' TO tahawul_auditor_dhofar_mun;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_dhofar_mun ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'DHOFAR-MUN' OR consumer = 'DHOFAR-MUN' TO tahawul_auditor_dhofar_mun;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_ea ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_ea;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_ea ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'EA' TO tahawul_auditor_ea;
@@ -211,6 +218,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_ea ON CLUSTER 'tahawul' ON tahawul.
 CREATE ROW POLICY OR REPLACE tahawul_auditor_ea ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'EA' TO tahawul_auditor_ea;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_ea ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'EA' OR consumer = 'EA' TO tahawul_auditor_ea;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_ea ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'EA' OR consumer = 'EA' TO tahawul_auditor_ea;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_ea ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'EA' OR consumer = 'EA' TO tahawul_auditor_ea;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_fsa ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_fsa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_fsa ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'FSA' TO tahawul_auditor_fsa;
@@ -218,6 +226,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_fsa ON CLUSTER 'tahawul' ON tahawul
 CREATE ROW POLICY OR REPLACE tahawul_auditor_fsa ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'FSA' TO tahawul_auditor_fsa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_fsa ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'FSA' OR consumer = 'FSA' TO tahawul_auditor_fsa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_fsa ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'FSA' OR consumer = 'FSA' TO tahawul_auditor_fsa;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_fsa ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'FSA' OR consumer = 'FSA' TO tahawul_auditor_fsa;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_bj ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_bj;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bj ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'GOV-BJ' TO tahawul_auditor_gov_bj;
@@ -225,6 +234,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bj ON CLUSTER 'tahawul' ON taha
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bj ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'GOV-BJ' TO tahawul_auditor_gov_bj;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bj ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-BJ' OR consumer = 'GOV-BJ' TO tahawul_auditor_gov_bj;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bj ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-BJ' OR consumer = 'GOV-BJ' TO tahawul_auditor_gov_bj;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bj ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'GOV-BJ' OR consumer = 'GOV-BJ' TO tahawul_auditor_gov_bj;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_bs ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_bs;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bs ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'GOV-BS' TO tahawul_auditor_gov_bs;
@@ -232,6 +242,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bs ON CLUSTER 'tahawul' ON taha
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bs ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'GOV-BS' TO tahawul_auditor_gov_bs;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bs ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-BS' OR consumer = 'GOV-BS' TO tahawul_auditor_gov_bs;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bs ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-BS' OR consumer = 'GOV-BS' TO tahawul_auditor_gov_bs;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bs ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'GOV-BS' OR consumer = 'GOV-BS' TO tahawul_auditor_gov_bs;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_bu ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_bu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bu ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'GOV-BU' TO tahawul_auditor_gov_bu;
@@ -239,6 +250,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bu ON CLUSTER 'tahawul' ON taha
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bu ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'GOV-BU' TO tahawul_auditor_gov_bu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bu ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-BU' OR consumer = 'GOV-BU' TO tahawul_auditor_gov_bu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bu ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-BU' OR consumer = 'GOV-BU' TO tahawul_auditor_gov_bu;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bu ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'GOV-BU' OR consumer = 'GOV-BU' TO tahawul_auditor_gov_bu;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_da ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_da;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_da ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'GOV-DA' TO tahawul_auditor_gov_da;
@@ -246,6 +258,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_da ON CLUSTER 'tahawul' ON taha
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_da ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'GOV-DA' TO tahawul_auditor_gov_da;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_da ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-DA' OR consumer = 'GOV-DA' TO tahawul_auditor_gov_da;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_da ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-DA' OR consumer = 'GOV-DA' TO tahawul_auditor_gov_da;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_da ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'GOV-DA' OR consumer = 'GOV-DA' TO tahawul_auditor_gov_da;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_ma ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_ma;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ma ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'GOV-MA' TO tahawul_auditor_gov_ma;
@@ -253,6 +266,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ma ON CLUSTER 'tahawul' ON taha
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ma ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'GOV-MA' TO tahawul_auditor_gov_ma;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ma ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-MA' OR consumer = 'GOV-MA' TO tahawul_auditor_gov_ma;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ma ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-MA' OR consumer = 'GOV-MA' TO tahawul_auditor_gov_ma;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ma ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'GOV-MA' OR consumer = 'GOV-MA' TO tahawul_auditor_gov_ma;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_mu ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_mu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_mu ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'GOV-MU' TO tahawul_auditor_gov_mu;
@@ -260,6 +274,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_mu ON CLUSTER 'tahawul' ON taha
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_mu ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'GOV-MU' TO tahawul_auditor_gov_mu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_mu ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-MU' OR consumer = 'GOV-MU' TO tahawul_auditor_gov_mu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_mu ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-MU' OR consumer = 'GOV-MU' TO tahawul_auditor_gov_mu;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_mu ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'GOV-MU' OR consumer = 'GOV-MU' TO tahawul_auditor_gov_mu;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_sj ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_sj;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_sj ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'GOV-SJ' TO tahawul_auditor_gov_sj;
@@ -267,6 +282,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_sj ON CLUSTER 'tahawul' ON taha
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_sj ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'GOV-SJ' TO tahawul_auditor_gov_sj;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_sj ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-SJ' OR consumer = 'GOV-SJ' TO tahawul_auditor_gov_sj;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_sj ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-SJ' OR consumer = 'GOV-SJ' TO tahawul_auditor_gov_sj;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_sj ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'GOV-SJ' OR consumer = 'GOV-SJ' TO tahawul_auditor_gov_sj;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_ss ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_ss;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ss ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'GOV-SS' TO tahawul_auditor_gov_ss;
@@ -274,6 +290,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ss ON CLUSTER 'tahawul' ON taha
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ss ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'GOV-SS' TO tahawul_auditor_gov_ss;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ss ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-SS' OR consumer = 'GOV-SS' TO tahawul_auditor_gov_ss;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ss ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-SS' OR consumer = 'GOV-SS' TO tahawul_auditor_gov_ss;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ss ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'GOV-SS' OR consumer = 'GOV-SS' TO tahawul_auditor_gov_ss;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_wu ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_wu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_wu ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'GOV-WU' TO tahawul_auditor_gov_wu;
@@ -281,6 +298,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_wu ON CLUSTER 'tahawul' ON taha
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_wu ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'GOV-WU' TO tahawul_auditor_gov_wu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_wu ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-WU' OR consumer = 'GOV-WU' TO tahawul_auditor_gov_wu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_wu ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-WU' OR consumer = 'GOV-WU' TO tahawul_auditor_gov_wu;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_wu ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'GOV-WU' OR consumer = 'GOV-WU' TO tahawul_auditor_gov_wu;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_za ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_za;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_za ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'GOV-ZA' TO tahawul_auditor_gov_za;
@@ -288,6 +306,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_za ON CLUSTER 'tahawul' ON taha
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_za ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'GOV-ZA' TO tahawul_auditor_gov_za;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_za ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-ZA' OR consumer = 'GOV-ZA' TO tahawul_auditor_gov_za;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_za ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-ZA' OR consumer = 'GOV-ZA' TO tahawul_auditor_gov_za;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_za ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'GOV-ZA' OR consumer = 'GOV-ZA' TO tahawul_auditor_gov_za;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_zu ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_zu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_zu ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'GOV-ZU' TO tahawul_auditor_gov_zu;
@@ -295,6 +314,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_zu ON CLUSTER 'tahawul' ON taha
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_zu ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'GOV-ZU' TO tahawul_auditor_gov_zu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_zu ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-ZU' OR consumer = 'GOV-ZU' TO tahawul_auditor_gov_zu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_zu ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-ZU' OR consumer = 'GOV-ZU' TO tahawul_auditor_gov_zu;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_zu ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'GOV-ZU' OR consumer = 'GOV-ZU' TO tahawul_auditor_gov_zu;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_madayn ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_madayn;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_madayn ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MADAYN' TO tahawul_auditor_madayn;
@@ -302,6 +322,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_madayn ON CLUSTER 'tahawul' ON taha
 CREATE ROW POLICY OR REPLACE tahawul_auditor_madayn ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MADAYN' TO tahawul_auditor_madayn;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_madayn ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MADAYN' OR consumer = 'MADAYN' TO tahawul_auditor_madayn;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_madayn ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MADAYN' OR consumer = 'MADAYN' TO tahawul_auditor_madayn;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_madayn ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MADAYN' OR consumer = 'MADAYN' TO tahawul_auditor_madayn;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mafwr ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mafwr;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mafwr ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MAFWR' TO tahawul_auditor_mafwr;
@@ -309,6 +330,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mafwr ON CLUSTER 'tahawul' ON tahaw
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mafwr ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MAFWR' TO tahawul_auditor_mafwr;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mafwr ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MAFWR' OR consumer = 'MAFWR' TO tahawul_auditor_mafwr;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mafwr ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MAFWR' OR consumer = 'MAFWR' TO tahawul_auditor_mafwr;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mafwr ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MAFWR' OR consumer = 'MAFWR' TO tahawul_auditor_mafwr;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mara ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mara;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mara ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MARA' TO tahawul_auditor_mara;
@@ -316,6 +338,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mara ON CLUSTER 'tahawul' ON tahawu
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mara ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MARA' TO tahawul_auditor_mara;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mara ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MARA' OR consumer = 'MARA' TO tahawul_auditor_mara;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mara ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MARA' OR consumer = 'MARA' TO tahawul_auditor_mara;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mara ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MARA' OR consumer = 'MARA' TO tahawul_auditor_mara;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mcsy ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mcsy;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mcsy ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MCSY' TO tahawul_auditor_mcsy;
@@ -323,6 +346,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mcsy ON CLUSTER 'tahawul' ON tahawu
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mcsy ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MCSY' TO tahawul_auditor_mcsy;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mcsy ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MCSY' OR consumer = 'MCSY' TO tahawul_auditor_mcsy;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mcsy ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MCSY' OR consumer = 'MCSY' TO tahawul_auditor_mcsy;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mcsy ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MCSY' OR consumer = 'MCSY' TO tahawul_auditor_mcsy;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mem ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mem;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mem ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MEM' TO tahawul_auditor_mem;
@@ -330,6 +354,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mem ON CLUSTER 'tahawul' ON tahawul
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mem ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MEM' TO tahawul_auditor_mem;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mem ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MEM' OR consumer = 'MEM' TO tahawul_auditor_mem;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mem ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MEM' OR consumer = 'MEM' TO tahawul_auditor_mem;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mem ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MEM' OR consumer = 'MEM' TO tahawul_auditor_mem;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mht ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mht;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mht ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MHT' TO tahawul_auditor_mht;
@@ -337,6 +362,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mht ON CLUSTER 'tahawul' ON tahawul
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mht ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MHT' TO tahawul_auditor_mht;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mht ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MHT' OR consumer = 'MHT' TO tahawul_auditor_mht;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mht ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MHT' OR consumer = 'MHT' TO tahawul_auditor_mht;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mht ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MHT' OR consumer = 'MHT' TO tahawul_auditor_mht;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mjla ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mjla;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mjla ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MJLA' TO tahawul_auditor_mjla;
@@ -344,6 +370,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mjla ON CLUSTER 'tahawul' ON tahawu
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mjla ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MJLA' TO tahawul_auditor_mjla;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mjla ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MJLA' OR consumer = 'MJLA' TO tahawul_auditor_mjla;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mjla ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MJLA' OR consumer = 'MJLA' TO tahawul_auditor_mjla;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mjla ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MJLA' OR consumer = 'MJLA' TO tahawul_auditor_mjla;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mociip ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mociip;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mociip ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MOCIIP' TO tahawul_auditor_mociip;
@@ -351,6 +378,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mociip ON CLUSTER 'tahawul' ON taha
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mociip ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MOCIIP' TO tahawul_auditor_mociip;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mociip ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOCIIP' OR consumer = 'MOCIIP' TO tahawul_auditor_mociip;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mociip ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOCIIP' OR consumer = 'MOCIIP' TO tahawul_auditor_mociip;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mociip ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MOCIIP' OR consumer = 'MOCIIP' TO tahawul_auditor_mociip;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_moe ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_moe;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moe ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MOE' TO tahawul_auditor_moe;
@@ -358,6 +386,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_moe ON CLUSTER 'tahawul' ON tahawul
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moe ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MOE' TO tahawul_auditor_moe;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moe ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOE' OR consumer = 'MOE' TO tahawul_auditor_moe;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moe ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOE' OR consumer = 'MOE' TO tahawul_auditor_moe;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_moe ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MOE' OR consumer = 'MOE' TO tahawul_auditor_moe;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_moec ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_moec;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moec ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MOEC' TO tahawul_auditor_moec;
@@ -365,6 +394,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_moec ON CLUSTER 'tahawul' ON tahawu
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moec ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MOEC' TO tahawul_auditor_moec;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moec ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOEC' OR consumer = 'MOEC' TO tahawul_auditor_moec;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moec ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOEC' OR consumer = 'MOEC' TO tahawul_auditor_moec;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_moec ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MOEC' OR consumer = 'MOEC' TO tahawul_auditor_moec;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mof ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mof;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mof ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MOF' TO tahawul_auditor_mof;
@@ -372,6 +402,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mof ON CLUSTER 'tahawul' ON tahawul
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mof ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MOF' TO tahawul_auditor_mof;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mof ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOF' OR consumer = 'MOF' TO tahawul_auditor_mof;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mof ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOF' OR consumer = 'MOF' TO tahawul_auditor_mof;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mof ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MOF' OR consumer = 'MOF' TO tahawul_auditor_mof;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mofa ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mofa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mofa ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MOFA' TO tahawul_auditor_mofa;
@@ -379,6 +410,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mofa ON CLUSTER 'tahawul' ON tahawu
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mofa ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MOFA' TO tahawul_auditor_mofa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mofa ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOFA' OR consumer = 'MOFA' TO tahawul_auditor_mofa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mofa ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOFA' OR consumer = 'MOFA' TO tahawul_auditor_mofa;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mofa ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MOFA' OR consumer = 'MOFA' TO tahawul_auditor_mofa;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_moh ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_moh;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moh ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MOH' TO tahawul_auditor_moh;
@@ -386,6 +418,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_moh ON CLUSTER 'tahawul' ON tahawul
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moh ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MOH' TO tahawul_auditor_moh;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moh ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOH' OR consumer = 'MOH' TO tahawul_auditor_moh;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moh ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOH' OR consumer = 'MOH' TO tahawul_auditor_moh;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_moh ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MOH' OR consumer = 'MOH' TO tahawul_auditor_moh;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_moheri ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_moheri;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moheri ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MOHERI' TO tahawul_auditor_moheri;
@@ -393,6 +426,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_moheri ON CLUSTER 'tahawul' ON taha
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moheri ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MOHERI' TO tahawul_auditor_moheri;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moheri ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOHERI' OR consumer = 'MOHERI' TO tahawul_auditor_moheri;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moheri ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOHERI' OR consumer = 'MOHERI' TO tahawul_auditor_moheri;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_moheri ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MOHERI' OR consumer = 'MOHERI' TO tahawul_auditor_moheri;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mohup ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mohup;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mohup ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MOHUP' TO tahawul_auditor_mohup;
@@ -400,6 +434,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mohup ON CLUSTER 'tahawul' ON tahaw
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mohup ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MOHUP' TO tahawul_auditor_mohup;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mohup ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOHUP' OR consumer = 'MOHUP' TO tahawul_auditor_mohup;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mohup ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOHUP' OR consumer = 'MOHUP' TO tahawul_auditor_mohup;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mohup ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MOHUP' OR consumer = 'MOHUP' TO tahawul_auditor_mohup;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_moi ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_moi;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moi ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MOI' TO tahawul_auditor_moi;
@@ -407,6 +442,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_moi ON CLUSTER 'tahawul' ON tahawul
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moi ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MOI' TO tahawul_auditor_moi;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moi ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOI' OR consumer = 'MOI' TO tahawul_auditor_moi;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moi ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOI' OR consumer = 'MOI' TO tahawul_auditor_moi;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_moi ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MOI' OR consumer = 'MOI' TO tahawul_auditor_moi;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_moinfo ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_moinfo;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moinfo ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MOINFO' TO tahawul_auditor_moinfo;
@@ -414,6 +450,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_moinfo ON CLUSTER 'tahawul' ON taha
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moinfo ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MOINFO' TO tahawul_auditor_moinfo;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moinfo ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOINFO' OR consumer = 'MOINFO' TO tahawul_auditor_moinfo;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moinfo ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOINFO' OR consumer = 'MOINFO' TO tahawul_auditor_moinfo;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_moinfo ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MOINFO' OR consumer = 'MOINFO' TO tahawul_auditor_moinfo;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mol ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mol;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mol ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MOL' TO tahawul_auditor_mol;
@@ -421,6 +458,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mol ON CLUSTER 'tahawul' ON tahawul
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mol ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MOL' TO tahawul_auditor_mol;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mol ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOL' OR consumer = 'MOL' TO tahawul_auditor_mol;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mol ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOL' OR consumer = 'MOL' TO tahawul_auditor_mol;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mol ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MOL' OR consumer = 'MOL' TO tahawul_auditor_mol;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mosd ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mosd;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mosd ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MOSD' TO tahawul_auditor_mosd;
@@ -428,6 +466,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mosd ON CLUSTER 'tahawul' ON tahawu
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mosd ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MOSD' TO tahawul_auditor_mosd;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mosd ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOSD' OR consumer = 'MOSD' TO tahawul_auditor_mosd;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mosd ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOSD' OR consumer = 'MOSD' TO tahawul_auditor_mosd;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mosd ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MOSD' OR consumer = 'MOSD' TO tahawul_auditor_mosd;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mtcit ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mtcit;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mtcit ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MTCIT' TO tahawul_auditor_mtcit;
@@ -435,6 +474,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mtcit ON CLUSTER 'tahawul' ON tahaw
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mtcit ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MTCIT' TO tahawul_auditor_mtcit;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mtcit ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MTCIT' OR consumer = 'MTCIT' TO tahawul_auditor_mtcit;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mtcit ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MTCIT' OR consumer = 'MTCIT' TO tahawul_auditor_mtcit;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mtcit ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MTCIT' OR consumer = 'MTCIT' TO tahawul_auditor_mtcit;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_muscat_mun ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_muscat_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_muscat_mun ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'MUSCAT-MUN' TO tahawul_auditor_muscat_mun;
@@ -442,6 +482,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_muscat_mun ON CLUSTER 'tahawul' ON 
 CREATE ROW POLICY OR REPLACE tahawul_auditor_muscat_mun ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'MUSCAT-MUN' TO tahawul_auditor_muscat_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_muscat_mun ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MUSCAT-MUN' OR consumer = 'MUSCAT-MUN' TO tahawul_auditor_muscat_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_muscat_mun ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MUSCAT-MUN' OR consumer = 'MUSCAT-MUN' TO tahawul_auditor_muscat_mun;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_muscat_mun ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'MUSCAT-MUN' OR consumer = 'MUSCAT-MUN' TO tahawul_auditor_muscat_mun;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_oaaaqa ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_oaaaqa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_oaaaqa ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'OAAAQA' TO tahawul_auditor_oaaaqa;
@@ -449,6 +490,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_oaaaqa ON CLUSTER 'tahawul' ON taha
 CREATE ROW POLICY OR REPLACE tahawul_auditor_oaaaqa ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'OAAAQA' TO tahawul_auditor_oaaaqa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_oaaaqa ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'OAAAQA' OR consumer = 'OAAAQA' TO tahawul_auditor_oaaaqa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_oaaaqa ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'OAAAQA' OR consumer = 'OAAAQA' TO tahawul_auditor_oaaaqa;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_oaaaqa ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'OAAAQA' OR consumer = 'OAAAQA' TO tahawul_auditor_oaaaqa;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_opaz ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_opaz;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_opaz ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'OPAZ' TO tahawul_auditor_opaz;
@@ -456,6 +498,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_opaz ON CLUSTER 'tahawul' ON tahawu
 CREATE ROW POLICY OR REPLACE tahawul_auditor_opaz ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'OPAZ' TO tahawul_auditor_opaz;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_opaz ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'OPAZ' OR consumer = 'OPAZ' TO tahawul_auditor_opaz;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_opaz ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'OPAZ' OR consumer = 'OPAZ' TO tahawul_auditor_opaz;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_opaz ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'OPAZ' OR consumer = 'OPAZ' TO tahawul_auditor_opaz;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_pp ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_pp;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_pp ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'PP' TO tahawul_auditor_pp;
@@ -463,6 +506,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_pp ON CLUSTER 'tahawul' ON tahawul.
 CREATE ROW POLICY OR REPLACE tahawul_auditor_pp ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'PP' TO tahawul_auditor_pp;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_pp ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'PP' OR consumer = 'PP' TO tahawul_auditor_pp;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_pp ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'PP' OR consumer = 'PP' TO tahawul_auditor_pp;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_pp ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'PP' OR consumer = 'PP' TO tahawul_auditor_pp;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_rop ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_rop;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_rop ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'ROP' TO tahawul_auditor_rop;
@@ -470,6 +514,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_rop ON CLUSTER 'tahawul' ON tahawul
 CREATE ROW POLICY OR REPLACE tahawul_auditor_rop ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'ROP' TO tahawul_auditor_rop;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_rop ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'ROP' OR consumer = 'ROP' TO tahawul_auditor_rop;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_rop ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'ROP' OR consumer = 'ROP' TO tahawul_auditor_rop;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_rop ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'ROP' OR consumer = 'ROP' TO tahawul_auditor_rop;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_sjc ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_sjc;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_sjc ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'SJC' TO tahawul_auditor_sjc;
@@ -477,6 +522,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_sjc ON CLUSTER 'tahawul' ON tahawul
 CREATE ROW POLICY OR REPLACE tahawul_auditor_sjc ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'SJC' TO tahawul_auditor_sjc;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_sjc ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'SJC' OR consumer = 'SJC' TO tahawul_auditor_sjc;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_sjc ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'SJC' OR consumer = 'SJC' TO tahawul_auditor_sjc;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_sjc ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'SJC' OR consumer = 'SJC' TO tahawul_auditor_sjc;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_smeda ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_smeda;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_smeda ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'SMEDA' TO tahawul_auditor_smeda;
@@ -484,6 +530,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_smeda ON CLUSTER 'tahawul' ON tahaw
 CREATE ROW POLICY OR REPLACE tahawul_auditor_smeda ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'SMEDA' TO tahawul_auditor_smeda;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_smeda ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'SMEDA' OR consumer = 'SMEDA' TO tahawul_auditor_smeda;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_smeda ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'SMEDA' OR consumer = 'SMEDA' TO tahawul_auditor_smeda;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_smeda ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'SMEDA' OR consumer = 'SMEDA' TO tahawul_auditor_smeda;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_sohar_mun ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_sohar_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_sohar_mun ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'SOHAR-MUN' TO tahawul_auditor_sohar_mun;
@@ -491,6 +538,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_sohar_mun ON CLUSTER 'tahawul' ON t
 CREATE ROW POLICY OR REPLACE tahawul_auditor_sohar_mun ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'SOHAR-MUN' TO tahawul_auditor_sohar_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_sohar_mun ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'SOHAR-MUN' OR consumer = 'SOHAR-MUN' TO tahawul_auditor_sohar_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_sohar_mun ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'SOHAR-MUN' OR consumer = 'SOHAR-MUN' TO tahawul_auditor_sohar_mun;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_sohar_mun ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'SOHAR-MUN' OR consumer = 'SOHAR-MUN' TO tahawul_auditor_sohar_mun;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_spf ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_spf;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_spf ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'SPF' TO tahawul_auditor_spf;
@@ -498,6 +546,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_spf ON CLUSTER 'tahawul' ON tahawul
 CREATE ROW POLICY OR REPLACE tahawul_auditor_spf ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'SPF' TO tahawul_auditor_spf;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_spf ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'SPF' OR consumer = 'SPF' TO tahawul_auditor_spf;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_spf ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'SPF' OR consumer = 'SPF' TO tahawul_auditor_spf;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_spf ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'SPF' OR consumer = 'SPF' TO tahawul_auditor_spf;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_tax ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_tax;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tax ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'TAX' TO tahawul_auditor_tax;
@@ -505,6 +554,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_tax ON CLUSTER 'tahawul' ON tahawul
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tax ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'TAX' TO tahawul_auditor_tax;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tax ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'TAX' OR consumer = 'TAX' TO tahawul_auditor_tax;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tax ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'TAX' OR consumer = 'TAX' TO tahawul_auditor_tax;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_tax ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'TAX' OR consumer = 'TAX' TO tahawul_auditor_tax;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_tender ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_tender;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tender ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'TENDER' TO tahawul_auditor_tender;
@@ -512,6 +562,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_tender ON CLUSTER 'tahawul' ON taha
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tender ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'TENDER' TO tahawul_auditor_tender;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tender ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'TENDER' OR consumer = 'TENDER' TO tahawul_auditor_tender;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tender ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'TENDER' OR consumer = 'TENDER' TO tahawul_auditor_tender;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_tender ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'TENDER' OR consumer = 'TENDER' TO tahawul_auditor_tender;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_tra ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_tra;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tra ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'TRA' TO tahawul_auditor_tra;
@@ -519,6 +570,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_tra ON CLUSTER 'tahawul' ON tahawul
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tra ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'TRA' TO tahawul_auditor_tra;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tra ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'TRA' OR consumer = 'TRA' TO tahawul_auditor_tra;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tra ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'TRA' OR consumer = 'TRA' TO tahawul_auditor_tra;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_tra ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'TRA' OR consumer = 'TRA' TO tahawul_auditor_tra;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_vision2040 ON CLUSTER 'tahawul';
 GRANT ON CLUSTER 'tahawul' tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_vision2040;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_vision2040 ON CLUSTER 'tahawul' ON tahawul.events FOR SELECT USING entity = 'VISION2040' TO tahawul_auditor_vision2040;
@@ -526,3 +578,4 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_vision2040 ON CLUSTER 'tahawul' ON 
 CREATE ROW POLICY OR REPLACE tahawul_auditor_vision2040 ON CLUSTER 'tahawul' ON tahawul.control_totals FOR SELECT USING entity = 'VISION2040' TO tahawul_auditor_vision2040;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_vision2040 ON CLUSTER 'tahawul' ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'VISION2040' OR consumer = 'VISION2040' TO tahawul_auditor_vision2040;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_vision2040 ON CLUSTER 'tahawul' ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'VISION2040' OR consumer = 'VISION2040' TO tahawul_auditor_vision2040;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_vision2040 ON CLUSTER 'tahawul' ON tahawul.exchanges FOR SELECT USING provider = 'VISION2040' OR consumer = 'VISION2040' TO tahawul_auditor_vision2040;

@@ -15,6 +15,7 @@ GRANT SELECT ON tahawul.runs TO tahawul_auditor;
 GRANT SELECT ON tahawul.control_totals TO tahawul_auditor;
 GRANT SELECT ON tahawul.exchange_counts_minute TO tahawul_auditor;
 GRANT SELECT ON tahawul.exchange_quality_minute TO tahawul_auditor;
+GRANT SELECT ON tahawul.exchanges TO tahawul_auditor;
 GRANT SELECT ON tahawul.v_counts_daily TO tahawul_auditor;
 GRANT SELECT ON tahawul.v_entity_governorates TO tahawul_auditor;
 GRANT SELECT ON tahawul.v_unit_costs TO tahawul_auditor;
@@ -69,11 +70,10 @@ GRANT SELECT ON tahawul.v_exchange_cells_daily TO tahawul_auditor;
 GRANT SELECT ON tahawul.v_exchanges_daily TO tahawul_auditor;
 GRANT SELECT ON tahawul.v_exchanges_monthly TO tahawul_auditor;
 GRANT SELECT ON tahawul.v_exchanges_yearly TO tahawul_auditor;
-GRANT SELECT ON tahawul.v_exchange_cells_between TO tahawul_auditor;
+GRANT SELECT ON tahawul.v_exchange_pairs_between TO tahawul_auditor;
 GRANT SELECT ON tahawul.v_exchange_totals_between TO tahawul_auditor;
 GRANT SELECT ON tahawul.v_exchange_providers_between TO tahawul_auditor;
 GRANT SELECT ON tahawul.v_exchange_consumers_between TO tahawul_auditor;
-GRANT SELECT ON tahawul.v_exchange_pairs_between TO tahawul_auditor;
 GRANT SELECT ON tahawul.v_exchange_products_between TO tahawul_auditor;
 GRANT SELECT ON tahawul.v_exchange_outcomes_between TO tahawul_auditor;
 GRANT SELECT ON tahawul.v_exchange_quality_daily TO tahawul_auditor;
@@ -91,6 +91,7 @@ GRANT SELECT ON tahawul.runs TO tahawul_dashboards;
 GRANT SELECT ON tahawul.control_totals TO tahawul_dashboards;
 GRANT SELECT ON tahawul.exchange_counts_minute TO tahawul_dashboards;
 GRANT SELECT ON tahawul.exchange_quality_minute TO tahawul_dashboards;
+GRANT SELECT ON tahawul.exchanges TO tahawul_dashboards;
 GRANT SELECT ON tahawul.v_counts_daily TO tahawul_dashboards;
 GRANT SELECT ON tahawul.v_entity_governorates TO tahawul_dashboards;
 GRANT SELECT ON tahawul.v_unit_costs TO tahawul_dashboards;
@@ -145,11 +146,10 @@ GRANT SELECT ON tahawul.v_exchange_cells_daily TO tahawul_dashboards;
 GRANT SELECT ON tahawul.v_exchanges_daily TO tahawul_dashboards;
 GRANT SELECT ON tahawul.v_exchanges_monthly TO tahawul_dashboards;
 GRANT SELECT ON tahawul.v_exchanges_yearly TO tahawul_dashboards;
-GRANT SELECT ON tahawul.v_exchange_cells_between TO tahawul_dashboards;
+GRANT SELECT ON tahawul.v_exchange_pairs_between TO tahawul_dashboards;
 GRANT SELECT ON tahawul.v_exchange_totals_between TO tahawul_dashboards;
 GRANT SELECT ON tahawul.v_exchange_providers_between TO tahawul_dashboards;
 GRANT SELECT ON tahawul.v_exchange_consumers_between TO tahawul_dashboards;
-GRANT SELECT ON tahawul.v_exchange_pairs_between TO tahawul_dashboards;
 GRANT SELECT ON tahawul.v_exchange_products_between TO tahawul_dashboards;
 GRANT SELECT ON tahawul.v_exchange_outcomes_between TO tahawul_dashboards;
 GRANT SELECT ON tahawul.v_exchange_quality_daily TO tahawul_dashboards;
@@ -162,6 +162,7 @@ CREATE ROW POLICY OR REPLACE tahawul_all_rows ON tahawul.counts_minute FOR SELEC
 CREATE ROW POLICY OR REPLACE tahawul_all_rows ON tahawul.control_totals FOR SELECT USING 1 TO ALL EXCEPT tahawul_entity_auditor;
 CREATE ROW POLICY OR REPLACE tahawul_all_rows ON tahawul.exchange_counts_minute FOR SELECT USING 1 TO ALL EXCEPT tahawul_entity_auditor;
 CREATE ROW POLICY OR REPLACE tahawul_all_rows ON tahawul.exchange_quality_minute FOR SELECT USING 1 TO ALL EXCEPT tahawul_entity_auditor;
+CREATE ROW POLICY OR REPLACE tahawul_all_rows ON tahawul.exchanges FOR SELECT USING 1 TO ALL EXCEPT tahawul_entity_auditor;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_caa;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_caa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_caa ON tahawul.events FOR SELECT USING entity = 'CAA' TO tahawul_auditor_caa;
@@ -169,6 +170,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_caa ON tahawul.counts_minute FOR SE
 CREATE ROW POLICY OR REPLACE tahawul_auditor_caa ON tahawul.control_totals FOR SELECT USING entity = 'CAA' TO tahawul_auditor_caa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_caa ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'CAA' OR consumer = 'CAA' TO tahawul_auditor_caa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_caa ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'CAA' OR consumer = 'CAA' TO tahawul_auditor_caa;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_caa ON tahawul.exchanges FOR SELECT USING provider = 'CAA' OR consumer = 'CAA' TO tahawul_auditor_caa;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_cbo;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_cbo;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cbo ON tahawul.events FOR SELECT USING entity = 'CBO' TO tahawul_auditor_cbo;
@@ -176,6 +178,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_cbo ON tahawul.counts_minute FOR SE
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cbo ON tahawul.control_totals FOR SELECT USING entity = 'CBO' TO tahawul_auditor_cbo;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cbo ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'CBO' OR consumer = 'CBO' TO tahawul_auditor_cbo;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cbo ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'CBO' OR consumer = 'CBO' TO tahawul_auditor_cbo;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_cbo ON tahawul.exchanges FOR SELECT USING provider = 'CBO' OR consumer = 'CBO' TO tahawul_auditor_cbo;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_cdaa;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_cdaa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cdaa ON tahawul.events FOR SELECT USING entity = 'CDAA' TO tahawul_auditor_cdaa;
@@ -183,6 +186,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_cdaa ON tahawul.counts_minute FOR S
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cdaa ON tahawul.control_totals FOR SELECT USING entity = 'CDAA' TO tahawul_auditor_cdaa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cdaa ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'CDAA' OR consumer = 'CDAA' TO tahawul_auditor_cdaa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cdaa ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'CDAA' OR consumer = 'CDAA' TO tahawul_auditor_cdaa;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_cdaa ON tahawul.exchanges FOR SELECT USING provider = 'CDAA' OR consumer = 'CDAA' TO tahawul_auditor_cdaa;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_cpa;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_cpa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cpa ON tahawul.events FOR SELECT USING entity = 'CPA' TO tahawul_auditor_cpa;
@@ -190,6 +194,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_cpa ON tahawul.counts_minute FOR SE
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cpa ON tahawul.control_totals FOR SELECT USING entity = 'CPA' TO tahawul_auditor_cpa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cpa ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'CPA' OR consumer = 'CPA' TO tahawul_auditor_cpa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_cpa ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'CPA' OR consumer = 'CPA' TO tahawul_auditor_cpa;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_cpa ON tahawul.exchanges FOR SELECT USING provider = 'CPA' OR consumer = 'CPA' TO tahawul_auditor_cpa;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_dhahirah_mun;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_dhahirah_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_dhahirah_mun ON tahawul.events FOR SELECT USING entity = 'DHAHIRAH-MUN' TO tahawul_auditor_dhahirah_mun;
@@ -197,6 +202,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_dhahirah_mun ON tahawul.counts_minu
 CREATE ROW POLICY OR REPLACE tahawul_auditor_dhahirah_mun ON tahawul.control_totals FOR SELECT USING entity = 'DHAHIRAH-MUN' TO tahawul_auditor_dhahirah_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_dhahirah_mun ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'DHAHIRAH-MUN' OR consumer = 'DHAHIRAH-MUN' TO tahawul_auditor_dhahirah_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_dhahirah_mun ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'DHAHIRAH-MUN' OR consumer = 'DHAHIRAH-MUN' TO tahawul_auditor_dhahirah_mun;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_dhahirah_mun ON tahawul.exchanges FOR SELECT USING provider = 'DHAHIRAH-MUN' OR consumer = 'DHAHIRAH-MUN' TO tahawul_auditor_dhahirah_mun;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_dhofar_mun;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_dhofar_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_dhofar_mun ON tahawul.events FOR SELECT USING entity = 'DHOFAR-MUN' TO tahawul_auditor_dhofar_mun;
@@ -204,6 +210,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_dhofar_mun ON tahawul.counts_minute
 CREATE ROW POLICY OR REPLACE tahawul_auditor_dhofar_mun ON tahawul.control_totals FOR SELECT USING entity = 'DHOFAR-MUN' TO tahawul_auditor_dhofar_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_dhofar_mun ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'DHOFAR-MUN' OR consumer = 'DHOFAR-MUN' TO tahawul_auditor_dhofar_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_dhofar_mun ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'DHOFAR-MUN' OR consumer = 'DHOFAR-MUN' TO tahawul_auditor_dhofar_mun;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_dhofar_mun ON tahawul.exchanges FOR SELECT USING provider = 'DHOFAR-MUN' OR consumer = 'DHOFAR-MUN' TO tahawul_auditor_dhofar_mun;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_ea;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_ea;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_ea ON tahawul.events FOR SELECT USING entity = 'EA' TO tahawul_auditor_ea;
@@ -211,6 +218,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_ea ON tahawul.counts_minute FOR SEL
 CREATE ROW POLICY OR REPLACE tahawul_auditor_ea ON tahawul.control_totals FOR SELECT USING entity = 'EA' TO tahawul_auditor_ea;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_ea ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'EA' OR consumer = 'EA' TO tahawul_auditor_ea;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_ea ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'EA' OR consumer = 'EA' TO tahawul_auditor_ea;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_ea ON tahawul.exchanges FOR SELECT USING provider = 'EA' OR consumer = 'EA' TO tahawul_auditor_ea;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_fsa;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_fsa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_fsa ON tahawul.events FOR SELECT USING entity = 'FSA' TO tahawul_auditor_fsa;
@@ -218,6 +226,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_fsa ON tahawul.counts_minute FOR SE
 CREATE ROW POLICY OR REPLACE tahawul_auditor_fsa ON tahawul.control_totals FOR SELECT USING entity = 'FSA' TO tahawul_auditor_fsa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_fsa ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'FSA' OR consumer = 'FSA' TO tahawul_auditor_fsa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_fsa ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'FSA' OR consumer = 'FSA' TO tahawul_auditor_fsa;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_fsa ON tahawul.exchanges FOR SELECT USING provider = 'FSA' OR consumer = 'FSA' TO tahawul_auditor_fsa;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_bj;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_bj;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bj ON tahawul.events FOR SELECT USING entity = 'GOV-BJ' TO tahawul_auditor_gov_bj;
@@ -225,6 +234,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bj ON tahawul.counts_minute FOR
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bj ON tahawul.control_totals FOR SELECT USING entity = 'GOV-BJ' TO tahawul_auditor_gov_bj;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bj ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-BJ' OR consumer = 'GOV-BJ' TO tahawul_auditor_gov_bj;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bj ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-BJ' OR consumer = 'GOV-BJ' TO tahawul_auditor_gov_bj;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bj ON tahawul.exchanges FOR SELECT USING provider = 'GOV-BJ' OR consumer = 'GOV-BJ' TO tahawul_auditor_gov_bj;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_bs;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_bs;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bs ON tahawul.events FOR SELECT USING entity = 'GOV-BS' TO tahawul_auditor_gov_bs;
@@ -232,6 +242,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bs ON tahawul.counts_minute FOR
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bs ON tahawul.control_totals FOR SELECT USING entity = 'GOV-BS' TO tahawul_auditor_gov_bs;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bs ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-BS' OR consumer = 'GOV-BS' TO tahawul_auditor_gov_bs;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bs ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-BS' OR consumer = 'GOV-BS' TO tahawul_auditor_gov_bs;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bs ON tahawul.exchanges FOR SELECT USING provider = 'GOV-BS' OR consumer = 'GOV-BS' TO tahawul_auditor_gov_bs;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_bu;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_bu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bu ON tahawul.events FOR SELECT USING entity = 'GOV-BU' TO tahawul_auditor_gov_bu;
@@ -239,6 +250,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bu ON tahawul.counts_minute FOR
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bu ON tahawul.control_totals FOR SELECT USING entity = 'GOV-BU' TO tahawul_auditor_gov_bu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bu ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-BU' OR consumer = 'GOV-BU' TO tahawul_auditor_gov_bu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bu ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-BU' OR consumer = 'GOV-BU' TO tahawul_auditor_gov_bu;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_bu ON tahawul.exchanges FOR SELECT USING provider = 'GOV-BU' OR consumer = 'GOV-BU' TO tahawul_auditor_gov_bu;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_da;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_da;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_da ON tahawul.events FOR SELECT USING entity = 'GOV-DA' TO tahawul_auditor_gov_da;
@@ -246,6 +258,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_da ON tahawul.counts_minute FOR
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_da ON tahawul.control_totals FOR SELECT USING entity = 'GOV-DA' TO tahawul_auditor_gov_da;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_da ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-DA' OR consumer = 'GOV-DA' TO tahawul_auditor_gov_da;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_da ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-DA' OR consumer = 'GOV-DA' TO tahawul_auditor_gov_da;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_da ON tahawul.exchanges FOR SELECT USING provider = 'GOV-DA' OR consumer = 'GOV-DA' TO tahawul_auditor_gov_da;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_ma;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_ma;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ma ON tahawul.events FOR SELECT USING entity = 'GOV-MA' TO tahawul_auditor_gov_ma;
@@ -253,6 +266,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ma ON tahawul.counts_minute FOR
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ma ON tahawul.control_totals FOR SELECT USING entity = 'GOV-MA' TO tahawul_auditor_gov_ma;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ma ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-MA' OR consumer = 'GOV-MA' TO tahawul_auditor_gov_ma;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ma ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-MA' OR consumer = 'GOV-MA' TO tahawul_auditor_gov_ma;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ma ON tahawul.exchanges FOR SELECT USING provider = 'GOV-MA' OR consumer = 'GOV-MA' TO tahawul_auditor_gov_ma;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_mu;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_mu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_mu ON tahawul.events FOR SELECT USING entity = 'GOV-MU' TO tahawul_auditor_gov_mu;
@@ -260,6 +274,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_mu ON tahawul.counts_minute FOR
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_mu ON tahawul.control_totals FOR SELECT USING entity = 'GOV-MU' TO tahawul_auditor_gov_mu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_mu ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-MU' OR consumer = 'GOV-MU' TO tahawul_auditor_gov_mu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_mu ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-MU' OR consumer = 'GOV-MU' TO tahawul_auditor_gov_mu;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_mu ON tahawul.exchanges FOR SELECT USING provider = 'GOV-MU' OR consumer = 'GOV-MU' TO tahawul_auditor_gov_mu;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_sj;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_sj;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_sj ON tahawul.events FOR SELECT USING entity = 'GOV-SJ' TO tahawul_auditor_gov_sj;
@@ -267,6 +282,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_sj ON tahawul.counts_minute FOR
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_sj ON tahawul.control_totals FOR SELECT USING entity = 'GOV-SJ' TO tahawul_auditor_gov_sj;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_sj ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-SJ' OR consumer = 'GOV-SJ' TO tahawul_auditor_gov_sj;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_sj ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-SJ' OR consumer = 'GOV-SJ' TO tahawul_auditor_gov_sj;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_sj ON tahawul.exchanges FOR SELECT USING provider = 'GOV-SJ' OR consumer = 'GOV-SJ' TO tahawul_auditor_gov_sj;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_ss;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_ss;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ss ON tahawul.events FOR SELECT USING entity = 'GOV-SS' TO tahawul_auditor_gov_ss;
@@ -274,6 +290,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ss ON tahawul.counts_minute FOR
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ss ON tahawul.control_totals FOR SELECT USING entity = 'GOV-SS' TO tahawul_auditor_gov_ss;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ss ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-SS' OR consumer = 'GOV-SS' TO tahawul_auditor_gov_ss;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ss ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-SS' OR consumer = 'GOV-SS' TO tahawul_auditor_gov_ss;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_ss ON tahawul.exchanges FOR SELECT USING provider = 'GOV-SS' OR consumer = 'GOV-SS' TO tahawul_auditor_gov_ss;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_wu;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_wu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_wu ON tahawul.events FOR SELECT USING entity = 'GOV-WU' TO tahawul_auditor_gov_wu;
@@ -281,6 +298,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_wu ON tahawul.counts_minute FOR
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_wu ON tahawul.control_totals FOR SELECT USING entity = 'GOV-WU' TO tahawul_auditor_gov_wu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_wu ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-WU' OR consumer = 'GOV-WU' TO tahawul_auditor_gov_wu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_wu ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-WU' OR consumer = 'GOV-WU' TO tahawul_auditor_gov_wu;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_wu ON tahawul.exchanges FOR SELECT USING provider = 'GOV-WU' OR consumer = 'GOV-WU' TO tahawul_auditor_gov_wu;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_za;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_za;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_za ON tahawul.events FOR SELECT USING entity = 'GOV-ZA' TO tahawul_auditor_gov_za;
@@ -288,6 +306,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_za ON tahawul.counts_minute FOR
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_za ON tahawul.control_totals FOR SELECT USING entity = 'GOV-ZA' TO tahawul_auditor_gov_za;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_za ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-ZA' OR consumer = 'GOV-ZA' TO tahawul_auditor_gov_za;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_za ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-ZA' OR consumer = 'GOV-ZA' TO tahawul_auditor_gov_za;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_za ON tahawul.exchanges FOR SELECT USING provider = 'GOV-ZA' OR consumer = 'GOV-ZA' TO tahawul_auditor_gov_za;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_gov_zu;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_gov_zu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_zu ON tahawul.events FOR SELECT USING entity = 'GOV-ZU' TO tahawul_auditor_gov_zu;
@@ -295,6 +314,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_zu ON tahawul.counts_minute FOR
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_zu ON tahawul.control_totals FOR SELECT USING entity = 'GOV-ZU' TO tahawul_auditor_gov_zu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_zu ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'GOV-ZU' OR consumer = 'GOV-ZU' TO tahawul_auditor_gov_zu;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_zu ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'GOV-ZU' OR consumer = 'GOV-ZU' TO tahawul_auditor_gov_zu;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_gov_zu ON tahawul.exchanges FOR SELECT USING provider = 'GOV-ZU' OR consumer = 'GOV-ZU' TO tahawul_auditor_gov_zu;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_madayn;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_madayn;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_madayn ON tahawul.events FOR SELECT USING entity = 'MADAYN' TO tahawul_auditor_madayn;
@@ -302,6 +322,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_madayn ON tahawul.counts_minute FOR
 CREATE ROW POLICY OR REPLACE tahawul_auditor_madayn ON tahawul.control_totals FOR SELECT USING entity = 'MADAYN' TO tahawul_auditor_madayn;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_madayn ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MADAYN' OR consumer = 'MADAYN' TO tahawul_auditor_madayn;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_madayn ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MADAYN' OR consumer = 'MADAYN' TO tahawul_auditor_madayn;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_madayn ON tahawul.exchanges FOR SELECT USING provider = 'MADAYN' OR consumer = 'MADAYN' TO tahawul_auditor_madayn;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mafwr;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mafwr;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mafwr ON tahawul.events FOR SELECT USING entity = 'MAFWR' TO tahawul_auditor_mafwr;
@@ -309,6 +330,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mafwr ON tahawul.counts_minute FOR 
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mafwr ON tahawul.control_totals FOR SELECT USING entity = 'MAFWR' TO tahawul_auditor_mafwr;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mafwr ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MAFWR' OR consumer = 'MAFWR' TO tahawul_auditor_mafwr;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mafwr ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MAFWR' OR consumer = 'MAFWR' TO tahawul_auditor_mafwr;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mafwr ON tahawul.exchanges FOR SELECT USING provider = 'MAFWR' OR consumer = 'MAFWR' TO tahawul_auditor_mafwr;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mara;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mara;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mara ON tahawul.events FOR SELECT USING entity = 'MARA' TO tahawul_auditor_mara;
@@ -316,6 +338,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mara ON tahawul.counts_minute FOR S
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mara ON tahawul.control_totals FOR SELECT USING entity = 'MARA' TO tahawul_auditor_mara;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mara ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MARA' OR consumer = 'MARA' TO tahawul_auditor_mara;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mara ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MARA' OR consumer = 'MARA' TO tahawul_auditor_mara;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mara ON tahawul.exchanges FOR SELECT USING provider = 'MARA' OR consumer = 'MARA' TO tahawul_auditor_mara;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mcsy;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mcsy;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mcsy ON tahawul.events FOR SELECT USING entity = 'MCSY' TO tahawul_auditor_mcsy;
@@ -323,6 +346,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mcsy ON tahawul.counts_minute FOR S
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mcsy ON tahawul.control_totals FOR SELECT USING entity = 'MCSY' TO tahawul_auditor_mcsy;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mcsy ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MCSY' OR consumer = 'MCSY' TO tahawul_auditor_mcsy;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mcsy ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MCSY' OR consumer = 'MCSY' TO tahawul_auditor_mcsy;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mcsy ON tahawul.exchanges FOR SELECT USING provider = 'MCSY' OR consumer = 'MCSY' TO tahawul_auditor_mcsy;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mem;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mem;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mem ON tahawul.events FOR SELECT USING entity = 'MEM' TO tahawul_auditor_mem;
@@ -330,6 +354,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mem ON tahawul.counts_minute FOR SE
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mem ON tahawul.control_totals FOR SELECT USING entity = 'MEM' TO tahawul_auditor_mem;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mem ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MEM' OR consumer = 'MEM' TO tahawul_auditor_mem;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mem ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MEM' OR consumer = 'MEM' TO tahawul_auditor_mem;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mem ON tahawul.exchanges FOR SELECT USING provider = 'MEM' OR consumer = 'MEM' TO tahawul_auditor_mem;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mht;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mht;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mht ON tahawul.events FOR SELECT USING entity = 'MHT' TO tahawul_auditor_mht;
@@ -337,6 +362,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mht ON tahawul.counts_minute FOR SE
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mht ON tahawul.control_totals FOR SELECT USING entity = 'MHT' TO tahawul_auditor_mht;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mht ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MHT' OR consumer = 'MHT' TO tahawul_auditor_mht;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mht ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MHT' OR consumer = 'MHT' TO tahawul_auditor_mht;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mht ON tahawul.exchanges FOR SELECT USING provider = 'MHT' OR consumer = 'MHT' TO tahawul_auditor_mht;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mjla;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mjla;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mjla ON tahawul.events FOR SELECT USING entity = 'MJLA' TO tahawul_auditor_mjla;
@@ -344,6 +370,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mjla ON tahawul.counts_minute FOR S
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mjla ON tahawul.control_totals FOR SELECT USING entity = 'MJLA' TO tahawul_auditor_mjla;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mjla ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MJLA' OR consumer = 'MJLA' TO tahawul_auditor_mjla;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mjla ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MJLA' OR consumer = 'MJLA' TO tahawul_auditor_mjla;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mjla ON tahawul.exchanges FOR SELECT USING provider = 'MJLA' OR consumer = 'MJLA' TO tahawul_auditor_mjla;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mociip;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mociip;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mociip ON tahawul.events FOR SELECT USING entity = 'MOCIIP' TO tahawul_auditor_mociip;
@@ -351,6 +378,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mociip ON tahawul.counts_minute FOR
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mociip ON tahawul.control_totals FOR SELECT USING entity = 'MOCIIP' TO tahawul_auditor_mociip;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mociip ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOCIIP' OR consumer = 'MOCIIP' TO tahawul_auditor_mociip;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mociip ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOCIIP' OR consumer = 'MOCIIP' TO tahawul_auditor_mociip;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mociip ON tahawul.exchanges FOR SELECT USING provider = 'MOCIIP' OR consumer = 'MOCIIP' TO tahawul_auditor_mociip;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_moe;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_moe;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moe ON tahawul.events FOR SELECT USING entity = 'MOE' TO tahawul_auditor_moe;
@@ -358,6 +386,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_moe ON tahawul.counts_minute FOR SE
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moe ON tahawul.control_totals FOR SELECT USING entity = 'MOE' TO tahawul_auditor_moe;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moe ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOE' OR consumer = 'MOE' TO tahawul_auditor_moe;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moe ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOE' OR consumer = 'MOE' TO tahawul_auditor_moe;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_moe ON tahawul.exchanges FOR SELECT USING provider = 'MOE' OR consumer = 'MOE' TO tahawul_auditor_moe;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_moec;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_moec;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moec ON tahawul.events FOR SELECT USING entity = 'MOEC' TO tahawul_auditor_moec;
@@ -365,6 +394,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_moec ON tahawul.counts_minute FOR S
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moec ON tahawul.control_totals FOR SELECT USING entity = 'MOEC' TO tahawul_auditor_moec;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moec ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOEC' OR consumer = 'MOEC' TO tahawul_auditor_moec;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moec ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOEC' OR consumer = 'MOEC' TO tahawul_auditor_moec;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_moec ON tahawul.exchanges FOR SELECT USING provider = 'MOEC' OR consumer = 'MOEC' TO tahawul_auditor_moec;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mof;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mof;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mof ON tahawul.events FOR SELECT USING entity = 'MOF' TO tahawul_auditor_mof;
@@ -372,6 +402,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mof ON tahawul.counts_minute FOR SE
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mof ON tahawul.control_totals FOR SELECT USING entity = 'MOF' TO tahawul_auditor_mof;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mof ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOF' OR consumer = 'MOF' TO tahawul_auditor_mof;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mof ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOF' OR consumer = 'MOF' TO tahawul_auditor_mof;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mof ON tahawul.exchanges FOR SELECT USING provider = 'MOF' OR consumer = 'MOF' TO tahawul_auditor_mof;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mofa;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mofa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mofa ON tahawul.events FOR SELECT USING entity = 'MOFA' TO tahawul_auditor_mofa;
@@ -379,6 +410,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mofa ON tahawul.counts_minute FOR S
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mofa ON tahawul.control_totals FOR SELECT USING entity = 'MOFA' TO tahawul_auditor_mofa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mofa ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOFA' OR consumer = 'MOFA' TO tahawul_auditor_mofa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mofa ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOFA' OR consumer = 'MOFA' TO tahawul_auditor_mofa;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mofa ON tahawul.exchanges FOR SELECT USING provider = 'MOFA' OR consumer = 'MOFA' TO tahawul_auditor_mofa;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_moh;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_moh;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moh ON tahawul.events FOR SELECT USING entity = 'MOH' TO tahawul_auditor_moh;
@@ -386,6 +418,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_moh ON tahawul.counts_minute FOR SE
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moh ON tahawul.control_totals FOR SELECT USING entity = 'MOH' TO tahawul_auditor_moh;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moh ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOH' OR consumer = 'MOH' TO tahawul_auditor_moh;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moh ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOH' OR consumer = 'MOH' TO tahawul_auditor_moh;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_moh ON tahawul.exchanges FOR SELECT USING provider = 'MOH' OR consumer = 'MOH' TO tahawul_auditor_moh;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_moheri;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_moheri;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moheri ON tahawul.events FOR SELECT USING entity = 'MOHERI' TO tahawul_auditor_moheri;
@@ -393,6 +426,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_moheri ON tahawul.counts_minute FOR
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moheri ON tahawul.control_totals FOR SELECT USING entity = 'MOHERI' TO tahawul_auditor_moheri;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moheri ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOHERI' OR consumer = 'MOHERI' TO tahawul_auditor_moheri;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moheri ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOHERI' OR consumer = 'MOHERI' TO tahawul_auditor_moheri;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_moheri ON tahawul.exchanges FOR SELECT USING provider = 'MOHERI' OR consumer = 'MOHERI' TO tahawul_auditor_moheri;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mohup;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mohup;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mohup ON tahawul.events FOR SELECT USING entity = 'MOHUP' TO tahawul_auditor_mohup;
@@ -400,6 +434,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mohup ON tahawul.counts_minute FOR 
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mohup ON tahawul.control_totals FOR SELECT USING entity = 'MOHUP' TO tahawul_auditor_mohup;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mohup ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOHUP' OR consumer = 'MOHUP' TO tahawul_auditor_mohup;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mohup ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOHUP' OR consumer = 'MOHUP' TO tahawul_auditor_mohup;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mohup ON tahawul.exchanges FOR SELECT USING provider = 'MOHUP' OR consumer = 'MOHUP' TO tahawul_auditor_mohup;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_moi;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_moi;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moi ON tahawul.events FOR SELECT USING entity = 'MOI' TO tahawul_auditor_moi;
@@ -407,6 +442,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_moi ON tahawul.counts_minute FOR SE
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moi ON tahawul.control_totals FOR SELECT USING entity = 'MOI' TO tahawul_auditor_moi;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moi ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOI' OR consumer = 'MOI' TO tahawul_auditor_moi;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moi ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOI' OR consumer = 'MOI' TO tahawul_auditor_moi;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_moi ON tahawul.exchanges FOR SELECT USING provider = 'MOI' OR consumer = 'MOI' TO tahawul_auditor_moi;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_moinfo;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_moinfo;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moinfo ON tahawul.events FOR SELECT USING entity = 'MOINFO' TO tahawul_auditor_moinfo;
@@ -414,6 +450,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_moinfo ON tahawul.counts_minute FOR
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moinfo ON tahawul.control_totals FOR SELECT USING entity = 'MOINFO' TO tahawul_auditor_moinfo;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moinfo ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOINFO' OR consumer = 'MOINFO' TO tahawul_auditor_moinfo;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_moinfo ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOINFO' OR consumer = 'MOINFO' TO tahawul_auditor_moinfo;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_moinfo ON tahawul.exchanges FOR SELECT USING provider = 'MOINFO' OR consumer = 'MOINFO' TO tahawul_auditor_moinfo;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mol;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mol;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mol ON tahawul.events FOR SELECT USING entity = 'MOL' TO tahawul_auditor_mol;
@@ -421,6 +458,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mol ON tahawul.counts_minute FOR SE
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mol ON tahawul.control_totals FOR SELECT USING entity = 'MOL' TO tahawul_auditor_mol;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mol ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOL' OR consumer = 'MOL' TO tahawul_auditor_mol;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mol ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOL' OR consumer = 'MOL' TO tahawul_auditor_mol;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mol ON tahawul.exchanges FOR SELECT USING provider = 'MOL' OR consumer = 'MOL' TO tahawul_auditor_mol;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mosd;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mosd;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mosd ON tahawul.events FOR SELECT USING entity = 'MOSD' TO tahawul_auditor_mosd;
@@ -428,6 +466,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mosd ON tahawul.counts_minute FOR S
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mosd ON tahawul.control_totals FOR SELECT USING entity = 'MOSD' TO tahawul_auditor_mosd;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mosd ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MOSD' OR consumer = 'MOSD' TO tahawul_auditor_mosd;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mosd ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MOSD' OR consumer = 'MOSD' TO tahawul_auditor_mosd;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mosd ON tahawul.exchanges FOR SELECT USING provider = 'MOSD' OR consumer = 'MOSD' TO tahawul_auditor_mosd;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_mtcit;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_mtcit;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mtcit ON tahawul.events FOR SELECT USING entity = 'MTCIT' TO tahawul_auditor_mtcit;
@@ -435,6 +474,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_mtcit ON tahawul.counts_minute FOR 
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mtcit ON tahawul.control_totals FOR SELECT USING entity = 'MTCIT' TO tahawul_auditor_mtcit;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mtcit ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MTCIT' OR consumer = 'MTCIT' TO tahawul_auditor_mtcit;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_mtcit ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MTCIT' OR consumer = 'MTCIT' TO tahawul_auditor_mtcit;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_mtcit ON tahawul.exchanges FOR SELECT USING provider = 'MTCIT' OR consumer = 'MTCIT' TO tahawul_auditor_mtcit;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_muscat_mun;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_muscat_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_muscat_mun ON tahawul.events FOR SELECT USING entity = 'MUSCAT-MUN' TO tahawul_auditor_muscat_mun;
@@ -442,6 +482,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_muscat_mun ON tahawul.counts_minute
 CREATE ROW POLICY OR REPLACE tahawul_auditor_muscat_mun ON tahawul.control_totals FOR SELECT USING entity = 'MUSCAT-MUN' TO tahawul_auditor_muscat_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_muscat_mun ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'MUSCAT-MUN' OR consumer = 'MUSCAT-MUN' TO tahawul_auditor_muscat_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_muscat_mun ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'MUSCAT-MUN' OR consumer = 'MUSCAT-MUN' TO tahawul_auditor_muscat_mun;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_muscat_mun ON tahawul.exchanges FOR SELECT USING provider = 'MUSCAT-MUN' OR consumer = 'MUSCAT-MUN' TO tahawul_auditor_muscat_mun;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_oaaaqa;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_oaaaqa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_oaaaqa ON tahawul.events FOR SELECT USING entity = 'OAAAQA' TO tahawul_auditor_oaaaqa;
@@ -449,6 +490,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_oaaaqa ON tahawul.counts_minute FOR
 CREATE ROW POLICY OR REPLACE tahawul_auditor_oaaaqa ON tahawul.control_totals FOR SELECT USING entity = 'OAAAQA' TO tahawul_auditor_oaaaqa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_oaaaqa ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'OAAAQA' OR consumer = 'OAAAQA' TO tahawul_auditor_oaaaqa;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_oaaaqa ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'OAAAQA' OR consumer = 'OAAAQA' TO tahawul_auditor_oaaaqa;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_oaaaqa ON tahawul.exchanges FOR SELECT USING provider = 'OAAAQA' OR consumer = 'OAAAQA' TO tahawul_auditor_oaaaqa;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_opaz;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_opaz;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_opaz ON tahawul.events FOR SELECT USING entity = 'OPAZ' TO tahawul_auditor_opaz;
@@ -456,6 +498,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_opaz ON tahawul.counts_minute FOR S
 CREATE ROW POLICY OR REPLACE tahawul_auditor_opaz ON tahawul.control_totals FOR SELECT USING entity = 'OPAZ' TO tahawul_auditor_opaz;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_opaz ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'OPAZ' OR consumer = 'OPAZ' TO tahawul_auditor_opaz;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_opaz ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'OPAZ' OR consumer = 'OPAZ' TO tahawul_auditor_opaz;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_opaz ON tahawul.exchanges FOR SELECT USING provider = 'OPAZ' OR consumer = 'OPAZ' TO tahawul_auditor_opaz;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_pp;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_pp;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_pp ON tahawul.events FOR SELECT USING entity = 'PP' TO tahawul_auditor_pp;
@@ -463,6 +506,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_pp ON tahawul.counts_minute FOR SEL
 CREATE ROW POLICY OR REPLACE tahawul_auditor_pp ON tahawul.control_totals FOR SELECT USING entity = 'PP' TO tahawul_auditor_pp;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_pp ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'PP' OR consumer = 'PP' TO tahawul_auditor_pp;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_pp ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'PP' OR consumer = 'PP' TO tahawul_auditor_pp;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_pp ON tahawul.exchanges FOR SELECT USING provider = 'PP' OR consumer = 'PP' TO tahawul_auditor_pp;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_rop;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_rop;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_rop ON tahawul.events FOR SELECT USING entity = 'ROP' TO tahawul_auditor_rop;
@@ -470,6 +514,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_rop ON tahawul.counts_minute FOR SE
 CREATE ROW POLICY OR REPLACE tahawul_auditor_rop ON tahawul.control_totals FOR SELECT USING entity = 'ROP' TO tahawul_auditor_rop;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_rop ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'ROP' OR consumer = 'ROP' TO tahawul_auditor_rop;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_rop ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'ROP' OR consumer = 'ROP' TO tahawul_auditor_rop;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_rop ON tahawul.exchanges FOR SELECT USING provider = 'ROP' OR consumer = 'ROP' TO tahawul_auditor_rop;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_sjc;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_sjc;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_sjc ON tahawul.events FOR SELECT USING entity = 'SJC' TO tahawul_auditor_sjc;
@@ -477,6 +522,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_sjc ON tahawul.counts_minute FOR SE
 CREATE ROW POLICY OR REPLACE tahawul_auditor_sjc ON tahawul.control_totals FOR SELECT USING entity = 'SJC' TO tahawul_auditor_sjc;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_sjc ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'SJC' OR consumer = 'SJC' TO tahawul_auditor_sjc;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_sjc ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'SJC' OR consumer = 'SJC' TO tahawul_auditor_sjc;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_sjc ON tahawul.exchanges FOR SELECT USING provider = 'SJC' OR consumer = 'SJC' TO tahawul_auditor_sjc;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_smeda;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_smeda;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_smeda ON tahawul.events FOR SELECT USING entity = 'SMEDA' TO tahawul_auditor_smeda;
@@ -484,6 +530,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_smeda ON tahawul.counts_minute FOR 
 CREATE ROW POLICY OR REPLACE tahawul_auditor_smeda ON tahawul.control_totals FOR SELECT USING entity = 'SMEDA' TO tahawul_auditor_smeda;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_smeda ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'SMEDA' OR consumer = 'SMEDA' TO tahawul_auditor_smeda;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_smeda ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'SMEDA' OR consumer = 'SMEDA' TO tahawul_auditor_smeda;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_smeda ON tahawul.exchanges FOR SELECT USING provider = 'SMEDA' OR consumer = 'SMEDA' TO tahawul_auditor_smeda;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_sohar_mun;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_sohar_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_sohar_mun ON tahawul.events FOR SELECT USING entity = 'SOHAR-MUN' TO tahawul_auditor_sohar_mun;
@@ -491,6 +538,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_sohar_mun ON tahawul.counts_minute 
 CREATE ROW POLICY OR REPLACE tahawul_auditor_sohar_mun ON tahawul.control_totals FOR SELECT USING entity = 'SOHAR-MUN' TO tahawul_auditor_sohar_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_sohar_mun ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'SOHAR-MUN' OR consumer = 'SOHAR-MUN' TO tahawul_auditor_sohar_mun;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_sohar_mun ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'SOHAR-MUN' OR consumer = 'SOHAR-MUN' TO tahawul_auditor_sohar_mun;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_sohar_mun ON tahawul.exchanges FOR SELECT USING provider = 'SOHAR-MUN' OR consumer = 'SOHAR-MUN' TO tahawul_auditor_sohar_mun;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_spf;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_spf;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_spf ON tahawul.events FOR SELECT USING entity = 'SPF' TO tahawul_auditor_spf;
@@ -498,6 +546,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_spf ON tahawul.counts_minute FOR SE
 CREATE ROW POLICY OR REPLACE tahawul_auditor_spf ON tahawul.control_totals FOR SELECT USING entity = 'SPF' TO tahawul_auditor_spf;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_spf ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'SPF' OR consumer = 'SPF' TO tahawul_auditor_spf;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_spf ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'SPF' OR consumer = 'SPF' TO tahawul_auditor_spf;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_spf ON tahawul.exchanges FOR SELECT USING provider = 'SPF' OR consumer = 'SPF' TO tahawul_auditor_spf;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_tax;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_tax;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tax ON tahawul.events FOR SELECT USING entity = 'TAX' TO tahawul_auditor_tax;
@@ -505,6 +554,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_tax ON tahawul.counts_minute FOR SE
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tax ON tahawul.control_totals FOR SELECT USING entity = 'TAX' TO tahawul_auditor_tax;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tax ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'TAX' OR consumer = 'TAX' TO tahawul_auditor_tax;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tax ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'TAX' OR consumer = 'TAX' TO tahawul_auditor_tax;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_tax ON tahawul.exchanges FOR SELECT USING provider = 'TAX' OR consumer = 'TAX' TO tahawul_auditor_tax;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_tender;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_tender;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tender ON tahawul.events FOR SELECT USING entity = 'TENDER' TO tahawul_auditor_tender;
@@ -512,6 +562,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_tender ON tahawul.counts_minute FOR
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tender ON tahawul.control_totals FOR SELECT USING entity = 'TENDER' TO tahawul_auditor_tender;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tender ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'TENDER' OR consumer = 'TENDER' TO tahawul_auditor_tender;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tender ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'TENDER' OR consumer = 'TENDER' TO tahawul_auditor_tender;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_tender ON tahawul.exchanges FOR SELECT USING provider = 'TENDER' OR consumer = 'TENDER' TO tahawul_auditor_tender;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_tra;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_tra;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tra ON tahawul.events FOR SELECT USING entity = 'TRA' TO tahawul_auditor_tra;
@@ -519,6 +570,7 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_tra ON tahawul.counts_minute FOR SE
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tra ON tahawul.control_totals FOR SELECT USING entity = 'TRA' TO tahawul_auditor_tra;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tra ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'TRA' OR consumer = 'TRA' TO tahawul_auditor_tra;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_tra ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'TRA' OR consumer = 'TRA' TO tahawul_auditor_tra;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_tra ON tahawul.exchanges FOR SELECT USING provider = 'TRA' OR consumer = 'TRA' TO tahawul_auditor_tra;
 CREATE ROLE IF NOT EXISTS tahawul_auditor_vision2040;
 GRANT tahawul_auditor, tahawul_entity_auditor TO tahawul_auditor_vision2040;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_vision2040 ON tahawul.events FOR SELECT USING entity = 'VISION2040' TO tahawul_auditor_vision2040;
@@ -526,3 +578,4 @@ CREATE ROW POLICY OR REPLACE tahawul_auditor_vision2040 ON tahawul.counts_minute
 CREATE ROW POLICY OR REPLACE tahawul_auditor_vision2040 ON tahawul.control_totals FOR SELECT USING entity = 'VISION2040' TO tahawul_auditor_vision2040;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_vision2040 ON tahawul.exchange_counts_minute FOR SELECT USING provider = 'VISION2040' OR consumer = 'VISION2040' TO tahawul_auditor_vision2040;
 CREATE ROW POLICY OR REPLACE tahawul_auditor_vision2040 ON tahawul.exchange_quality_minute FOR SELECT USING provider = 'VISION2040' OR consumer = 'VISION2040' TO tahawul_auditor_vision2040;
+CREATE ROW POLICY OR REPLACE tahawul_auditor_vision2040 ON tahawul.exchanges FOR SELECT USING provider = 'VISION2040' OR consumer = 'VISION2040' TO tahawul_auditor_vision2040;

@@ -1338,112 +1338,198 @@ HAVING cell_exchanges != 0 OR cell_items != 0;
 
 CREATE VIEW IF NOT EXISTS v_exchanges_daily AS
 SELECT
-    day,
-    sum(cell_exchanges) AS exchanges,
-    sumIf(cell_items, outcome = 'success') AS items,
-    sumIf(cell_exchanges, outcome != 'success') AS failed,
-    if(exchanges = 0, 0, failed / exchanges) AS error_rate,
-    uniqExactIf(provider, cell_exchanges != 0) AS providers,
-    uniqExactIf(consumer, cell_exchanges != 0) AS consumers
-FROM v_exchange_cells_daily
-GROUP BY day;
+    t.day AS day,
+    t.all_exchanges AS exchanges,
+    t.success_items AS items,
+    t.failed_exchanges AS failed,
+    if(t.all_exchanges = 0, 0, t.failed_exchanges / t.all_exchanges) AS error_rate,
+    a.active_providers AS providers,
+    a.active_consumers AS consumers
+FROM
+(
+    SELECT
+        toDate(minute, 'Asia/Muscat') AS day,
+        sum(exchanges) AS all_exchanges,
+        sumIf(items, outcome = 'success') AS success_items,
+        sumIf(exchanges, outcome != 'success') AS failed_exchanges
+    FROM exchange_counts_minute
+    GROUP BY day
+) AS t
+LEFT JOIN
+(
+    SELECT
+        day,
+        countIf(provider != '' AND net != 0) AS active_providers,
+        countIf(consumer != '' AND net != 0) AS active_consumers
+    FROM
+    (
+        SELECT toDate(minute, 'Asia/Muscat') AS day, provider, consumer, sum(exchanges) AS net
+        FROM exchange_counts_minute
+        GROUP BY GROUPING SETS ((day, provider), (day, consumer))
+    )
+    GROUP BY day
+) AS a ON a.day = t.day;
 
 CREATE VIEW IF NOT EXISTS v_exchanges_monthly AS
 SELECT
-    toStartOfMonth(day) AS month,
-    sum(cell_exchanges) AS exchanges,
-    sumIf(cell_items, outcome = 'success') AS items,
-    sumIf(cell_exchanges, outcome != 'success') AS failed,
-    if(exchanges = 0, 0, failed / exchanges) AS error_rate,
-    uniqExactIf(provider, cell_exchanges != 0) AS providers,
-    uniqExactIf(consumer, cell_exchanges != 0) AS consumers
-FROM v_exchange_cells_daily
-GROUP BY month;
+    t.month AS month,
+    t.all_exchanges AS exchanges,
+    t.success_items AS items,
+    t.failed_exchanges AS failed,
+    if(t.all_exchanges = 0, 0, t.failed_exchanges / t.all_exchanges) AS error_rate,
+    a.active_providers AS providers,
+    a.active_consumers AS consumers
+FROM
+(
+    SELECT
+        toStartOfMonth(minute, 'Asia/Muscat') AS month,
+        sum(exchanges) AS all_exchanges,
+        sumIf(items, outcome = 'success') AS success_items,
+        sumIf(exchanges, outcome != 'success') AS failed_exchanges
+    FROM exchange_counts_minute
+    GROUP BY month
+) AS t
+LEFT JOIN
+(
+    SELECT
+        month,
+        countIf(provider != '' AND net != 0) AS active_providers,
+        countIf(consumer != '' AND net != 0) AS active_consumers
+    FROM
+    (
+        SELECT toStartOfMonth(minute, 'Asia/Muscat') AS month, provider, consumer, sum(exchanges) AS net
+        FROM exchange_counts_minute
+        GROUP BY GROUPING SETS ((month, provider), (month, consumer))
+    )
+    GROUP BY month
+) AS a ON a.month = t.month;
 
 CREATE VIEW IF NOT EXISTS v_exchanges_yearly AS
 SELECT
-    toYear(day) AS year,
-    sum(cell_exchanges) AS exchanges,
-    sumIf(cell_items, outcome = 'success') AS items,
-    sumIf(cell_exchanges, outcome != 'success') AS failed,
-    if(exchanges = 0, 0, failed / exchanges) AS error_rate,
-    uniqExactIf(provider, cell_exchanges != 0) AS providers,
-    uniqExactIf(consumer, cell_exchanges != 0) AS consumers
-FROM v_exchange_cells_daily
-GROUP BY year;
-
-CREATE VIEW IF NOT EXISTS v_exchange_cells_between AS
-SELECT provider, consumer, product, outcome, sum(exchanges) AS cell_exchanges, sum(items) AS cell_items
-FROM exchange_counts_minute
-WHERE minute >= toDateTime({first_day:Date}, 'Asia/Muscat')
-  AND minute < toDateTime({last_day:Date} + 1, 'Asia/Muscat')
-GROUP BY provider, consumer, product, outcome
-HAVING cell_exchanges != 0 OR cell_items != 0;
-
-CREATE VIEW IF NOT EXISTS v_exchange_totals_between AS
-SELECT
-    sum(cell_exchanges) AS exchanges,
-    sumIf(cell_items, outcome = 'success') AS items,
-    sumIf(cell_exchanges, outcome != 'success') AS failed,
-    if(exchanges = 0, 0, failed / exchanges) AS error_rate,
-    uniqExactIf(provider, cell_exchanges != 0) AS providers,
-    uniqExactIf(consumer, cell_exchanges != 0) AS consumers,
-    uniqExactIf((provider, consumer), cell_exchanges != 0) AS pairs
-FROM v_exchange_cells_between(first_day = {first_day:Date}, last_day = {last_day:Date});
-
-CREATE VIEW IF NOT EXISTS v_exchange_providers_between AS
-SELECT
-    provider,
-    sum(cell_exchanges) AS exchanges,
-    sumIf(cell_items, outcome = 'success') AS items,
-    sumIf(cell_exchanges, outcome != 'success') AS failed,
-    if(exchanges = 0, 0, failed / exchanges) AS error_rate,
-    uniqExactIf(consumer, cell_exchanges != 0) AS consumers,
-    uniqExactIf(product, cell_exchanges != 0) AS products
-FROM v_exchange_cells_between(first_day = {first_day:Date}, last_day = {last_day:Date})
-GROUP BY provider;
-
-CREATE VIEW IF NOT EXISTS v_exchange_consumers_between AS
-SELECT
-    consumer,
-    sum(cell_exchanges) AS exchanges,
-    sumIf(cell_items, outcome = 'success') AS items,
-    sumIf(cell_exchanges, outcome != 'success') AS failed,
-    if(exchanges = 0, 0, failed / exchanges) AS error_rate,
-    uniqExactIf(provider, cell_exchanges != 0) AS providers
-FROM v_exchange_cells_between(first_day = {first_day:Date}, last_day = {last_day:Date})
-GROUP BY consumer;
+    t.year AS year,
+    t.all_exchanges AS exchanges,
+    t.success_items AS items,
+    t.failed_exchanges AS failed,
+    if(t.all_exchanges = 0, 0, t.failed_exchanges / t.all_exchanges) AS error_rate,
+    a.active_providers AS providers,
+    a.active_consumers AS consumers
+FROM
+(
+    SELECT
+        toYear(minute, 'Asia/Muscat') AS year,
+        sum(exchanges) AS all_exchanges,
+        sumIf(items, outcome = 'success') AS success_items,
+        sumIf(exchanges, outcome != 'success') AS failed_exchanges
+    FROM exchange_counts_minute
+    GROUP BY year
+) AS t
+LEFT JOIN
+(
+    SELECT
+        year,
+        countIf(provider != '' AND net != 0) AS active_providers,
+        countIf(consumer != '' AND net != 0) AS active_consumers
+    FROM
+    (
+        SELECT toYear(minute, 'Asia/Muscat') AS year, provider, consumer, sum(exchanges) AS net
+        FROM exchange_counts_minute
+        GROUP BY GROUPING SETS ((year, provider), (year, consumer))
+    )
+    GROUP BY year
+) AS a ON a.year = t.year;
 
 CREATE VIEW IF NOT EXISTS v_exchange_pairs_between AS
 SELECT
     provider,
     consumer,
-    sum(cell_exchanges) AS exchanges,
-    sumIf(cell_items, outcome = 'success') AS items,
-    sumIf(cell_exchanges, outcome != 'success') AS failed,
-    if(exchanges = 0, 0, failed / exchanges) AS error_rate
-FROM v_exchange_cells_between(first_day = {first_day:Date}, last_day = {last_day:Date})
-GROUP BY provider, consumer;
+    net AS exchanges,
+    success_items AS items,
+    failed_exchanges AS failed,
+    if(net = 0, 0, failed_exchanges / net) AS error_rate
+FROM
+(
+    SELECT
+        provider,
+        consumer,
+        sum(exchanges) AS net,
+        sumIf(items, outcome = 'success') AS success_items,
+        sumIf(exchanges, outcome != 'success') AS failed_exchanges
+    FROM exchange_counts_minute
+    WHERE minute >= toDateTime({first_day:Date}, 'Asia/Muscat')
+      AND minute < toDateTime({last_day:Date} + 1, 'Asia/Muscat')
+    GROUP BY provider, consumer
+    HAVING net != 0 OR success_items != 0
+);
+
+CREATE VIEW IF NOT EXISTS v_exchange_totals_between AS
+SELECT
+    sum(p.exchanges) AS exchanges,
+    sum(p.items) AS items,
+    sum(p.failed) AS failed,
+    if(exchanges = 0, 0, failed / exchanges) AS error_rate,
+    uniqExactIf(p.provider, p.exchanges != 0) AS providers,
+    uniqExactIf(p.consumer, p.exchanges != 0) AS consumers,
+    countIf(p.exchanges != 0) AS pairs
+FROM v_exchange_pairs_between(first_day = {first_day:Date}, last_day = {last_day:Date}) AS p;
+
+CREATE VIEW IF NOT EXISTS v_exchange_providers_between AS
+SELECT
+    p.provider AS provider,
+    sum(p.exchanges) AS exchanges,
+    sum(p.items) AS items,
+    sum(p.failed) AS failed,
+    if(exchanges = 0, 0, failed / exchanges) AS error_rate,
+    countIf(p.exchanges != 0) AS consumers
+FROM v_exchange_pairs_between(first_day = {first_day:Date}, last_day = {last_day:Date}) AS p
+GROUP BY p.provider;
+
+CREATE VIEW IF NOT EXISTS v_exchange_consumers_between AS
+SELECT
+    p.consumer AS consumer,
+    sum(p.exchanges) AS exchanges,
+    sum(p.items) AS items,
+    sum(p.failed) AS failed,
+    if(exchanges = 0, 0, failed / exchanges) AS error_rate,
+    countIf(p.exchanges != 0) AS providers
+FROM v_exchange_pairs_between(first_day = {first_day:Date}, last_day = {last_day:Date}) AS p
+GROUP BY p.consumer;
 
 CREATE VIEW IF NOT EXISTS v_exchange_products_between AS
 SELECT
     provider,
     product,
-    sum(cell_exchanges) AS exchanges,
-    sumIf(cell_items, outcome = 'success') AS items,
-    sumIf(cell_exchanges, outcome != 'success') AS failed,
+    sum(net) AS exchanges,
+    sum(success_items) AS items,
+    sum(failed_exchanges) AS failed,
     if(exchanges = 0, 0, failed / exchanges) AS error_rate,
-    uniqExactIf(consumer, cell_exchanges != 0) AS consumers
-FROM v_exchange_cells_between(first_day = {first_day:Date}, last_day = {last_day:Date})
-GROUP BY provider, product;
+    countIf(net != 0) AS consumers
+FROM
+(
+    SELECT
+        provider,
+        product,
+        consumer,
+        sum(exchanges) AS net,
+        sumIf(items, outcome = 'success') AS success_items,
+        sumIf(exchanges, outcome != 'success') AS failed_exchanges
+    FROM exchange_counts_minute
+    WHERE minute >= toDateTime({first_day:Date}, 'Asia/Muscat')
+      AND minute < toDateTime({last_day:Date} + 1, 'Asia/Muscat')
+    GROUP BY provider, product, consumer
+)
+GROUP BY provider, product
+HAVING exchanges != 0 OR items != 0;
 
 CREATE VIEW IF NOT EXISTS v_exchange_outcomes_between AS
 SELECT
     outcome,
-    sum(cell_exchanges) AS exchanges,
+    sum(exchanges) AS exchanges,
     exchanges / sum(exchanges) OVER () AS share
-FROM v_exchange_cells_between(first_day = {first_day:Date}, last_day = {last_day:Date})
-GROUP BY outcome;
+FROM exchange_counts_minute
+WHERE minute >= toDateTime({first_day:Date}, 'Asia/Muscat')
+  AND minute < toDateTime({last_day:Date} + 1, 'Asia/Muscat')
+GROUP BY outcome
+HAVING exchanges != 0;
 
 CREATE VIEW IF NOT EXISTS v_exchange_quality_daily AS
 SELECT
@@ -1482,9 +1568,5 @@ FROM
     WHERE day BETWEEN {first_day:Date} AND {last_day:Date}
     GROUP BY provider, consumer
 ) AS q
-LEFT JOIN
-(
-    SELECT provider, consumer, sum(cell_exchanges) AS exchanges
-    FROM v_exchange_cells_between(first_day = {first_day:Date}, last_day = {last_day:Date})
-    GROUP BY provider, consumer
-) AS c ON c.provider = q.provider AND c.consumer = q.consumer;
+LEFT JOIN v_exchange_pairs_between(first_day = {first_day:Date}, last_day = {last_day:Date}) AS c
+    ON c.provider = q.provider AND c.consumer = q.consumer;

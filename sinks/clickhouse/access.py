@@ -39,13 +39,15 @@ ENTITY_MARKER = "tahawul_entity_auditor"
 # completed, which v_completeness sets beside the counts).
 READABLE_TABLES = ("events", "counts_minute", "ref_governorates", "ref_channels", "ref_entities",
                    "ref_services", "unit_costs", "ref_published", "runs", "control_totals",
-                   *("exchange_counts_minute", "exchange_quality_minute"))
+                   *("exchange_counts_minute", "exchange_quality_minute", "exchanges"))
 # Tables whose rows carry an entity: entity auditors see only their own rows of these.
 ENTITY_TABLES = ("events", "counts_minute", "control_totals")
 # The counted exchanges the views of migration 018 read (each exchange once, codes and counts;
 # never the raw halves of `exchanges`): an entity auditor sees the rows it took part in, as
 # provider or consumer.
-PARTY_TABLES = ("exchange_counts_minute", "exchange_quality_minute")
+# `exchanges` (the raw halves, codes and counts only) is what `audit reconcile` recomputes the
+# counted exchanges from, as `events` for transactions.
+PARTY_TABLES = ("exchange_counts_minute", "exchange_quality_minute", "exchanges")
 DASHBOARDS = "tahawul_dashboards"
 # The columns of `rejected` the dashboards' view v_rejections_hourly reads.
 DASHBOARD_REJECTED_COLUMNS = ("rejected_at", "reason_code", "entity")

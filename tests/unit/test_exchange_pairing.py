@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from tahawul.schemas.signing import SigningKey, Trust
+from tahawul.sinks.clickhouse.reconcile import reconcile_exchanges
 from tahawul.sinks.clickhouse.store import Store
 from tahawul.stream_processors.counter import CountingWriter
 from tahawul.stream_processors.envelope import Envelope, split
@@ -208,3 +209,18 @@ def test_counts_are_exact_whatever_the_order_and_batches(store: Store, seed: int
     figures = [[(h[side]["items"], h[side]["outcome"]) for side in ("provider", "consumer")]
                for h in truth.values() if len(h) == 2]
     assert q.get("mismatched", (0, 0))[0] == sum(1 for p, c in figures if p != c)
+    result = reconcile_exchanges(store.client)
+    assert not result.drift, result
+    assert result.raw_exchanges == result.published_exchanges == len(truth)
+    assert result.unmatched_raw == unmatched
+
+
+def test_reconcile_finds_a_cell_written_twice_or_lost(store: Store) -> None:
+    counter = CountingWriter(store)
+    apply(counter, envelopes(0, 0, [half(), half(side="consumer", consumer="MOE", items=2)]))
+    assert not reconcile_exchanges(store.client).drift
+    store.client.command("INSERT INTO exchange_counts_minute SELECT * FROM exchange_counts_minute "
+                         "WHERE consumer = 'MOE'")
+    result = reconcile_exchanges(store.client)
+    assert result.drift and (result.raw_exchanges, result.published_exchanges) == (2, 3)
+    assert [(d.consumer, d.raw_items, d.published_items) for d in result.differences] == [("MOE", 2, 4)]

@@ -20,7 +20,8 @@ def register(sub: Any) -> None:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     rec = audit_sub.add_parser(
         "reconcile",
-        help="recompute counts from raw events and compare with v_counts_daily; exit 1 on drift",
+        help="recompute counts from raw events (and exchanges from raw halves) and compare with "
+             "the published counts; exit 1 on drift",
     )
     rec.add_argument("--from", dest="first", type=date.fromisoformat, help="first day (YYYY-MM-DD)")
     rec.add_argument("--to", dest="last", type=date.fromisoformat, help="last day (YYYY-MM-DD)")
@@ -116,10 +117,17 @@ def run_completeness(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     from tahawul.sinks.clickhouse.reading import connect_for_reading
-    from tahawul.sinks.clickhouse.reconcile import Difference, reconcile
+    from tahawul.sinks.clickhouse.reconcile import (
+        Difference,
+        ExchangeDifference,
+        reconcile,
+        reconcile_exchanges,
+    )
 
-    result = reconcile(connect_for_reading(settings.clickhouse_dsn()), args.first, args.last)
-    verdict = "DRIFT" if result.drift else "zero drift"
+    client = connect_for_reading(settings.clickhouse_dsn())
+    result = reconcile(client, args.first, args.last)
+    exchanges = reconcile_exchanges(client, args.first, args.last)
+    verdict = "DRIFT" if result.drift or exchanges.drift else "zero drift"
     print(f"reconcile {result.first_day} .. {result.last_day}: {verdict}")
     print(f"  completed transactions from raw events: {result.raw_total}")
     print(f"  completed transactions published:       {result.published_total}")
@@ -129,7 +137,17 @@ def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     if result.differences:
         columns = [f.name for f in dataclasses.fields(Difference)]
         print_result(columns, [dataclasses.astuple(d) for d in result.differences], args.format)
-    return EXIT_FAILED if result.drift else 0
+    # Exchanges (docs/exchanges.md): each counted once by the pairing rule.
+    print(f"  exchanges from raw halves (pairing rule): {exchanges.raw_exchanges}")
+    print(f"  exchanges published:                      {exchanges.published_exchanges}")
+    print(f"  differing exchange cells: {len(exchanges.differences)}")
+    print(f"  exchange halves stored more than once: {exchanges.repeated_halves}")
+    print(f"  unmatched halves (raw / published): {exchanges.unmatched_raw} / "
+          f"{exchanges.unmatched_published}")
+    if exchanges.differences:
+        columns = [f.name for f in dataclasses.fields(ExchangeDifference)]
+        print_result(columns, [dataclasses.astuple(d) for d in exchanges.differences], args.format)
+    return EXIT_FAILED if result.drift or exchanges.drift else 0
 
 
 def run_published(args: argparse.Namespace, settings: Settings) -> int:
