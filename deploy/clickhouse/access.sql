@@ -91,7 +91,6 @@ GRANT SELECT ON tahawul.runs TO tahawul_dashboards;
 GRANT SELECT ON tahawul.control_totals TO tahawul_dashboards;
 GRANT SELECT ON tahawul.exchange_counts_minute TO tahawul_dashboards;
 GRANT SELECT ON tahawul.exchange_quality_minute TO tahawul_dashboards;
-GRANT SELECT ON tahawul.exchanges TO tahawul_dashboards;
 GRANT SELECT ON tahawul.v_counts_daily TO tahawul_dashboards;
 GRANT SELECT ON tahawul.v_entity_governorates TO tahawul_dashboards;
 GRANT SELECT ON tahawul.v_unit_costs TO tahawul_dashboards;

@@ -39,7 +39,11 @@ ENTITY_MARKER = "tahawul_entity_auditor"
 # completed, which v_completeness sets beside the counts).
 READABLE_TABLES = ("events", "counts_minute", "ref_governorates", "ref_channels", "ref_entities",
                    "ref_services", "unit_costs", "ref_published", "runs", "control_totals",
-                   *("exchange_counts_minute", "exchange_quality_minute", "exchanges"))
+                   *("exchange_counts_minute", "exchange_quality_minute"))
+# Read by auditors only: the raw exchange halves (codes and counts) that `audit reconcile`
+# recomputes the counted exchanges from, as `events` for transactions. The dashboards read
+# the counted aggregates through the 018 views and need none of them.
+AUDITOR_TABLES = ("exchanges",)
 # Tables whose rows carry an entity: entity auditors see only their own rows of these.
 ENTITY_TABLES = ("events", "counts_minute", "control_totals")
 # The counted exchanges the views of migration 018 read (each exchange once, codes and counts;
@@ -72,7 +76,7 @@ def statements(database: str, cluster: str | None = None,
     codes = sorted(entities if entities is not None else load_catalogue().entities)
     out = [f"CREATE ROLE IF NOT EXISTS {AUDITOR}{on}", f"CREATE ROLE IF NOT EXISTS {ENTITY_MARKER}{on}"]
     out += [f"GRANT{on} SELECT ON {database}.{name} TO {AUDITOR}"
-            for name in (*READABLE_TABLES, *published_views())]
+            for name in (*READABLE_TABLES, *AUDITOR_TABLES, *published_views())]
     out.append(f"CREATE ROLE IF NOT EXISTS {DASHBOARDS}{on}")
     out += [f"GRANT{on} SELECT ON {database}.{name} TO {DASHBOARDS}"
             for name in (*READABLE_TABLES, *published_views())]

@@ -46,7 +46,7 @@ def test_access_sql_grants_views_and_events_only(ch_client: Client) -> None:
     grants = {s.split(" ON ", 1)[1].split(" TO ")[0] for s in statements if s.startswith("GRANT SELECT ")}
     views = set(access.published_views())
     assert {"v_digital_takeup_governorate_daily", "v_service_indicators_yearly", "v_counts_daily"} <= views
-    assert grants == {f"tahawul.{n}" for n in (*views, *access.READABLE_TABLES)}
+    assert grants == {f"tahawul.{n}" for n in (*views, *access.READABLE_TABLES, *access.AUDITOR_TABLES)}
     assert not {"tahawul.rejected", "tahawul.duplicates", "tahawul.ingest_progress"} & grants
     # Grafana's role reads what the auditors read, and of `rejected` only the three columns
     # v_rejections_hourly reads: never a payload, a reason or a source.
