@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from itertools import compress, repeat
-from operator import eq, ge, is_, is_not, itemgetter, le, methodcaller
+from operator import and_, eq, ge, is_, is_not, itemgetter, le, methodcaller
 from typing import Any, Final
 
 import numpy as np
@@ -97,17 +97,14 @@ class ReferenceCache:
                  channels: list[str]) -> list[str | None]:
         """The mode of each event's channel, None where its codes break a reference rule."""
         combinations = list(zip(entities, services, governorates, channels, strict=True))
-        modes = list(map(self.modes.get, combinations, repeat(0)))
-        if 0 in modes:
-            for combination in set(compress(combinations, map(is_, modes, repeat(0)))):
+        modes = list(map(self.modes.get, combinations))
+        if None in modes:  # not met yet, or breaking a rule (looked up again: rare, and cheap)
+            for combination in set(compress(combinations, map(is_, modes, repeat(None)))):
                 self.mode(combination)
             modes = list(map(self.modes.__getitem__, combinations))
-        return modes  # type: ignore[return-value]
+        return modes
 
     def mode(self, combination: tuple[str, str, str, str]) -> str | None:
-        known = self.modes.get(combination, 0)
-        if known != 0:
-            return known  # type: ignore[return-value]
         entity, service, governorate, channel = combination
         catalogue = self.catalogue
         ent = catalogue.entities.get(entity)
@@ -190,8 +187,7 @@ def plainly_valid_rows(value: bytes, lines: Sequence[bytes], offset: int, now_ms
     mask = list(map(all, zip(modes, map(_STATUSES.__contains__, statuses),
                              map(le, repeat(1), quantities), map(ge, repeat(MAX_QUANTITY), quantities),
                              map(_SATISFACTIONS.__contains__, satisfaction), strict=True)))
-    if not all(mask) or _fixed(ids, _UUID_LAYOUT) is None:
-        mask = list(map(all, zip(mask, map(_UUID_RE.match, ids), strict=True)))
+    mask = list(map(and_, mask, _uuids(ids)))
     if not all(mask):
         (index, ids, times, entities, services, governorates, channels, modes, statuses, quantities,
          automated, satisfaction) = _keep(mask, index, ids, times, entities, services, governorates,
@@ -250,46 +246,62 @@ _ALL: Final = [True]
 
 
 def _fixed(values: list[str], layout: np.ndarray[Any, np.dtype[np.bool_]]
-           ) -> np.ndarray[Any, np.dtype[np.uint8]] | None:
-    """The values as rows of bytes if every one has the fixed ASCII form ``layout``
-    (:func:`_layout`), else None: the usual case of a column checked in a few numpy steps."""
+           ) -> tuple[np.ndarray[Any, np.dtype[np.intp]], np.ndarray[Any, np.dtype[np.uint8]]]:
+    """The positions of the values that have the fixed ASCII form ``layout`` (:func:`_layout`)
+    and those values as rows of bytes: a column checked in a few numpy steps."""
     width = len(layout)
-    if set(map(len, values)) != {width}:
-        return None
+    fits = list(map(eq, map(len, values), repeat(width)))
+    rows = values if all(fits) else list(compress(values, fits))
     try:
-        raw = np.frombuffer("".join(values).encode("ascii"), dtype=np.uint8).reshape(len(values), width)
-    except UnicodeEncodeError:
-        return None
-    return raw if bool(layout[_COLUMNS[:width], raw].all()) else None
+        raw = np.frombuffer("".join(rows).encode("ascii"), dtype=np.uint8).reshape(len(rows), width)
+    except UnicodeEncodeError:  # (rare: any other character, and the values go one by one)
+        return np.zeros(0, dtype=np.intp), np.zeros((0, width), dtype=np.uint8)
+    good = layout[_COLUMNS[:width], raw].all(axis=1)
+    return np.flatnonzero(fits)[good], raw[good]
 
 
 _COLUMNS: Final = np.arange(64)
 
 
+def _uuids(ids: list[str]) -> list[bool]:
+    """Whether each id (a string) matches the contract's pattern (schemas.event._UUID_RE)."""
+    positions, _ = _fixed(ids, _UUID_LAYOUT)
+    if len(positions) == len(ids):
+        return _ALL * len(ids)
+    ok = list(map(is_not, map(_UUID_RE.match, ids), repeat(None)))
+    return ok
+
+
 def utc_millis(times: list[str]) -> tuple[list[bool], np.ndarray[Any, np.dtype[np.int64]]]:
-    """Which times the per-event path takes as they are (the contract's pattern, real dates
-    and offsets, at most milliseconds), and each one's instant in epoch milliseconds (0
-    where not). The usual form, ``2025-03-04T09:15:22.123+04:00``, is read by numpy for the
-    whole column; any other by ``datetime.fromisoformat``, as the per-event path reads it."""
+    """Which times (strings) the per-event path takes as they are (the contract's pattern,
+    real dates and offsets, at most milliseconds), and each one's instant in epoch
+    milliseconds (0 where not). Times of the usual form, ``2025-03-04T09:15:22.123+04:00``,
+    are read by numpy together; any other by ``datetime.fromisoformat``, as the per-event
+    path reads it."""
     n = len(times)
-    upper = list(map(str.upper, times))
-    raw = _fixed(upper, _TIME_LAYOUT)
-    if raw is not None:
+    millis = np.zeros(n, dtype=np.int64)
+    ok = np.zeros(n, dtype=np.bool_)
+    positions, raw = _fixed(list(map(str.upper, times)), _TIME_LAYOUT)
+    if len(positions):
         digits = raw.astype(np.int64) - 48
         hours = digits[:, 24] * 10 + digits[:, 25]
         minutes = digits[:, 27] * 10 + digits[:, 28]
-        if int(hours.max()) < 24 and int(minutes.max()) < 60:
-            try:
-                local = np.array(upper, dtype="U23").astype("datetime64[ms]").astype(np.int64)
-            except ValueError:  # some date or time that does not exist
-                pass
-            else:
-                sign = np.where(raw[:, 23] == ord("-"), -1, 1)
-                return _ALL * n, local - sign * (hours * 60 + minutes) * 60_000
-    parsed = list(map(_time_or_none, times))
-    millis = np.fromiter((0 if moment is None else _ms_of(moment) for moment in parsed), dtype=np.int64,
-                         count=n)
-    return list(map(is_not, parsed, repeat(None))), millis
+        real = (hours < 24) & (minutes < 60)
+        try:  # numpy refuses a date or time that does not exist, as fromisoformat does
+            local = raw[real].view("S29").ravel().astype("S23").astype("datetime64[ms]").astype(np.int64)
+        except ValueError:  # (rare: and then each goes by fromisoformat)
+            pass
+        else:
+            sign = np.where(raw[real, 23] == ord("-"), -1, 1)
+            millis[positions[real]] = local - sign * (hours[real] * 60 + minutes[real]) * 60_000
+            ok[positions[real]] = True
+    if not ok.all():
+        for position in np.flatnonzero(~ok).tolist():
+            moment = _time_or_none(times[position])
+            if moment is not None:
+                millis[position] = _ms_of(moment)
+                ok[position] = True
+    return ok.tolist(), millis
 
 
 def _time_or_none(text: str) -> datetime | None:
