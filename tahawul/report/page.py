@@ -10,6 +10,9 @@ from tahawul.report import charts
 from tahawul.report.completeness import CompletenessSection
 from tahawul.report.completeness import render_section as render_completeness
 from tahawul.report.data import Overview
+from tahawul.report.exchanges import CSS as EXCHANGES_CSS
+from tahawul.report.exchanges import ExchangesSection
+from tahawul.report.exchanges import render_section as render_exchanges
 from tahawul.report.programme import CSS as PROGRAMME_CSS
 from tahawul.report.programme import Programme, render_section
 
@@ -83,9 +86,11 @@ def _moment(at: datetime, lang: Lang) -> str:
 
 
 def render_page(o: Overview, lang: Lang, generated_at: datetime, programme: Programme | None = None,
-                completeness: CompletenessSection | None = None) -> str:
+                completeness: CompletenessSection | None = None,
+                exchanges: ExchangesSection | None = None) -> str:
     """The page; ``programme`` adds the programme section (tahawul.report.programme),
-    ``completeness`` the entities' control totals beside the counts (tahawul.report.completeness)."""
+    ``completeness`` the entities' control totals beside the counts (tahawul.report.completeness),
+    ``exchanges`` the integration platform's exchanges (tahawul.report.exchanges)."""
     rtl = lang == "ar"
     cards = [
         (t("digital_today", lang), charts.number(o.digital_today)),
@@ -120,10 +125,11 @@ def render_page(o: Overview, lang: Lang, generated_at: datetime, programme: Prog
 </div>
 {render_section(programme, lang) if programme is not None else ""}
 {render_completeness(completeness, lang) if completeness is not None else ""}
+{render_exchanges(exchanges, lang) if exchanges is not None else ""}
 <p class="note">{escape(_rt('sources', lang))}</p>
 <p class="note">{escape(_rt('generated', lang).format(at=_moment(generated_at, lang)))}</p>
 """
     return (f'<!DOCTYPE html>\n<html lang="{lang}" dir="{"rtl" if rtl else "ltr"}">\n<head>\n'
             f'<meta charset="utf-8">\n<title>{escape(_rt("title", lang))}</title>\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<style>{CSS}{PROGRAMME_CSS}</style>\n<script>{SCRIPT}</script>\n</head>\n<body>{body}</body>\n</html>\n")
+            f"<style>{CSS}{PROGRAMME_CSS}{EXCHANGES_CSS}</style>\n<script>{SCRIPT}</script>\n</head>\n<body>{body}</body>\n</html>\n")

@@ -26,6 +26,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from tahawul.report.completeness import completeness_section
     from tahawul.report.data import latest_day, overview
+    from tahawul.report.exchanges import exchanges_section
     from tahawul.report.page import render_page
     from tahawul.report.programme import programme
     from tahawul.sinks.clickhouse.reading import connect_for_reading
@@ -40,9 +41,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         data = overview(client, args.lang, first_day, last_day)
         section = programme(client, first_day, last_day)
         complete = completeness_section(client, first_day, last_day)
+        exchanged = exchanges_section(client, first_day, last_day)
     finally:
         client.close()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render_page(data, args.lang, datetime.now(UTC), section, complete), "utf-8")
+    page = render_page(data, args.lang, datetime.now(UTC), section, complete, exchanged)
+    args.out.write_text(page, "utf-8")
     print(f"wrote {args.out} ({first_day} to {last_day}, {args.lang})")
     return EXIT_OK
