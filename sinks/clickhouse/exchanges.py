@@ -79,3 +79,19 @@ def earlier_halves(client: Client, wanted: Sequence[tuple[str, str, str, str]]
         if key in want:
             out[key] = (side, provider, consumer, product, int(items), outcome, int(occurred_ms))
     return out
+
+
+def exchange_summary(client: Client) -> str | None:
+    """One line on the exchanges counted (for `tahawul up`'s closing summary), or None when
+    the store holds none: exchanges (each once, by the pairing rule), items of the successful
+    ones, and halves still waiting for their partner."""
+    exchanges, items, unmatched = client.query(
+        "SELECT (SELECT sum(exchanges) FROM exchange_counts_minute), "
+        "(SELECT sumIf(items, outcome = 'success') FROM exchange_counts_minute), "
+        "(SELECT sum(halves) FROM exchange_quality_minute WHERE status LIKE 'unmatched_%')"
+    ).result_rows[0]
+    if not exchanges:
+        return None
+    return (f"exchanges counted (each once, by the pairing rule): {int(exchanges):,}; items of "
+            f"successful exchanges: {int(items or 0):,}; halves without their partner: "
+            f"{int(unmatched or 0):,}")

@@ -40,6 +40,7 @@ from tahawul.runtime.rates import EventRate
 from tahawul.runtime.read_server import ReadServer, run_state, serve_reads
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.connection import is_embedded
+from tahawul.sinks.clickhouse.exchanges import exchange_summary
 from tahawul.sinks.clickhouse.read_front import record_path
 from tahawul.sinks.clickhouse.runs import RunRecord, record_run
 
@@ -182,6 +183,9 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
             print(f"processed {run.fed} input records in {elapsed:.1f} s: {run.counted} counted, "
                   f"{run.duplicates} duplicates, {run.rejected} rejected", file=out)
             print(totals_table(writer.store.client), file=out)
+            exchanges = exchange_summary(writer.store.client)  # (docs/exchanges.md)
+            if exchanges is not None:
+                print(exchanges, file=out)
             return 0
         except KeyboardInterrupt:
             _quiet_kafka_clients()
