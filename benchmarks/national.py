@@ -3,7 +3,8 @@ end to end, with its wall time and peak memory beside baselines of the same run.
 
 What runs is exactly what a user runs: the `tahawul up` command in a scratch data dir (its
 embedded or, with ``--broker kafka``, local Apache Kafka broker, one worker process, the
-counting writer and chDB in the `up` process), fed by the simulator. Then `tahawul audit
+counting writer and chDB in the `up` process), fed by the simulator from a process of its own
+(tahawul/runtime/feed_process.py). Then `tahawul audit
 published` on the store, with no ``--scale`` (the run recorded its own), must find every
 published figure of the profile's period within its rounding: a run that counted wrong fails
 instead of printing a speed.
@@ -89,7 +90,7 @@ def _rss_and_name(pid: int) -> tuple[float, str] | None:
     if "worker" in argv:
         return rss, "worker"
     if "up" in argv:
-        return rss, "up (feed, counting writer, chDB)"
+        return rss, "up (counting writer, chDB, live view)"
     return rss, " ".join(argv)[:40]
 
 
@@ -242,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{run.cpu_by_process.get(name, 0.0) / cpu_total:.0%}" if cpu_total else "-"]
                  for name, mib in sorted(run.peak_by_process.items())]))
     print(f"\nCPU of the whole tree: {cpu_total:,.0f} s, {cpu_total / fed * 1e6:.1f} us an event, "
-          f"{cpu_total / run.seconds:.2f} cores on average over the run; at scale 1 "
-          f"({fed / args.scale:,.0f} events) that is {cpu_total / args.scale / 2:,.0f} s on two free "
+          f"{cpu_total / run.seconds:.2f} cores on average over the run; at scale 1 (about "
+          f"{fed / args.scale:,.0f} events) that is about {cpu_total / args.scale / 2:,.0f} s on two free "
           "cores if the processes overlapped perfectly")
     print(f"load average (1 min) at the start and the end of the run: {run.load[0]:.1f}, {run.load[1]:.1f} "
           f"(this machine has {os.cpu_count()} cores)")
