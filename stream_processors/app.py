@@ -181,8 +181,8 @@ def dead_letter_message(topic: str, source_topic: str, partition: int, letter: D
                         max_bytes: int, original: Original | None = None,
                         entities: Collection[str] = ()) -> Message:
     """A rejected event as a dead letter, laid out as Kafka Connect's dead-letter queue lays
-    out its records: the source record's timestamp, its key when it is one of ``entities``
-    (the catalogue's codes), its tahawul headers of the contract's form (see _carried; a
+    out its records: the source record's timestamp, its key's entity when it is one of
+    ``entities`` (the catalogue's codes), its tahawul headers of the contract's form (see _carried; a
     producer's other headers are outside the contract and not copied), and the
     ``__connect.errors.*`` context headers
     (source topic, partition, offset, reason code as exception class, reason as message),
@@ -193,8 +193,10 @@ def dead_letter_message(topic: str, source_topic: str, partition: int, letter: D
     key, timestamp, source_headers = original if original is not None else (None, None, None)
     message = letter.message.encode()[:1000]
     headers = [(name, bytes(value)) for name, value in source_headers or () if _carried(name, value)]
-    if key is not None and key.decode("utf-8", "replace") not in entities:
-        key = None  # a key is an entity code; anything else could be anything
+    if key is not None:  # an entity code, or ENTITY/<event id or batch> (producers/partition_keys.py)
+        entity = key.partition(b"/")[0]
+        # Only the entity is kept: the rest of a key could be anything.
+        key = entity if entity.decode("utf-8", "replace") in entities else None
     headers += [
         (CONNECT_TOPIC_HEADER, source_topic.encode()),
         (CONNECT_PARTITION_HEADER, str(partition).encode()),

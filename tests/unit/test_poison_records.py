@@ -107,6 +107,12 @@ def test_a_dead_letter_carries_kafka_connect_context_and_the_source_record() -> 
     _, key, _, _, headers, _ = dead_letter_message(
         "dlq", "tx", 5, letter(42, None, payload(), "c", "m"), 1024, (b"Aisha", 1.0, odd), CAT.entities)
     assert key is None and not {SOURCE_HEADER, BATCH_HEADER, "tahawul-signature"} & set(dict(headers or []))
+    # A producer's key ENTITY/<event id> or ENTITY/batch-<hex> keeps its entity alone.
+    for source_key, kept in ((b"ROP/0b7e1c2a-3f4d-4e5f-8a9b-0c1d2e3f4a5b", b"ROP"), (b"ROP/batch-9f", b"ROP"),
+                             (b"Aisha/ROP", None)):
+        _, key, _, _, _, _ = dead_letter_message(
+            "dlq", "tx", 5, letter(42, None, payload(), "c", "m"), 1024, (source_key, 1.0, []), CAT.entities)
+        assert key == kept
 
 
 def test_a_small_dead_letter_is_whole_and_a_null_one_is_sendable() -> None:
