@@ -17,6 +17,8 @@ dead-letter topic, the ``rejected`` table, logs) ever holds its bytes. What is k
   in-range quantity, satisfaction or occurred_at, a boolean automated). These are codes and
   numbers from the contract's closed vocabularies, never free text, so no value a sender
   made up is kept; they let an operator see which entity and service a rejection concerns.
+  For an exchange half (``"kind": "exchange"``): its kind, a UUID exchange_id, a known side
+  and outcome, and provider and consumer when they are catalogue codes (never its product).
 
 Field names are kept (cut to MAX_NAME_CHARS): they tell the sender which field broke the
 contract. Pure: the key is passed in, nothing here reads a file.
@@ -40,6 +42,8 @@ from tahawul.schemas.event import (
     SCHEMA_VERSION,
     STATUSES,
 )
+from tahawul.schemas.exchange import OUTCOMES as EXCHANGE_OUTCOMES
+from tahawul.schemas.exchange import SIDES as EXCHANGE_SIDES
 from tahawul.schemas.reference import Catalogue
 
 FORM: Final = "tahawul-redacted-v1"
@@ -113,6 +117,20 @@ def kept_values(obj: dict[str, Any], catalogue: Catalogue | None, now: datetime)
     value = obj.get("satisfaction")
     if isinstance(value, int) and _is_int(value) and 1 <= value <= 5:
         kept["satisfaction"] = value
+    if obj.get("kind") == "exchange":  # an exchange half (schemas/exchange.py): its codes
+        kept["kind"] = "exchange"
+        value = obj.get("exchange_id")
+        if isinstance(value, str) and _UUID_RE.match(value):
+            kept["exchange_id"] = value.lower()
+        for name, allowed in (("side", EXCHANGE_SIDES), ("outcome", EXCHANGE_OUTCOMES)):
+            value = obj.get(name)
+            if isinstance(value, str) and value in allowed:
+                kept[name] = value
+        if catalogue is not None:  # (a product code is a pattern, not a closed list: never kept)
+            for name in ("provider", "consumer"):
+                value = obj.get(name)
+                if isinstance(value, str) and value in catalogue.entities:
+                    kept[name] = value
     return kept
 
 

@@ -19,15 +19,18 @@ from typing import Final
 import orjson
 
 from tahawul.producers.simulator.exchanges import SimulatedExchange, iter_exchanges
-from tahawul.producers.simulator.generate import SimulatedLine
+
+# (data, kind, signer): what generate.SimulatedLine is made of (generate.py wraps these; this
+# module does not import it, which would make the two modules import each other).
+Line = tuple[bytes, str, str]
 
 # A re-sent half follows its original within this many lines.
 DUPLICATE_MAX_DELAY: Final = 50
 
 
 def exchange_lines(profile: str, scale: float, seed: int, duplicate_rate: float = 0.0,
-                   invalid_rate: float = 0.0) -> Iterator[SimulatedLine]:
-    """The run's halves as lines, in the order the profile streams them."""
+                   invalid_rate: float = 0.0) -> Iterator[Line]:
+    """The run's halves as (data, kind, signer) lines, in the order the profile streams them."""
     for name, rate in (("duplicate_rate", duplicate_rate), ("invalid_rate", invalid_rate)):
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"{name} must be within [0, 1], got {rate}")
@@ -37,17 +40,17 @@ def exchange_lines(profile: str, scale: float, seed: int, duplicate_rate: float 
 
 
 def _lines(halves: Iterator[SimulatedExchange], rng: random.Random, duplicate_rate: float,
-           invalid_rate: float) -> Iterator[SimulatedLine]:
-    later: list[tuple[int, SimulatedLine]] = []  # (due after half n, the copy)
+           invalid_rate: float) -> Iterator[Line]:
+    later: list[tuple[int, Line]] = []  # (due after half n, the copy)
     for n, half in enumerate(halves, start=1):
         data, signer = half.data, half.signer
-        yield SimulatedLine(data, "exchange", signer)
+        yield data, "exchange", signer
         if duplicate_rate and rng.random() < duplicate_rate:
-            later.append((n + rng.randint(0, DUPLICATE_MAX_DELAY), SimulatedLine(data, "duplicate", signer)))
+            later.append((n + rng.randint(0, DUPLICATE_MAX_DELAY), (data, "duplicate", signer)))
         if invalid_rate and rng.random() < invalid_rate:
             bad = orjson.loads(data)
             bad["items"] = 0
-            yield SimulatedLine(orjson.dumps(bad), "invalid", signer)
+            yield orjson.dumps(bad), "invalid", signer
         while later and later[0][0] <= n:
             yield later.pop(0)[1]
     for _, copy in later:

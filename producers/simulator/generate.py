@@ -76,7 +76,9 @@ def iter_simulation(
     if is_exchange_profile(profile):
         from tahawul.producers.simulator.exchange_lines import exchange_lines
 
-        return exchange_lines(profile, scale, seed, duplicate_rate, invalid_rate)
+        return (SimulatedLine(data, kind, signer)  # type: ignore[arg-type]
+                for data, kind, signer in exchange_lines(profile, scale, seed, duplicate_rate,
+                                                         invalid_rate))
     chosen = get_profile(profile)
     for name, rate in (("duplicate_rate", duplicate_rate), ("invalid_rate", invalid_rate)):
         if not 0.0 <= rate <= 1.0:

@@ -74,6 +74,10 @@ def test_invalid_halves_are_dead_lettered_with_their_reason() -> None:
     assert [v[1] for v in verdicts] == [False] * 4
     assert [d.code for d in dead] == ["bad_items", "same_party", "unknown_field", "unknown_outcome"]
     assert all(b"Ahmed" not in d.redacted for d in dead)
+    kept = orjson.loads(dead[0].redacted)["kept"]  # the half's codes, never its product
+    assert kept == {"kind": "exchange", "schema_version": 1, "exchange_id": XID, "side": "provider",
+                    "provider": "ROP", "consumer": "MOH", "outcome": "success",
+                    "occurred_at": "2024-03-04T09:15:22+04:00"}
 
 
 def test_envelope_carries_halves_beside_events_and_totals() -> None:
