@@ -1,5 +1,5 @@
 """The report's exchanges section on a store holding 2024's transactions and the platform's
-exchanges at scale 0.0005 (recorded as `up --simulate` records its runs): the platform's
+exchanges at scale 0.0001 (recorded as `up --simulate` records its runs): the platform's
 published figures beside the counts, in English and Arabic."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tahawul.sinks.clickhouse.store import Store
 from tests.unit.exchange_store import fill_exchanges
 from tests.unit.simulated_store import fill
 
-SCALE = Decimal("0.0005")
+SCALE = Decimal("0.0001")
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +53,10 @@ def test_english_section_reproduces_the_platform_figures(store_url: str, tmp_pat
     page = report(store_url, tmp_path / "en.html", "en", monkeypatch)
     assert "The national integration platform" in page
     cards = dict(re.findall(r'<div class="label">([^<]+)</div><div class="value">([^<]+)</div>', page))
-    assert cards["Data items exchanged"] == "235,597"  # 471,193,222 x 0.0005, half up
+    assert cards["Data items exchanged"] == "47,119"  # 471,193,222 x 0.0001, half up
     assert (cards["Providing entities"], cards["Consuming entities"]) == ("40", "81")
     items = figure_row(page, "Data items exchanged, January-November 2024")
-    assert items[1:] == ["235,597", "235,597", "yes"]
+    assert items[1:] == ["47,119", "47,119", "yes"]
     assert figure_row(page, "Providing entities, 2024")[1:] == ["40", "40", "yes"]
     assert figure_row(page, "Consuming entities, 2024")[1:] == ["81", "81", "yes"]
     assert page.count("<svg class=\"chart\"") >= 4  # the overview's three, months, busiest pairs
@@ -67,7 +67,7 @@ def test_arabic_section_names_everything_in_arabic(store_url: str, tmp_path: Pat
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     page = report(store_url, tmp_path / "ar.html", "ar", monkeypatch)
     assert "منصة التكامل الحكومي" in page
-    assert figure_row(page, "عناصر البيانات المتبادلة، يناير-نوفمبر 2024")[1:] == ["235,597", "235,597", "نعم"]
+    assert figure_row(page, "عناصر البيانات المتبادلة، يناير-نوفمبر 2024")[1:] == ["47,119", "47,119", "نعم"]
     assert "شرطة عمان السلطانية ←" in page
     section = page[page.index("منصة التكامل الحكومي"):]
     assert "Royal Oman Police" not in section and "timeout" not in section
