@@ -20,15 +20,12 @@ it, and a unit test checks that the committed file equals what the code renders.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from importlib import resources
 from typing import Any, Final
 
 from tahawul.schemas.event import (
@@ -38,6 +35,7 @@ from tahawul.schemas.event import (
     FieldSpec,
     InvalidEvent,
 )
+from tahawul.schemas.platform_members import load_platform_members
 from tahawul.schemas.reference import Catalogue
 
 KIND: Final = "exchange"
@@ -57,9 +55,6 @@ PRODUCT_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 _PRODUCT_RE: Final = re.compile(PRODUCT_PATTERN)
 _UUID_RE: Final = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _RFC3339_RE: Final = re.compile(RFC3339_PATTERN)
-# Platform members that are not programme entities (banks, telcos, universities...): the
-# optional reference file schemas/reference_data/platform_members.csv (code,name_en,name_ar,kind).
-MEMBERS_FILE: Final = "platform_members.csv"
 
 FIELDS: Final[tuple[FieldSpec, ...]] = (
     FieldSpec("kind", "kind", True, "Always \"exchange\": what tells an exchange half from a "
@@ -154,13 +149,9 @@ def claimed_reporter(obj: Any) -> str | None:
 
 @lru_cache(maxsize=1)
 def platform_members() -> frozenset[str]:
-    """Codes of the platform members outside the programme catalogue (none if the optional
-    reference file is not shipped)."""
-    ref = resources.files("tahawul.schemas").joinpath("reference_data", MEMBERS_FILE)
-    if not ref.is_file():
-        return frozenset()
-    rows = csv.DictReader(io.StringIO(ref.read_text("utf-8")))
-    return frozenset(row["code"].strip() for row in rows if (row.get("code") or "").strip())
+    """Codes of the platform members outside the programme catalogue
+    (schemas/platform_members.py)."""
+    return frozenset(load_platform_members())
 
 
 def parties(catalogue: Catalogue) -> frozenset[str]:
