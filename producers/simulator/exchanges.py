@@ -488,3 +488,18 @@ class ExchangeTruth:
             writer.writerow(EXCHANGE_TRUTH_HEADER)
             for key, (exchanges, items) in sorted(self.counts().items()):
                 writer.writerow((*key, exchanges, items))
+
+
+def run_exchange_simulation(profile: str, scale: float, seed: int, out: Path, truth: Path) -> ExchangeTruth:
+    """Write every half of a run to ``out`` (one per line) and its truth to ``truth``
+    (`tahawul simulate --profile exchanges-2024 --out ... --truth ...`)."""
+    halves = iter_exchanges(profile, scale, seed)
+    expected = ExchangeTruth()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("wb") as handle:
+        for half in halves:
+            handle.write(half.data)
+            handle.write(b"\n")
+            expected.add(half)
+    expected.write_csv(truth)
+    return expected

@@ -138,3 +138,19 @@ def test_audit_published_reproduces_the_platform_figures_from_the_counted_store(
                                       "src_offset"])
     again = {c.figure.figure: c for c in audit_published(store.client, Decimal(str(scale))).checked}
     assert again["integration-data-items-2024-jan-nov"].difference == -1
+
+
+def test_simulate_writes_the_halves_and_their_truth(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from tahawul.cli.main import main
+
+    out, truth = tmp_path / "halves.jsonl", tmp_path / "truth.csv"
+    assert main(["simulate", "--profile", PROFILE, "--scale", "0.0001", "--out", str(out),
+                 "--truth", str(truth)]) == 0
+    assert "47,119 items of successful exchanges, 40 providers, 81 consumers" in capsys.readouterr().out
+    assert len(out.read_bytes().splitlines()) == sum(1 for _ in iter_exchanges(PROFILE, 0.0001, 7))
+    rows = [line.split(",") for line in truth.read_text().splitlines()[1:]]
+    assert sum(int(r[6]) for r in rows if r[4] == "success") == 47_119
+    assert main(["simulate", "--profile", PROFILE, "--scale", "0.0000001", "--out", str(out),
+                 "--truth", str(truth)]) == 2
+    assert "too small" in capsys.readouterr().err

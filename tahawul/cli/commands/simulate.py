@@ -42,8 +42,10 @@ def register(sub: Any) -> None:
 
 
 def simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from tahawul.producers.simulator import PROFILES, run_simulation
+    from tahawul.producers.simulator import PROFILES, is_exchange_profile, run_simulation
 
+    if is_exchange_profile(args.profile) and not args.send:
+        return _exchanges_to_files(args)
     if args.profile not in PROFILES:
         print(f"unknown profile {args.profile!r}; known: {', '.join(PROFILES)}", file=sys.stderr)
         return EXIT_USAGE
@@ -63,6 +65,25 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
                                  duplicate_rate=args.duplicates, invalid_rate=args.invalid, wrap=wrap)
     print(f"wrote {summary.lines} lines to {args.out} ({summary.valid} valid, "
           f"{summary.duplicates} duplicates, {summary.invalid} invalid) and truth to {args.truth}")
+    return 0
+
+
+def _exchanges_to_files(args: argparse.Namespace) -> int:
+    """An exchange profile's halves and their truth (expected cells by the pairing rule)."""
+    from tahawul.producers.simulator.exchanges import run_exchange_simulation
+
+    if args.out is None or args.truth is None:
+        print("give --out and --truth (or --send)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        truth = run_exchange_simulation(args.profile, args.scale, args.seed, args.out, args.truth)
+    except ValueError as exc:
+        print(f"tahawul simulate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    providers, consumers = truth.active()
+    print(f"wrote {truth.halves} exchange halves to {args.out} ({truth.exchanges} exchanges, "
+          f"{truth.unmatched} halves without their partner) and truth to {args.truth}: "
+          f"{truth.items():,} items of successful exchanges, {providers} providers, {consumers} consumers")
     return 0
 
 
