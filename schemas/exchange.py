@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -82,6 +81,7 @@ FIELDS: Final[tuple[FieldSpec, ...]] = (
 )
 FIELD_NAMES: Final = frozenset(f.name for f in FIELDS)
 REQUIRED: Final = tuple(f.name for f in FIELDS if f.required)
+_REQUIRED_SET: Final = frozenset(REQUIRED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,12 +173,12 @@ def validate(obj: Any, catalogue: Catalogue, now: datetime | None = None,
     fields and rules, never the values sent."""
     if not isinstance(obj, dict):
         raise InvalidEvent("not_an_object", f"exchange must be a JSON object, got {type(obj).__name__}")
-    unknown = sorted(k for k in obj if k not in FIELD_NAMES)
+    unknown = [] if obj.keys() <= FIELD_NAMES else sorted(k for k in obj if k not in FIELD_NAMES)
     if unknown:
         raise InvalidEvent("unknown_field", f"field(s) not in exchange contract v1: "
                            f"{', '.join(unknown)[:200]} (exchanges carry codes and counts only, "
                            "never payloads or personal data)")
-    missing = [name for name in REQUIRED if name not in obj]
+    missing = [] if obj.keys() >= _REQUIRED_SET else [name for name in REQUIRED if name not in obj]
     if missing:
         raise InvalidEvent("missing_field", f"missing required field(s): {', '.join(missing)}")
     if obj["kind"] != KIND:
@@ -232,6 +232,7 @@ def validate(obj: Any, catalogue: Catalogue, now: datetime | None = None,
                            "or the platform members")
     if provider == consumer:
         raise InvalidEvent("same_party", "provider and consumer are the same entity")
-    return Exchange(str(uuid.UUID(exchange_id)), side, provider, consumer, product, items,
+    # The pattern admits only the canonical 8-4-4-4-12 form, so this is str(uuid.UUID(id)).
+    return Exchange(exchange_id.lower(), side, provider, consumer, product, items,
                     occurred_at, outcome)
 
