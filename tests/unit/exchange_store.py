@@ -61,3 +61,43 @@ def fill_exchanges(store: Store, scale: float = 0.0005, seed: int = 7) -> int:
                         [[*k, *v, *tag, i] for i, (k, v) in enumerate(quality.items())],
                         column_names=QUALITY_COLUMNS)
     return n
+
+
+def fill_exchanges_through_the_writer(store: Store, scale: float = 0.0005, seed: int = 7,
+                                      chunk: int = 500) -> int:
+    """The same run through the worker's judging and the counting writer, as the pipeline
+    applies it (no broker: halves partitioned by their reporter, in batches of ``chunk``, so
+    a consumer's half and its provider's often land in different batches)."""
+    import zlib
+    from datetime import UTC
+
+    from tahawul.schemas.reference import load_catalogue
+    from tahawul.stream_processors.counter import CountingWriter
+    from tahawul.stream_processors.envelope import split
+    from tahawul.stream_processors.validation import judge
+
+    catalogue, counter = load_catalogue(), CountingWriter(store)
+    pending: dict[int, list[bytes]] = defaultdict(list)
+    offsets: dict[int, int] = defaultdict(int)
+
+    def flush(partition: int) -> None:
+        payloads = pending.pop(partition, [])
+        first = offsets[partition]
+        offsets[partition] += len(payloads)
+        records = [(first + i, p, None) for i, p in enumerate(payloads)]
+        envelopes = list(split("tahawul.transactions", partition,
+                               judge(records, catalogue, datetime.now(UTC))))
+        prepared = counter.prepare(envelopes)
+        store.write(prepared.batch)
+        counter.commit(prepared)
+
+    n = 0
+    for half in iter_exchanges("exchanges-2024", scale, seed):
+        partition = zlib.crc32(half.signer.encode()) % 4
+        pending[partition].append(half.data)
+        n += 1
+        if len(pending[partition]) >= chunk:
+            flush(partition)
+    for partition in list(pending):
+        flush(partition)
+    return n

@@ -200,3 +200,30 @@ def test_a_consumer_half_moved_to_the_next_day_leaves_no_party_active_on_the_fir
     first = query(store.client, "SELECT exchanges, items, providers, consumers, pairs FROM "
                                 "v_exchange_totals_between(first_day = '2024-03-03', last_day = '2024-03-03')")
     assert first == [(0, 0, 0, 0, 0)]
+
+
+def test_the_views_on_the_real_writers_rows_equal_the_pairing_rules(tmp_path: Any) -> None:
+    """The same run counted by the counting writer (halves in separate batches, corrections)
+    and applied by the pairing rule directly: every view answers the same."""
+    from tahawul.sinks.clickhouse.connection import connect
+    from tests.unit.exchange_store import fill_exchanges, fill_exchanges_through_the_writer
+
+    answers = []
+    for name, fill in (("writer", fill_exchanges_through_the_writer), ("rule", fill_exchanges)):
+        client = connect(f"chdb://{tmp_path / name}")
+        try:
+            s = Store(client, "unit-cluster")
+            s.migrate()
+            fill(s, scale=0.0002)
+            answers.append([
+                query(client, f"SELECT * FROM {view}(first_day = '2024-01-01', last_day = '2024-11-30') "
+                              "ORDER BY ALL")
+                for view in ("v_exchange_totals_between", "v_exchange_pairs_between",
+                             "v_exchange_products_between", "v_exchange_outcomes_between")
+            ] + [query(client, "SELECT * FROM v_exchanges_monthly ORDER BY month"),
+                 query(client, "SELECT day, provider, consumer, state, halves, items "
+                               "FROM v_exchange_quality_daily ORDER BY ALL")])
+        finally:
+            client.close()
+    assert answers[0] == answers[1]
+    assert answers[0][0][0][1:2] == (94_239,) and answers[0][0][0][4:6] == (40, 81)
