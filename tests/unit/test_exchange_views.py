@@ -198,7 +198,8 @@ def test_a_consumer_half_moved_to_the_next_day_leaves_no_party_active_on_the_fir
         store.client, "SELECT day, exchanges, items, providers, consumers FROM v_exchanges_daily")}
     assert days == {"2024-03-03": (0, 0, 0, 0), "2024-03-04": (1, 8, 1, 1)}
     first = query(store.client, "SELECT exchanges, items, providers, consumers, pairs FROM "
-                                "v_exchange_totals_between(first_day = '2024-03-03', last_day = '2024-03-03')")
+                                "v_exchange_totals_between(first_day = '2024-03-03', "
+                                "last_day = '2024-03-03')")
     assert first == [(0, 0, 0, 0, 0)]
 
 
