@@ -38,7 +38,8 @@ def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def report(url: str, out: Path, lang: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("TAHAWUL_CLICKHOUSE_URL", url)
-    assert main(["report", "--out", str(out), "--lang", lang, "--from", "2024-01-01", "--to", "2024-11-30"]) == 0
+    assert main(["report", "--out", str(out), "--lang", lang,
+                 "--from", "2024-01-01", "--to", "2024-11-30"]) == 0
     return re.sub(r"[\u2066\u2069]", "", out.read_text("utf-8"))
 
 
