@@ -82,16 +82,18 @@ def earlier_halves(client: Client, wanted: Sequence[tuple[str, str, str, str]]
 
 
 def exchange_summary(client: Client) -> str | None:
-    """One line on the exchanges counted (for `tahawul up`'s closing summary), or None when
-    the store holds none: exchanges (each once, by the pairing rule), items of the successful
-    ones, and halves still waiting for their partner."""
-    exchanges, items, unmatched = client.query(
-        "SELECT (SELECT sum(exchanges) FROM exchange_counts_minute), "
+    """One line on the exchanges counted (for `tahawul up`'s closing summary, whose counts
+    before it are of transaction events), or None when the store holds none: the halves
+    stored and resent, the exchanges (each once, by the pairing rule), the items of the
+    successful ones, and the halves still waiting for their partner."""
+    halves, resent, exchanges, items, unmatched = client.query(
+        "SELECT (SELECT count() FROM exchanges), (SELECT count() FROM exchange_duplicates), "
+        "(SELECT sum(exchanges) FROM exchange_counts_minute), "
         "(SELECT sumIf(items, outcome = 'success') FROM exchange_counts_minute), "
         "(SELECT sum(halves) FROM exchange_quality_minute WHERE status LIKE 'unmatched_%')"
     ).result_rows[0]
-    if not exchanges:
+    if not halves:
         return None
-    return (f"exchanges counted (each once, by the pairing rule): {int(exchanges):,}; items of "
-            f"successful exchanges: {int(items or 0):,}; halves without their partner: "
-            f"{int(unmatched or 0):,}")
+    return (f"exchange halves: {int(halves):,} counted, {int(resent):,} resends; exchanges (each "
+            f"once, by the pairing rule): {int(exchanges or 0):,}; items of successful exchanges: "
+            f"{int(items or 0):,}; halves without their partner: {int(unmatched or 0):,}")
