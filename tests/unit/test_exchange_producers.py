@@ -125,3 +125,26 @@ def test_an_exchange_profile_streams_as_lines_every_feed_sends() -> None:
     for line in originals[:200]:
         half = parse_either(line.data, CAT)
         assert isinstance(half, Exchange) and half.reporter == line.entity
+
+
+def test_sdk_send_exchange_spools_the_producers_own_halves_only(tmp_path: Path) -> None:
+    from tahawul.producers.sdk import Producer, SigningKey
+
+    # No broker: nothing is delivered, so the spool shows what the producer accepted.
+    producer = Producer("127.0.0.1:1", tmp_path / "spool", signing_key=SigningKey.generate("MOH", "k1"),
+                        fsync=False, delivery_timeout=1.0, control_totals=False)
+    try:
+        producer.send_exchange(XID, "consumer", "ROP", "MOH", "ROP.person", 3,
+                               datetime(2024, 3, 4, 5, 15, tzinfo=UTC))
+        assert producer.pending == 1
+        with pytest.raises(InvalidEvent) as caught:  # the provider's half is ROP's to send
+            producer.send_exchange(XID, "provider", "ROP", "MOH", "ROP.person", 3,
+                                   "2024-03-04T09:15:00+04:00")
+        assert caught.value.code == "signature_invalid"
+        with pytest.raises(InvalidEvent) as caught:
+            producer.send_exchange(XID, "consumer", "ROP", "MOH", "ROP.person", 0,
+                                   "2024-03-04T09:15:00+04:00")
+        assert caught.value.code == "bad_items"
+        assert producer.pending == 1
+    finally:
+        producer.close(0.1)
