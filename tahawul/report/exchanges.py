@@ -102,6 +102,13 @@ class ExchangesSection:
     quality: tuple[int, int, int]  # provider only, consumer only, mismatched
 
 
+def latest_exchange_day(client: Client) -> date | None:
+    """The last Muscat day with a counted exchange (None: none), the report's default last
+    day for a store that holds exchanges and no transactions."""
+    rows = client.query("SELECT max(day), count() FROM v_exchanges_daily WHERE exchanges != 0").result_rows
+    return rows[0][0] if rows and rows[0][1] else None
+
+
 def _rows(client: Client, sql: str, first_day: date, last_day: date) -> list[tuple[object, ...]]:
     return [tuple(r) for r in client.query(sql, parameters={"a": first_day, "b": last_day}).result_rows]
 

@@ -26,16 +26,17 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from tahawul.report.completeness import completeness_section
     from tahawul.report.data import latest_day, overview
-    from tahawul.report.exchanges import exchanges_section
+    from tahawul.report.exchanges import exchanges_section, latest_exchange_day
     from tahawul.report.page import render_page
     from tahawul.report.programme import programme
     from tahawul.sinks.clickhouse.reading import connect_for_reading
 
     client = connect_for_reading(settings.clickhouse_dsn())
     try:
-        last_day = args.last_day or latest_day(client)
+        last_day = args.last_day or latest_day(client) or latest_exchange_day(client)
         if last_day is None:
-            print("no completed transactions in the store yet: nothing to report", file=sys.stderr)
+            print("no completed transactions or exchanges in the store yet: nothing to report",
+                  file=sys.stderr)
             return EXIT_FAILED
         first_day = args.first_day or last_day.replace(month=1, day=1)
         data = overview(client, args.lang, first_day, last_day)
