@@ -21,7 +21,7 @@ How it keeps every accepted event:
    one Ed25519 signature over each record's exact bytes), hands them to an idempotent
    kafka-python producer (``acks=all``, retries) and, once a record is acknowledged, marks
    every event in it acknowledged in the spool. ``batch_events=1`` sends one record per
-   event (the SDK's only mode before issue 19). Records are keyed for spread, not by entity alone
+   event (the SDK's only mode before batching). Records are keyed for spread, not by entity alone
    (producers/partition_keys.py): a batched record by a batch id, a lone event by
    ``ENTITY/<event_id>``;
 4. when delivery fails (broker down longer than ``delivery_timeout``), it drops that
