@@ -14,9 +14,7 @@ duplicate or a conflict. State changes only after the store confirmed the write.
 
 from __future__ import annotations
 
-import collections
 import logging
-import operator
 import secrets
 import threading
 import time
@@ -28,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
@@ -44,16 +43,41 @@ from tahawul.stream_processors import metrics
 from tahawul.stream_processors.envelope import Envelope, decode_payload
 from tahawul.stream_processors.exchange_counter import ExchangeBatch, ExchangeCounting, Incoming
 from tahawul.stream_processors.exchange_verdicts import is_exchange_row
-from tahawul.stream_processors.seen import CountedIndex, entity_tag, entity_tags, uuid_halves
+from tahawul.stream_processors.grouping import group, repeated
+from tahawul.stream_processors.seen import CountedIndex, entity_tag, entity_tags, pair_keys, uuid_halves
 
 log = logging.getLogger(__name__)
 
-# A write waits up to LINGER_SECONDS after its first envelope for more (see poll_batch), or
-# LINGER_BUSY_SECONDS while the stream is busy (the last write held BUSY_EVENTS or more).
-LINGER_SECONDS = 0.05
-LINGER_BUSY_SECONDS = 1.0
-BUSY_EVENTS = 2_000
-BATCH_EVENTS = 50_000
+# How long a fetch of the validated topic may wait at the broker for data. The broker should
+# answer as soon as a record arrives; one that answers only when the wait ends (Tansu 0.6 on
+# its memory storage, measured: envelopes waited 0.28 s for the writer at p50 with Kafka's
+# default 500 ms) adds up to the wait to freshness. 50 ms costs an idle writer 20 small
+# fetches a second.
+FETCH_WAIT_MS = 50
+
+
+@dataclass(slots=True)
+class Linger:
+    """How long a write waits for more envelopes after its first ones, adapting to load.
+
+    A store write costs ClickHouse a new part per table whatever its size, plus merges
+    later, so under load a few large writes beat many small ones; a quiet stream is best
+    written at once. The load shows in how long the previous write took (its events, and
+    a machine busy with other work): the next write waits up to ``ratio`` times that, at
+    most ``most`` seconds. A quiet stream's writes take milliseconds and go out almost at
+    once; under load writes grow, and so does the wait, until ``most``; writing then takes
+    at most about 1/(1 + ratio) of the writer's time, the rest is left to the workers.
+    Settings: TAHAWUL_COUNTER_LINGER_RATIO, TAHAWUL_COUNTER_LINGER_MAX (tahawul/settings.py)."""
+
+    ratio: float = 3.0
+    most: float = 0.5
+    last_write: float = 0.0  # seconds the previous write took, from its first envelope's arrival
+
+    def seconds(self) -> float:
+        return min(self.most, self.ratio * self.last_write)
+
+    def wrote(self, seconds: float) -> None:
+        self.last_write = seconds
 
 
 CONFLICT_REASON = ("this entity already sent an event with this event_id and different content; "
@@ -70,6 +94,36 @@ def _legacy(row: list[Any]) -> tuple[bytes, str]:
     redacted = redact_payload(payload, _LEGACY_KEY, load_catalogue())
     kept = orjson.loads(redacted).get("kept") or {}
     return redacted, str(kept.get("entity", ""))
+
+
+# The OK field of each column of a count row's cell.
+_OK_OF_CELL = {COUNT.MINUTE: OK.OCCURRED_MS, COUNT.GOVERNORATE: OK.GOVERNORATE, COUNT.ENTITY: OK.ENTITY,
+               COUNT.SERVICE: OK.SERVICE, COUNT.CHANNEL: OK.CHANNEL, COUNT.MODE: OK.MODE,
+               COUNT.STATUS: OK.STATUS}
+# Arrow types of the OK columns (strings the store keeps as LowCardinality are dictionaries).
+_OK_TYPES: dict[int, pa.DataType] = {
+    OK.OFFSET: pa.int64(), OK.EVENT_ID: pa.string(), OK.OCCURRED_MS: pa.int64(), OK.QUANTITY: pa.int64(),
+    OK.AUTOMATED: pa.bool_(), OK.SATISFACTION: pa.int64(), OK.FINGERPRINT: pa.uint64(),
+}
+
+
+def _event_columns(columns: list[list[Any]], entities: pa.DictionaryArray,
+                   counted: np.ndarray | None) -> list[Any]:
+    """The batch's OK columns as Arrow arrays (converted in C, the cell's strings dictionary
+    encoded), keeping the ``counted`` events only when some are not."""
+    out: list[Any] = []
+    for at, column in enumerate(columns):
+        if at == OK.ENTITY:
+            array: pa.Array = entities
+        elif at in _OK_TYPES:
+            array = pa.array(column, _OK_TYPES[at])
+        else:
+            array = pa.array(column, pa.string()).dictionary_encode()
+        out.append(array)
+    if counted is not None:
+        mask = pa.array(counted)
+        out = [array.filter(mask) for array in out]
+    return out
 
 
 @dataclass(slots=True)
@@ -187,112 +241,131 @@ class CountingWriter:
         stats.rejected += exchanges.conflicts
         self._exchange_batches = {id(batch): exchanges}  # (only the latest can be committed)
         # Pass 2: one lookup of every id in the index of counted events.
-        ids = columns[OK.EVENT_ID]
-        hi, lo = uuid_halves(ids)
-        tags = entity_tags(columns[OK.ENTITY])
+        hi, lo = uuid_halves(columns[OK.EVENT_ID])
+        entities = pa.array(columns[OK.ENTITY], pa.string()).dictionary_encode()
+        tags = entity_tags(entities.dictionary.to_pylist())[entities.indices.to_numpy(zero_copy_only=False)]
         found, previous_fps = self.seen.lookup(hi, lo, tags)
+        # Only ids seen before or met twice in this batch need deciding one by one (about 1%
+        # of events where producers resend); every other event is new.
+        special = np.flatnonzero(found | repeated(pair_keys(hi, lo, tags)))
+        ends = np.array([end for _, _, end in segments], dtype=np.int64)
+        segment_of = np.repeat(np.arange(len(segments)), np.diff(ends, prepend=0))
+        counted: np.ndarray | None = None
+        if special.size:
+            counted = self._decide(columns, segments, ends, special, found, previous_fps, (hi, lo, tags),
+                                   batch, stats, now_ms, expires_ms)
         events = batch.events
         events.ingested_ms = now_ms
-        if not found.any() and len(set(ids)) == len(ids):  # (ids unique: pairs unique too)
-            new_at = None  # every event is counted for the first time
-            events.columns = columns
-            start = 0
-            for topic, partition, end in segments:
-                events.sources.append((topic, partition, end - start))
-                start = end
-        else:
-            new_at = self._decide(columns, segments, found.tolist(), previous_fps.tolist(), batch,
-                                  stats, now_ms, expires_ms)
-            if new_at:
-                pick = operator.itemgetter(*new_at)
-                events.columns = [list(pick(column)) if len(new_at) > 1 else [column[new_at[0]]]
-                                  for column in columns]
-            else:
-                events.columns = [[] for _ in columns]
+        events.columns = _event_columns(columns, entities, counted)
+        kept = segment_of if counted is None else segment_of[counted]
+        per_segment = np.bincount(kept, minlength=len(segments)).tolist()
+        events.sources = [(topic, partition, n) for (topic, partition, _), n in zip(segments, per_segment,
+                                                                                    strict=True)]
         stats.valid = len(events)
         stats.duplicates = len(batch.duplicates)
         batch.counts = self._minute_counts(events, progress, stats)
-        if new_at is None:
-            new_ids = (hi, lo, tags, np.array(columns[OK.FINGERPRINT], dtype=np.uint64))
+        fingerprints = np.asarray(events.columns[OK.FINGERPRINT], dtype=np.uint64)
+        if counted is None:
+            new_ids = (hi, lo, tags, fingerprints)
         else:
-            at = np.array(new_at, dtype=np.intp)
-            new_ids = (hi[at], lo[at], tags[at], np.array(events.columns[OK.FINGERPRINT], dtype=np.uint64))
+            new_ids = (hi[counted], lo[counted], tags[counted], fingerprints)
         return Prepared(batch, new_ids, stats, missing)
 
-    def _decide(self, columns: list[list[Any]], segments: list[tuple[str, int, int]],
-                found: list[bool], previous_fps: list[int], batch: WriteBatch, stats: BatchStats,
-                now_ms: int, expires_ms: int) -> list[int]:
-        """In order: the first sight of an entity's id counts, a later copy with the same
-        fingerprint is a duplicate, one with another fingerprint a conflict. Returns the
-        counted ones. The conflict's reason names neither the id nor anything another entity
-        sent: it concerns the entity's own events only."""
+    def _decide(self, columns: list[list[Any]], segments: list[tuple[str, int, int]], ends: np.ndarray,
+                special: np.ndarray, found: np.ndarray, previous_fps: np.ndarray,
+                pairs: tuple[np.ndarray, np.ndarray, np.ndarray], batch: WriteBatch, stats: BatchStats,
+                now_ms: int, expires_ms: int) -> np.ndarray:
+        """In order, for the ``special`` events (seen before, or twice in the batch): the first
+        sight of an entity's id counts, a later copy with the same fingerprint is a duplicate,
+        one with another fingerprint a conflict. Returns the mask of counted events. The
+        conflict's reason names neither the id nor anything another entity sent: it concerns
+        the entity's own events only."""
         cluster = self.cluster
         offsets, ids, fingerprints = columns[OK.OFFSET], columns[OK.EVENT_ID], columns[OK.FINGERPRINT]
         entities = columns[OK.ENTITY]
-        new_at: list[int] = []
-        new_seen: dict[tuple[str, str], int] = {}
-        start = 0
-        for topic, partition, end in segments:
-            before = len(new_at)
-            for i in range(start, end):
-                event_id = ids[i]
-                entity = entities[i]
-                fingerprint = fingerprints[i]
-                previous = previous_fps[i] if found[i] else new_seen.get((entity, event_id))
-                if previous is None:
-                    new_seen[(entity, event_id)] = fingerprint
-                    new_at.append(i)
-                elif previous == fingerprint:
-                    batch.duplicates.append((event_id, now_ms, cluster, topic, partition, offsets[i],
-                                             entity))
-                else:
-                    stats.rejected += 1
-                    batch.rejected.append((
-                        now_ms, "event_id_conflict", CONFLICT_REASON, b"", 0, "", event_id, cluster,
-                        topic, partition, offsets[i], entity, expires_ms,
-                    ))
-            batch.events.sources.append((topic, partition, len(new_at) - before))
-            start = end
-        return new_at
+        hi, lo, tags = (a[special].tolist() for a in pairs)
+        was_found = found[special].tolist()
+        previous_of = previous_fps[special].tolist()
+        segment_at = np.searchsorted(ends, special, side="right").tolist()
+        counted = np.ones(len(offsets), dtype=bool)
+        new_seen: dict[tuple[int, int, int], int] = {}  # (entity tag, id halves): an id as the index sees it
+        for k, i in enumerate(special.tolist()):
+            fingerprint = fingerprints[i]
+            pair = (tags[k], hi[k], lo[k])
+            previous = previous_of[k] if was_found[k] else new_seen.get(pair)
+            if previous is None:
+                new_seen[pair] = fingerprint
+                continue
+            counted[i] = False
+            topic, partition, _ = segments[segment_at[k]]
+            if previous == fingerprint:
+                batch.duplicates.append((ids[i], now_ms, cluster, topic, partition, offsets[i], entities[i]))
+            else:
+                stats.rejected += 1
+                batch.rejected.append((
+                    now_ms, "event_id_conflict", CONFLICT_REASON, b"", 0, "", ids[i], cluster,
+                    topic, partition, offsets[i], entities[i], expires_ms,
+                ))
+        return counted
 
     def _minute_counts(self, events: NewEvents, progress: dict[SourceKey, int],
                        stats: BatchStats) -> list[Any]:
         """counts_minute columns (:class:`schemas.verdict.COUNT`): per source partition, minute
         and cell, the transactions (sum of quantity) and events; each row tagged with its
-        partition's new progress."""
+        partition's new progress. Grouped by numpy on the columns' dictionary codes
+        (:func:`grouping.group`), no Python object per event."""
         new = events.columns
-        quantities = new[OK.QUANTITY]
-        minutes = (np.asarray(new[OK.OCCURRED_MS], dtype=np.int64) // 60_000 * 60).tolist()
-        of_cell = {COUNT.MINUTE: minutes, COUNT.GOVERNORATE: new[OK.GOVERNORATE],
-                   COUNT.ENTITY: new[OK.ENTITY], COUNT.SERVICE: new[OK.SERVICE],
-                   COUNT.CHANNEL: new[OK.CHANNEL], COUNT.MODE: new[OK.MODE],
-                   COUNT.STATUS: new[OK.STATUS]}
-        cell_columns = [of_cell[column] for column in CELL]
-        # A cell is a count row's leading part, so it is read with the row's positions.
-        status_at, governorate_at, mode_at = int(COUNT.STATUS), int(COUNT.GOVERNORATE), int(COUNT.MODE)
-        out: list[list[Any]] = [[] for _ in COUNT_COLUMNS]
-        start = 0
-        for topic, partition, n in events.sources:
-            end = start + n
-            cells = list(zip(*(column[start:end] for column in cell_columns), strict=True))
-            per_cell = collections.Counter(cells)  # events per cell, counted in C
-            transactions = dict(per_cell)  # quantity 1 is the rule; add the rest
-            tallies = np.flatnonzero(np.asarray(quantities[start:end], dtype=np.int64) != 1)
-            for i in tallies.tolist():
-                transactions[cells[i]] += quantities[start + i] - 1
-            keys = list(per_cell)
-            for at, values in zip(CELL, zip(*keys, strict=True), strict=False):
-                out[at].extend(values)
-            out[COUNT.TRANSACTIONS].extend([transactions[k] for k in keys])
-            out[COUNT.EVENTS].extend(per_cell.values())
-            out[COUNT.SRC_CLUSTER].extend([self.cluster] * len(keys))
-            out[COUNT.SRC_TOPIC].extend([topic] * len(keys))
-            out[COUNT.SRC_PARTITION].extend([partition] * len(keys))
-            out[COUNT.SRC_OFFSET].extend([progress[(topic, partition)]] * len(keys))
-            for k in keys:
-                if k[status_at] == "completed":
-                    stats.completed[(k[governorate_at], k[mode_at])] += transactions[k]
-            start = end
+        if not len(events):
+            return [[] for _ in COUNT_COLUMNS]
+        keys: dict[SourceKey, int] = {}
+        source_at = [keys.setdefault((topic, partition), len(keys)) for topic, partition, _ in events.sources]
+        source = np.repeat(np.array(source_at, dtype=np.int64),
+                           np.array([n for _, _, n in events.sources], dtype=np.int64))
+        minutes = np.asarray(new[OK.OCCURRED_MS], dtype=np.int64) // 60_000 * 60
+        distinct_minutes, minute_code = np.unique(minutes, return_inverse=True)
+        cell = [new[_OK_OF_CELL[c]] for c in CELL[1:]]  # dictionary arrays, governorate .. status
+        codes = [source, minute_code.reshape(-1),
+                 *(c.indices.to_numpy(zero_copy_only=False) for c in cell)]
+        sizes = [len(keys), len(distinct_minutes), *(len(c.dictionary) for c in cell)]
+        first, inverse = group(codes, sizes)
+        groups = len(first)
+        quantities = np.asarray(new[OK.QUANTITY], dtype=np.float64)  # sums exact below 2**53
+        transactions = np.rint(np.bincount(inverse, weights=quantities, minlength=groups)).astype(np.uint64)
+        counts_of = np.bincount(inverse, minlength=groups).astype(np.uint64)
+        at = pa.array(first)
+        out: list[Any] = [None] * len(COUNT_COLUMNS)
+        out[COUNT.MINUTE] = minutes[first]
+        for column, values in zip(CELL[1:], cell, strict=True):
+            out[column] = values.take(at)
+        out[COUNT.TRANSACTIONS] = transactions
+        out[COUNT.EVENTS] = counts_of
+        row_source = source[first]
+        sources = list(keys)
+        out[COUNT.SRC_CLUSTER] = [self.cluster] * groups
+        topic_at: dict[str, int] = {}  # an Arrow dictionary holds each value once
+        of_source = np.array([topic_at.setdefault(topic, len(topic_at)) for topic, _ in sources],
+                             dtype=np.int32)
+        out[COUNT.SRC_TOPIC] = pa.DictionaryArray.from_arrays(pa.array(of_source[row_source]),
+                                                              pa.array(list(topic_at), pa.string()))
+        partitions = np.array([partition for _, partition in sources], dtype=np.uint32)
+        out[COUNT.SRC_PARTITION] = partitions[row_source]
+        out[COUNT.SRC_OFFSET] = np.array([progress[key] for key in sources], dtype=np.uint64)[row_source]
+        # Completed transactions by (governorate, mode) for the live view, on the codes.
+        code_of = {c: codes[1 + CELL.index(c)][first] for c in (COUNT.STATUS, COUNT.GOVERNORATE, COUNT.MODE)}
+        status, governorate, mode = (new[_OK_OF_CELL[c]]
+                                     for c in (COUNT.STATUS, COUNT.GOVERNORATE, COUNT.MODE))
+        statuses = status.dictionary.to_pylist()
+        if "completed" in statuses:
+            done = code_of[COUNT.STATUS] == statuses.index("completed")
+            g_codes = code_of[COUNT.GOVERNORATE][done]
+            m_codes = code_of[COUNT.MODE][done]
+            n_modes = max(len(mode.dictionary), 1)
+            pairs, at_pair = np.unique(g_codes.astype(np.int64) * n_modes + m_codes, return_inverse=True)
+            sums = np.bincount(at_pair.reshape(-1), weights=transactions[done].astype(np.float64),
+                               minlength=len(pairs))
+            governorates, modes = governorate.dictionary.to_pylist(), mode.dictionary.to_pylist()
+            for pair, n in zip(pairs.tolist(), np.rint(sums).astype(np.int64).tolist(), strict=True):
+                stats.completed[(governorates[pair // n_modes], modes[pair % n_modes])] += n
         return out
 
     def commit(self, prepared: Prepared) -> None:
@@ -434,20 +507,17 @@ def check_completeness(store: Store, grace_seconds: int) -> None:
         log.warning("could not compute completeness for the metrics: %s", exc)
 
 
-def poll_batch(consumer: KafkaConsumer, stop: threading.Event, linger: float) -> list[Envelope]:
+def poll_batch(consumer: KafkaConsumer, stop: threading.Event, linger: float,
+               batch_events: int = 50_000) -> list[Envelope]:
     """Envelopes for one write: what the first poll brings, plus what arrives within
-    ``linger`` seconds after it, up to about BATCH_EVENTS events. A write costs ClickHouse a
-    new part per table whatever its size (milliseconds of work each, and merges later: at
-    8,000 events/s, 40 µs an event with 0.2 s writes, 16 µs with 1 s writes), so while the
-    stream is busy a few large writes beat many small ones; when it is not, the short
-    linger keeps events fresh."""
+    ``linger`` seconds after it (see :class:`Linger`), up to about ``batch_events`` events."""
     polled = consumer.poll(timeout_ms=200)
     envelopes = [Envelope.decode(rec.value) for recs in polled.values() for rec in recs]
     if not envelopes:
         return envelopes
     events = sum(env.n_ok + len(env.bad) for env in envelopes)
     deadline = time.monotonic() + linger
-    while events < BATCH_EVENTS and not stop.is_set():
+    while events < batch_events and not stop.is_set():
         left = deadline - time.monotonic()
         if left <= 0:
             break
@@ -480,10 +550,11 @@ def run_counter(
         max_poll_interval_ms=600_000,
         max_partition_fetch_bytes=8 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
+        fetch_max_wait_ms=FETCH_WAIT_MS,
         **settings.kafka_security().client_options(),
     )
     probe = SourceProbe(settings.kafka_bootstrap() or "", security=settings.kafka_security())
-    last_write = 0  # events in the last write: a busy stream lingers longer
+    linger = Linger(settings.counter_linger_ratio, settings.counter_linger_max)
     next_completeness = 0.0
     try:
         while not stop.is_set():
@@ -491,8 +562,7 @@ def run_counter(
                 next_completeness = time.monotonic() + settings.completeness_check_seconds
                 check_completeness(store, settings.completeness_grace_seconds)
             try:
-                linger = LINGER_BUSY_SECONDS if last_write >= BUSY_EVENTS else LINGER_SECONDS
-                envelopes = poll_batch(consumer, stop, linger)
+                envelopes = poll_batch(consumer, stop, linger.seconds(), settings.counter_batch_events)
             except KafkaError as exc:
                 # The broker is away (restarting, network): wait and poll again. Nothing
                 # was applied for these records yet, so nothing can be lost or doubled.
@@ -502,13 +572,15 @@ def run_counter(
                 continue
             if not envelopes:
                 continue
+            started = time.monotonic()
             prepared = counter.prepare(envelopes)
             if prepared.missing:
                 check_missing(probe, prepared.missing)
-            last_write = sum(env.n_ok + len(env.bad) for env in envelopes)
             if not write_with_retry(store, prepared.batch, stop):
                 break
             counter.commit(prepared)
+            linger.wrote(time.monotonic() - started)
+            metrics.WRITER_LINGER_SECONDS.set(linger.seconds())
             # Rows, freshness, events per entity and lag for Prometheus, from what the store
             # has confirmed (the pipeline-health dashboard and alerts read them).
             batch = prepared.batch

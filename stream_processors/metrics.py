@@ -10,6 +10,7 @@ import pyarrow as pa
 from prometheus_client import Counter, Gauge, Histogram
 
 from tahawul.schemas.verdict import BAD
+from tahawul.stream_processors.envelope import Columns
 
 EVENTS = Counter(
     "tahawul_counter_events_total",
@@ -118,6 +119,11 @@ COMPLETENESS_CHECKED = Gauge(
     "tahawul_completeness_checked_timestamp_seconds",
     "Unix time the counting writer last computed tahawul_completeness_missing_transactions.",
 )
+WRITER_LINGER_SECONDS = Gauge(
+    "tahawul_counter_linger_seconds",
+    "How long the counting writer's next write may wait for more envelopes (adapts to load: "
+    "TAHAWUL_COUNTER_LINGER_RATIO times its last write, at most TAHAWUL_COUNTER_LINGER_MAX).",
+)
 LAST_WRITE = Gauge(
     "tahawul_counter_last_write_timestamp_seconds",
     "Unix time of the counting writer's last successful batch write.",
@@ -132,7 +138,9 @@ def observe_verdicts(verdicts: Iterable[tuple[int, bool | None, Sequence[Any]]])
     reasons: dict[str, int] = {}
     for _offset, is_ok, row in verdicts:
         consumed += 1
-        if is_ok is False:  # (None: a valid control total)
+        if type(row) is Columns:  # a batched record's valid events
+            consumed += row.events - 1
+        elif is_ok is False:  # (None: a valid control total)
             code = str(row[BAD.CODE])
             reasons[code] = reasons.get(code, 0) + 1
     WORKER_CONSUMED.inc(consumed)

@@ -94,6 +94,27 @@ class Settings(BaseSettings):
     counter_group: str = Field(
         "tahawul-counter", description="TAHAWUL_COUNTER_GROUP: consumer group of the counting writer."
     )
+    # How long the counting writer lingers for more envelopes before a write adapts to load
+    # (stream_processors/counter.py, Linger): a store write costs ClickHouse a new part per
+    # table whatever its size, so under load a few large writes beat many small ones, while
+    # a quiet stream is best written at once.
+    counter_linger_ratio: float = Field(
+        3.0, ge=0, le=100,
+        description="TAHAWUL_COUNTER_LINGER_RATIO: the writer waits for more envelopes up to this "
+                    "many times as long as its previous write took (small writes of a quiet stream "
+                    "go at once; large, slow ones under load gather more), so writing takes at most "
+                    "about 1/(1 + ratio) of its time. 0 writes what each poll brings at once.",
+    )
+    counter_linger_max: float = Field(
+        0.5, ge=0, le=10,
+        description="TAHAWUL_COUNTER_LINGER_MAX: the most seconds a write waits for more envelopes "
+                    "after its first (a bound on what lingering adds to freshness).",
+    )
+    counter_batch_events: int = Field(
+        50_000, ge=100, le=1_000_000,
+        description="TAHAWUL_COUNTER_BATCH_EVENTS: events after which the writer stops gathering "
+                    "and writes (bounds a write's memory and duration).",
+    )
     batch_max: int = Field(
         2000, ge=1, description="TAHAWUL_BATCH_MAX: most events a worker validates per batch."
     )

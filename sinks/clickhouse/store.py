@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from tahawul.schemas.verdict import COUNT, COUNT_COLUMNS, OK
@@ -54,45 +55,83 @@ SourceKey = tuple[str, int]  # (topic, partition) within one cluster
 
 @dataclass(slots=True)
 class NewEvents:
-    """New events of a batch by column, as the counting writer received them: one list per
+    """New events of a batch by column, as the counting writer received them: one array per
     field of a valid verdict (:class:`schemas.verdict.OK`: offset, event_id, occurred_ms,
-    entity, ..., fingerprint), and per source partition how many consecutive events came
-    from it. No per-event tuple is ever built for them."""
+    entity, ..., fingerprint; pyarrow arrays, numpy arrays or lists), and per source
+    partition how many consecutive events came from it. No per-event Python object is ever
+    built for them: they go to ClickHouse as Arrow columns."""
 
-    columns: list[list[Any]] = field(default_factory=lambda: [[] for _ in OK])
+    columns: list[Any] = field(default_factory=lambda: [[] for _ in OK])
     sources: list[tuple[str, int, int]] = field(default_factory=list)  # (topic, partition, events)
     ingested_ms: int = 0
 
     def __len__(self) -> int:
         return len(self.columns[OK.OFFSET])
 
-    def insert_columns(self, cluster: str) -> list[Sequence[Any]]:
-        """Columns in EVENT_COLUMNS order (times as milliseconds since the epoch)."""
+    def insert_columns(self, cluster: str) -> dict[str, Any]:
+        """Columns by EVENT_COLUMNS name (times as milliseconds since the epoch); the source
+        topic and partition per event from ``sources``, made with numpy, not per event."""
         new = self.columns
-        topics: list[str] = []
-        partitions: list[int] = []
-        for topic, partition, n in self.sources:
-            topics += [topic] * n
-            partitions += [partition] * n
         n = len(self)
-        by_column: dict[str, Sequence[Any]] = {
+        counts = np.array([count for _, _, count in self.sources], dtype=np.int64)
+        at = np.repeat(np.arange(len(self.sources), dtype=np.int32), counts)
+        topic_at: dict[str, int] = {}  # an Arrow dictionary holds each value once
+        of_source = np.array([topic_at.setdefault(topic, len(topic_at)) for topic, _, _ in self.sources],
+                             dtype=np.int32)
+        topics = pa.array(list(topic_at), pa.string())
+        partitions = np.array([partition for _, partition, _ in self.sources], dtype=np.uint32)
+        by_column: dict[str, Any] = {
             "event_id": new[OK.EVENT_ID], "occurred_at": new[OK.OCCURRED_MS],
             "entity": new[OK.ENTITY], "service": new[OK.SERVICE],
             "governorate": new[OK.GOVERNORATE], "channel": new[OK.CHANNEL], "mode": new[OK.MODE],
             "status": new[OK.STATUS], "quantity": new[OK.QUANTITY],
             "automated": new[OK.AUTOMATED], "satisfaction": new[OK.SATISFACTION],
-            "fingerprint": new[OK.FINGERPRINT], "src_cluster": [cluster] * n,
-            "src_topic": topics, "src_partition": partitions, "src_offset": new[OK.OFFSET],
-            "ingested_at": [self.ingested_ms] * n,
+            "fingerprint": new[OK.FINGERPRINT], "src_cluster": _repeat(cluster, n),
+            "src_topic": pa.DictionaryArray.from_arrays(pa.array(of_source[at], pa.int32()), topics),
+            "src_partition": partitions[at], "src_offset": new[OK.OFFSET],
+            "ingested_at": np.full(n, self.ingested_ms, dtype=np.int64),
         }
-        return [by_column[name] for name in EVENT_COLUMNS]
+        return {name: by_column[name] for name in EVENT_COLUMNS}
+
+
+def _repeat(value: str, n: int) -> pa.Array:
+    """``n`` times one string, as a dictionary column (one copy of the string)."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value]))
+
+
+# ClickHouse type -> the Arrow type its column is sent as. ClickHouse reads Arrow natively
+# (embedded chDB and a server alike: FORMAT Arrow) and converts each column to the table's
+# type in C++: UUIDs go as their text, LowCardinality as Arrow dictionaries, times as
+# timestamps of the table's unit.
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "UUID": pa.string(), "String": pa.string(),
+    "LowCardinality(String)": pa.dictionary(pa.int32(), pa.string()),
+    "DateTime64(3, 'UTC')": pa.timestamp("ms", tz="UTC"), "DateTime('UTC')": pa.timestamp("s", tz="UTC"),
+    "UInt8": pa.uint8(), "UInt16": pa.uint16(), "UInt32": pa.uint32(), "UInt64": pa.uint64(),
+    "Int64": pa.int64(), "Nullable(UInt8)": pa.uint8(), "Bool": pa.bool_(),
+}
+_TIMESTAMP_BASE = {"DateTime64(3, 'UTC')": pa.int64(), "DateTime('UTC')": pa.int64()}
+
+
+def arrow_column(values: Any, clickhouse_type: str) -> pa.Array:
+    """One insert column as Arrow, typed for its ClickHouse column: lists and numpy arrays
+    are converted in C (no Python object per value); arrays already in Arrow are cast."""
+    target = _ARROW_TYPES[clickhouse_type]
+    if pa.types.is_dictionary(target):
+        if isinstance(values, pa.DictionaryArray):
+            return values
+        array = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
+        return array.dictionary_encode()
+    base = _TIMESTAMP_BASE.get(clickhouse_type, target)
+    array = values if isinstance(values, pa.Array) else pa.array(values, base)
+    return array if array.type == target else array.cast(target)
 
 
 @dataclass(slots=True)
 class WriteBatch:
     """Rows for one write, plus the progress it completes: new events as :class:`NewEvents`,
-    minute counts by column (COUNT_COLUMNS order, empty lists for none), the other tables as
-    rows in the column orders above."""
+    minute counts by column (COUNT_COLUMNS order; lists, numpy or Arrow arrays, all empty for
+    none), the other tables as rows in the column orders above (a few rows a batch)."""
 
     events: NewEvents = field(default_factory=NewEvents)
     rejected: list[Sequence[Any]] = field(default_factory=list)
@@ -184,16 +223,24 @@ class Store:
             known = self._column_types[table] = {name: type_ for name, type_ in rows}
         return [known[c] for c in columns]
 
-    def _insert(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]],
-                column_oriented: bool = False) -> None:
+    def _insert(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
+        """Rows (a few a batch: rejected, duplicates, totals, progress) the usual way."""
         self.client.insert(table, data, column_names=list(columns),
-                           column_type_names=self._types(table, columns), column_oriented=column_oriented)
+                           column_type_names=self._types(table, columns))
+
+    def _insert_arrow(self, table: str, columns: dict[str, Any]) -> None:
+        """Columns (the bulk of a batch: events, minute counts) as one Arrow table: built in C
+        from lists and numpy arrays and parsed by ClickHouse in C++, where clickhouse-connect's
+        native insert builds LowCardinality dictionaries and UUIDs in Python (the writer's
+        largest cost, docs/performance.md). One code path for chDB and a server."""
+        types = self._types(table, list(columns))
+        arrays = [arrow_column(values, type_) for values, type_ in zip(columns.values(), types, strict=True)]
+        self.client.insert_arrow(table, pa.Table.from_arrays(arrays, names=list(columns)))
 
     def write(self, batch: WriteBatch) -> None:
         """Insert a batch, progress last. On error the caller must :meth:`recover` first."""
         if batch.events:
-            self._insert("events", EVENT_COLUMNS, batch.events.insert_columns(self.cluster),
-                         column_oriented=True)
+            self._insert_arrow("events", batch.events.insert_columns(self.cluster))
         for table, columns, rows in (
             ("rejected", REJECTED_COLUMNS, batch.rejected),
             ("duplicates", DUPLICATE_COLUMNS, batch.duplicates),
@@ -201,11 +248,11 @@ class Store:
         ):
             if rows:
                 self._insert(table, columns, rows)
-        if batch.counts[COUNT.MINUTE]:
-            self._insert("counts_minute", COUNT_COLUMNS, batch.counts, column_oriented=True)
-        for table, columns, rows in batch.tables:
+        if len(batch.counts[COUNT.MINUTE]):
+            self._insert_arrow("counts_minute", dict(zip(COUNT_COLUMNS, batch.counts, strict=True)))
+        for table, names, rows in batch.tables:
             if rows:
-                self._insert(table, columns, rows)
+                self._insert(table, names, rows)
         if batch.progress:
             now = datetime.now(UTC)
             rows = [(self.cluster, topic, part, off, now) for (topic, part), off in batch.progress.items()]
