@@ -23,6 +23,7 @@ partner exists). Nothing changes before the store confirmed the write (:meth:`co
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -44,6 +45,7 @@ from tahawul.sinks.clickhouse.exchanges import (
 from tahawul.stream_processors.seen import CountedIndex, entity_tag, uuid_halves
 
 OTHER: Final = {"provider": "consumer", "consumer": "provider"}
+WAITING_CACHE: Final = 200_000  # halves (about 300 bytes each with their keys)
 CONFLICT_REASON: Final = ("this party already reported this exchange_id for this provider and "
                           "consumer with different content; a half is reported once")
 Key = tuple[str, str, str, str]  # exchange_id, provider, consumer, side
@@ -61,6 +63,8 @@ class ExchangeBatch:
     duplicates: int = 0
     conflicts: int = 0
     new_ids: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+    waiting: dict[Key, Half] = field(default_factory=dict)  # new halves without a partner
+    paired: list[Key] = field(default_factory=list)  # earlier halves this batch paired
 
 
 def _half(row: Sequence[Any]) -> Half:
@@ -135,6 +139,11 @@ class ExchangeCounting:
         self.cluster = cluster
         self.index = CountedIndex()
         self.index.add(*seen_halves(client, entity_tag))
+        # Committed halves still waiting for their partner, the most recent WAITING_CACHE of
+        # them: a partner that arrives in a later batch (the live case: the provider's half
+        # a few milliseconds after the consumer's) is found here, not read back from the
+        # store. Paired halves leave it (a key pairs once); a miss reads the store.
+        self.waiting: OrderedDict[Key, Half] = OrderedDict()
 
     def prepare(self, incoming: Sequence[Incoming], now_ms: int, expires_ms: int) -> ExchangeBatch:
         """The rows for these halves (in source order), without changing any state."""
@@ -153,7 +162,9 @@ class ExchangeCounting:
         cluster = self.cluster
         in_batch: dict[Key, Sequence[Any]] = {}
         new_at: list[int] = []
-        decided: list[tuple[Source, Half, Key | None, Half | None]] = []
+        # (source, the new half's key, the new half, the key to read its partner from the
+        # store by, or None, and its partner when known here)
+        decided: list[tuple[Source, Key, Half, Key | None, Half | None]] = []
         from_store: list[Key] = []
         raw: list[Sequence[Any]] = []
         duplicates: list[Sequence[Any]] = []
@@ -172,10 +183,13 @@ class ExchangeCounting:
                 partner_row = in_batch.get(partner_key)
                 src = (topic, partition, offset)
                 if found_other_l[i]:
-                    from_store.append(partner_key)
-                    decided.append((src, _half(row), partner_key, None))
+                    cached = self.waiting.get(partner_key)
+                    if cached is None:
+                        from_store.append(partner_key)
+                    decided.append((src, key, _half(row), None if cached else partner_key, cached))
+                    out.paired.append(partner_key)
                 else:
-                    decided.append((src, _half(row), None,
+                    decided.append((src, key, _half(row), None,
                                     None if partner_row is None else _half(partner_row)))
                 raw.append((exchange_id, side, provider, consumer, row[EXCHANGE.PRODUCT],
                             row[EXCHANGE.ITEMS], row[EXCHANGE.OUTCOME], row[EXCHANGE.OCCURRED_MS],
@@ -189,14 +203,18 @@ class ExchangeCounting:
                                      provider if side == "provider" else consumer, expires_ms))
         stored = earlier_halves(self.client, from_store)
         deltas = _Deltas()
-        for src, new, stored_key, in_batch_partner in decided:
-            partner = in_batch_partner
+        for src, key, new, stored_key, known_partner in decided:
+            partner = known_partner
             if stored_key is not None:
                 partner = stored.get(stored_key)
                 if partner is None:  # the index and the store disagree: never count on regardless
                     raise RuntimeError("a counted exchange half is missing from the store's "
                                        "exchanges table; refusing to count its partner")
             pair(deltas, src, new, partner)
+            if partner is None:
+                out.waiting[key] = new
+            else:
+                out.waiting.pop((*key[:3], OTHER[key[3]]), None)  # (paired within the batch)
         counts, quality = deltas.rows(cluster)
         out.tables = [("exchanges", EXCHANGE_COLUMNS, raw),
                       ("exchange_counts_minute", EXCHANGE_COUNT_COLUMNS, counts),
@@ -212,3 +230,9 @@ class ExchangeCounting:
         """Adopt the index entries of a batch the store has confirmed."""
         if batch.new_ids is not None and len(batch.new_ids[0]):
             self.index.add(*batch.new_ids)
+        waiting = self.waiting
+        for key in batch.paired:
+            waiting.pop(key, None)
+        waiting.update(batch.waiting)
+        while len(waiting) > WAITING_CACHE:
+            waiting.popitem(last=False)
