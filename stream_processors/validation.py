@@ -29,6 +29,7 @@ from tahawul.schemas.event import (
     fingerprint_of,
     parse_fields,
 )
+from tahawul.schemas.exchange import claimed_reporter
 from tahawul.schemas.headers import BATCH_HEADER, ORIGINAL_BYTES_HEADER, SIGNATURE_HEADER, SOURCE_HEADER
 from tahawul.schemas.redaction import payload_hmac, redact
 from tahawul.schemas.reference import Catalogue
@@ -327,7 +328,8 @@ class Judge:
 
 
 def _claimed_entity(payload: bytes | None, catalogue: Catalogue) -> str:
-    """The catalogue entity a rejected payload names, or "" (never a made-up value)."""
+    """The catalogue entity a rejected payload names (an exchange half's reporter), or ""
+    (never a made-up value)."""
     if not payload or len(payload) > MAX_PAYLOAD_BYTES:
         return ""
     try:
@@ -335,6 +337,8 @@ def _claimed_entity(payload: bytes | None, catalogue: Catalogue) -> str:
     except orjson.JSONDecodeError:
         return ""
     entity = obj.get("entity") if isinstance(obj, dict) else None
+    if entity is None:  # an exchange half: the party that reports it (schemas/exchange.py)
+        entity = claimed_reporter(obj)
     return entity if isinstance(entity, str) and entity in catalogue.entities else ""
 
 

@@ -73,6 +73,7 @@ def test_invalid_halves_are_dead_lettered_with_their_reason() -> None:
     verdicts, dead = judge_records(records, CAT, NOW)
     assert [v[1] for v in verdicts] == [False] * 4
     assert [d.code for d in dead] == ["bad_items", "same_party", "unknown_field", "unknown_outcome"]
+    assert {v[2][-1] for v in verdicts} == {"ROP"}  # the reporter: its entity auditors see them
     assert all(b"Ahmed" not in d.redacted for d in dead)
     kept = orjson.loads(dead[0].redacted)["kept"]  # the half's codes, never its product
     assert kept == {"kind": "exchange", "schema_version": 1, "exchange_id": XID, "side": "provider",
