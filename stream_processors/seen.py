@@ -39,7 +39,6 @@ for _i, _c in enumerate(b"ABCDEF", start=10):
     _NIBBLE[_c] = _i
 # Positions of the 32 hex digits in the 36-character canonical form 8-4-4-4-12.
 _HEX_AT = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
-_SHIFTS = np.arange(60, -1, -4, dtype=np.uint64)
 
 Run = list[np.ndarray]  # [key, lo, tag, fingerprint], sorted by key
 _TAGS: dict[str, int] = {}  # entity code -> tag
@@ -75,10 +74,9 @@ def uuid_halves(ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     nibbles = _NIBBLE[raw.reshape(len(ids), 36)[:, _HEX_AT]]
     if (nibbles == 255).any():
         raise ValueError("event ids must be canonical UUIDs (hex digits)")
-    nibbles = nibbles.astype(np.uint64)
-    hi = np.bitwise_or.reduce(nibbles[:, :16] << _SHIFTS, axis=1)
-    lo = np.bitwise_or.reduce(nibbles[:, 16:] << _SHIFTS, axis=1)
-    return hi, lo
+    # Two digits a byte, then each 8 bytes read as one big-endian integer.
+    halves = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2]).view(">u8").astype(np.uint64)
+    return halves[:, 0].copy(), halves[:, 1].copy()
 
 
 def pair_keys(hi: np.ndarray, lo: np.ndarray, tag: np.ndarray) -> np.ndarray:
