@@ -14,6 +14,7 @@ from tahawul.schemas.batch import BATCH_FORMAT, encode
 from tahawul.schemas.headers import BATCH_HEADER, SIGNATURE_HEADER
 from tahawul.schemas.signing import SigningKey, Trust
 from tahawul.stream_processors.envelope import Columns, split
+from tahawul.stream_processors.metrics import WORKER_CONSUMED, WORKER_VALID, observe_verdicts
 from tahawul.stream_processors.validation import DeadLetter, Judge, Record, Verdict, per_event
 from tests.unit.factories import CAT, NOW, TOPIC, event, payload
 
@@ -151,3 +152,12 @@ def test_a_record_of_one_refused_signature_is_rejected_whole() -> None:
     verdicts, dead = judged(Judge(CAT, NOW, trust(), KEY), batch)
     assert [valid for _, valid, _ in verdicts] == [False, False]
     assert {d.code for d in dead} == {"signature_invalid"}
+
+
+def test_the_worker_metrics_count_each_event_of_a_columns_verdict() -> None:
+    value = encode([payload(), payload(), b"{", payload()])
+    verdicts, _ = judged(Judge(CAT, NOW, None, KEY), [(0, value, [(BATCH_HEADER, BATCH_FORMAT)])])
+    assert [type(row) is Columns for _, _, row in verdicts] == [False, True]
+    before = (WORKER_CONSUMED._value.get(), WORKER_VALID._value.get())
+    observe_verdicts(verdicts)
+    assert (WORKER_CONSUMED._value.get() - before[0], WORKER_VALID._value.get() - before[1]) == (4, 3)
