@@ -7,7 +7,7 @@ provider's half (so the counted figures are replaced by the provider's with sign
 by a writer that was killed in between and must find the consumer halves in the store).
 Mixed in: resends of halves, halves that break the contract, halves whose record is signed
 by the other party or a third one, and a conflicting reuse of a half's id. The worker is
-killed while it works in phase one, the counting writer after it committed some batches.
+killed mid-run in phase one, the counting writer after it committed some batches.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from tahawul.producers.simulator.exchanges import SimulatedExchange, iter_exchan
 from tahawul.runtime.local import Workers, WriterThread
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.reconcile import reconcile_exchanges
+from tests.integration.conftest import wait_for
 from tests.integration.helpers import (
+    committed,
     scalar,
     sigkill_after_commits,
     sign_for,
@@ -85,15 +87,19 @@ def test_exchanges_are_counted_once_by_the_pairing_rule_through_sigkills(
         sender.flush()
         acked.update({p: max(o, acked.get(p, -1)) for p, o in sender.acked.items()})
 
-    # Phase one, with the worker killed while it works and the writer after some batches.
+    # Phase one, with the worker killed mid-run (once the writer applied its first batch,
+    # before the rest is sent) and the writer after some more batches.
     proc = workers.start()
     counter_proc, log = start_counter_process(settings, tmp_path / "counter.log")
-    send(consumer_halves)
-    resent = consumer_halves[::50]  # resends: counted once, kept in exchange_duplicates
-    send(resent)
+    middle = len(consumer_halves) // 2
+    send(consumer_halves[:middle])
+    wait_for(lambda: committed(settings) >= 1, 120, "the counter to apply a first batch")
     workers.kill(proc)
     proc = workers.start()
-    sigkill_after_commits(counter_proc, log, settings, 2, 120)
+    send(consumer_halves[middle:])
+    resent = consumer_halves[::50]  # resends: counted once, kept in exchange_duplicates
+    send(resent)
+    sigkill_after_commits(counter_proc, log, settings, 3, 120)
 
     # Records no half may pass: the other party's, a third party's and no signature; a half
     # that breaks the contract; a conflicting reuse of a counted half's id.
