@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--broker", choices=("tansu", "kafka"), default=None,
                         help="the local broker of `up` (default: up's own default)")
     parser.add_argument("--no-tenth", action="store_true", help="skip the baseline run at scale / 10")
+    parser.add_argument("--no-generation", action="store_true",
+                        help="skip the generation-alone baseline (at scale 1 it takes minutes of a core)")
     parser.add_argument("--timeout", type=float, default=4 * 3600)
     parser.add_argument("--keep", action="store_true", help="keep the scratch data dirs")
     args = parser.parse_args(argv)
@@ -207,11 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine()}", flush=True)
     scratch = Path(tempfile.mkdtemp(prefix="tahawul-national-"))
     try:
-        print(f"baseline: generating {args.profile} at scale {args.scale:g} alone ...", flush=True)
-        gen = measure([sys.executable, "-c", GENERATE, args.profile, f"{args.scale:g}", str(args.seed)],
-                      env_without_tahawul(scratch / "gen", None), scratch, args.timeout)
-        if gen.returncode != 0:
-            raise RuntimeError(f"generation failed: {gen.stderr[-2000:]}")
+        gen: Measured | None = None
+        if not args.no_generation:
+            print(f"baseline: generating {args.profile} at scale {args.scale:g} alone ...", flush=True)
+            gen = measure([sys.executable, "-c", GENERATE, args.profile, f"{args.scale:g}", str(args.seed)],
+                          env_without_tahawul(scratch / "gen", None), scratch, args.timeout)
+            if gen.returncode != 0:
+                raise RuntimeError(f"generation failed: {gen.stderr[-2000:]}")
         tenth: tuple[Measured, int, str] | None = None
         if not args.no_tenth:
             print(f"baseline: up at scale {args.scale / 10:g} ...", flush=True)
@@ -227,9 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(audit.rstrip())
     print()
-    rows = [["up, the whole pipeline", run.seconds, fed / run.seconds, run.peak_total_mib, "1.00"],
-            ["generation alone (baseline)", gen.seconds, fed / gen.seconds, gen.peak_total_mib,
-             f"{gen.seconds / run.seconds:.2f}"]]
+    rows: list[list[object]] = [["up, the whole pipeline", run.seconds, fed / run.seconds, run.peak_total_mib,
+                                 "1.00"]]
+    if gen is not None:
+        rows.append(["generation alone (baseline)", gen.seconds, fed / gen.seconds, gen.peak_total_mib,
+                     f"{gen.seconds / run.seconds:.2f}"])
     if tenth is not None:
         t_run, t_fed, _ = tenth
         rows.append([f"up at scale {args.scale / 10:g}, x 10 (baseline)", t_run.seconds * 10,
