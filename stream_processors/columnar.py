@@ -150,7 +150,7 @@ def plainly_valid_rows(value: bytes, lines: Sequence[bytes], offset: int, now_ms
     except UnicodeDecodeError:
         return [], [], []
     if max(map(len, lines)) <= MAX_PAYLOAD_BYTES:
-        try:
+        try:  # each line alone, as the per-event path reads it (never the lines joined)
             objs = list(map(orjson.loads, lines))
         except orjson.JSONDecodeError:
             objs = list(map(_loads, lines))

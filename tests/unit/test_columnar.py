@@ -136,14 +136,32 @@ def test_columnar_verdicts_dead_letters_and_envelopes_equal_the_per_event_path(s
             == [e.encode() for e in split(TOPIC, 0, expected)])
 
 
-def test_lines_that_join_into_other_json_are_judged_each_on_its_own() -> None:
-    """A parse of the joined record could pair halves of two lines; each line is its own."""
-    good = payload()
-    halves = [good[:40], good[40:], b'{"a":"}', b'{"}', good + b"," + good]
-    batch: list[Record] = [(0, encode([*halves, good]), [(BATCH_HEADER, BATCH_FORMAT)])]
+@pytest.mark.parametrize("lines", [
+    [payload()[:40], payload()[40:], payload()],  # halves of one event
+    [b'{"a":"}', b'{"}', payload() + b"," + payload(), payload()],  # a string across two lines
+    [b'{"a":{}', b'{"b":1}}', payload() + b"," + payload(), payload()],  # an object across two
+    [payload()[:-1] + b',"a":[{}', b'{}]}', payload(), payload() + b"," + payload()],
+])
+def test_lines_that_join_into_other_json_are_judged_each_on_its_own(lines: list[bytes]) -> None:
+    """Each line is parsed on its own: lines never pair into valid events (as a parse of the
+    record as one JSON array, lines joined by commas, would make of these)."""
+    batch: list[Record] = [(0, encode(lines), [(BATCH_HEADER, BATCH_FORMAT)])]
+    expected, expected_dead = judged(PerEvent(CAT, NOW, None, KEY), batch)
     verdicts, dead = judged(Judge(CAT, NOW, None, KEY, grouping=False), batch)
-    assert [valid for _, valid, _ in verdicts] == [False, False, False, False, False, True]
-    assert [d.code for d in dead] == ["not_json"] * 5
+    assert rows(verdicts) == rows(expected) and dead == expected_dead
+    assert [valid for _, valid, _ in verdicts].count(True) == 1  # the one whole event
+
+
+def test_a_repeated_key_is_read_as_each_line_alone_reads_it() -> None:
+    """JSON lets an object repeat a key (the last one counts): read as the per-event path
+    reads it."""
+    obj = event()
+    repeated = orjson.dumps(obj)[:-1] + b',"status":"rejected"}'
+    batch: list[Record] = [(0, encode([repeated, payload()]), [(BATCH_HEADER, BATCH_FORMAT)])]
+    expected, _ = judged(PerEvent(CAT, NOW, None, KEY), batch)
+    verdicts, _ = judged(Judge(CAT, NOW, None, KEY, grouping=False), batch)
+    assert rows(verdicts) == rows(expected)
+    assert verdicts[0][2][8] == "rejected"  # (schemas.verdict.OK.STATUS)
 
 
 def test_a_record_of_one_refused_signature_is_rejected_whole() -> None:
