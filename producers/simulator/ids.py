@@ -23,8 +23,13 @@ def _format(bits: int) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+_VALID_KEEP = _KEEP & ~_HIGH_BIT
+
+
 def valid_event_id(rng: random.Random) -> str:
-    return _format(rng.getrandbits(128) & ~_HIGH_BIT)
+    """``_format(bits & ~_HIGH_BIT)`` written out: one call less for every event."""
+    h = ((rng.getrandbits(128) & _VALID_KEEP) | _VERSION_4).to_bytes(16).hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def invalid_line_id(rng: random.Random) -> str:
