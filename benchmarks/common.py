@@ -277,6 +277,11 @@ class Pipeline(LocalPipeline):
         self.first_batch = 0.0
         self.last_batch = 0.0
         self.history: list[tuple[float, int]] = []  # (time, events applied)
+        # CPU seconds of each worker and of this process when the first batch was stored,
+        # and the events applied by then: CPU an event after start-up (see steady_cpu_us).
+        self.cpu_at_first: dict[int, float] = {}
+        self.own_cpu_at_first = 0.0
+        self.applied_at_first = 0
 
     @property
     def store(self) -> Store | None:
@@ -286,6 +291,9 @@ class Pipeline(LocalPipeline):
         now = time.perf_counter()
         if not self.first_batch:
             self.first_batch = now
+            self.own_cpu_at_first = time.process_time()
+            self.cpu_at_first = {pid: cpu_seconds(pid) for pid in self.worker_pids}
+            self.applied_at_first = self.run.applied
         self.last_batch = now
         self.history.append((now, self.run.applied))
         if self.on_batch is not None:
@@ -326,6 +334,17 @@ class Pipeline(LocalPipeline):
     def steady_rate(self, events: int) -> float:
         """Events/s from 10% to 90% of ``events`` applied (see steady_or_overall)."""
         return steady_or_overall(self.history, events, events / self.steady_seconds)
+
+    def steady_cpu_us(self, events: int) -> tuple[float, float]:
+        """CPU microseconds an event of the first worker and of this process (the counting
+        writer's thread, mostly) from the first batch stored to now, start-up excluded as
+        the rates exclude it; over the whole run for a run written in one batch."""
+        pid = self.worker_pids[0]
+        after = max(1, events - self.applied_at_first)
+        if len(self.history) < 2:
+            return cpu_seconds(pid) / events * 1e6, time.process_time() / events * 1e6
+        return ((cpu_seconds(pid) - self.cpu_at_first.get(pid, 0.0)) / after * 1e6,
+                (time.process_time() - self.own_cpu_at_first) / after * 1e6)
 
 
 def check_exact(store: Store, truth: Truth) -> None:
@@ -516,7 +535,8 @@ class Spy:
 
 
 AREAS = (  # first match from the innermost frame outwards
-    ("validation", ("schemas/event.py", "stream_processors/validation.py", "schemas/batch.py")),
+    ("validation", ("schemas/event.py", "stream_processors/validation.py", "schemas/batch.py",
+                    "stream_processors/columnar.py", "schemas/signing.py", "nacl/")),
     ("envelopes", ("stream_processors/envelope.py",)),
     ("counting", ("stream_processors/counter.py", "stream_processors/seen.py")),
     ("metrics", ("prometheus_client", "stream_processors/metrics.py")),

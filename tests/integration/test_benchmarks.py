@@ -43,7 +43,11 @@ def test_replay_checks_both_record_shapes_exact() -> None:
     for path in ("bare aiokafka consumer", "bare Faust agent", "pipeline"):
         assert f"one event per record: {path}" in out
         assert f"batched records (<= 100 events): {path}" in out
-    assert re.search(r"^single: pipeline / bare Faust = [\d.]+; goal >= 0.8: (met|MISSED)$", out, re.M)
+    assert re.search(r"^single: pipeline / bare Faust = [\d.]+ \(pipeline [\d,]+ events/s, exact; "
+                     r"bare Faust agent [\d,]+\); goal >= 1.0: (met|MISSED)$", out, re.M)
+    assert re.search(r"^batched: pipeline [\d,]+ events/s, exact \(bare Faust agent [\d,]+: [\d.]+ x; "
+                     r"worker [\d.]+ us and writer [\d.]+ us of CPU an event\); goal >= 150,000: "
+                     r"(met|MISSED)$", out, re.M)
 
 
 def test_scaleout_runs_one_and_two_workers_exact() -> None:
