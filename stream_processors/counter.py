@@ -69,7 +69,7 @@ class Linger:
     at most about 1/(1 + ratio) of the writer's time, the rest is left to the workers.
     Settings: TAHAWUL_COUNTER_LINGER_RATIO, TAHAWUL_COUNTER_LINGER_MAX (tahawul/settings.py)."""
 
-    ratio: float = 3.0
+    ratio: float = 1.0
     most: float = 0.5
     last_write: float = 0.0  # seconds the previous write took, from its first envelope's arrival
 

@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     # table whatever its size, so under load a few large writes beat many small ones, while
     # a quiet stream is best written at once.
     counter_linger_ratio: float = Field(
-        3.0, ge=0, le=100,
+        1.0, ge=0, le=100,
         description="TAHAWUL_COUNTER_LINGER_RATIO: the writer waits for more envelopes up to this "
                     "many times as long as its previous write took (small writes of a quiet stream "
                     "go at once; large, slow ones under load gather more), so writing takes at most "
