@@ -29,8 +29,14 @@ import orjson
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import (
+    InconsistentGroupProtocolError,
+    InvalidGroupIdError,
+    InvalidSessionTimeoutError,
+    KafkaError,
+)
 
+from tahawul.errors import UsageError
 from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.schemas.redaction import redact as redact_payload
 from tahawul.schemas.reference import load_catalogue
@@ -43,6 +49,7 @@ from tahawul.stream_processors import metrics
 from tahawul.stream_processors.envelope import Envelope, decode_payload
 from tahawul.stream_processors.exchange_counter import ExchangeBatch, ExchangeCounting, Incoming
 from tahawul.stream_processors.exchange_verdicts import is_exchange_row
+from tahawul.stream_processors.group_join import refusal_reason
 from tahawul.stream_processors.grouping import group, repeated
 from tahawul.stream_processors.seen import CountedIndex, entity_tag, entity_tags, pair_keys, uuid_halves
 
@@ -563,6 +570,11 @@ def run_counter(
                 check_completeness(store, settings.completeness_grace_seconds)
             try:
                 envelopes = poll_batch(consumer, stop, linger.seconds(), settings.counter_batch_events)
+            except (InvalidSessionTimeoutError, InconsistentGroupProtocolError, InvalidGroupIdError) as exc:
+                # Refused for good (a session timeout outside the broker's bounds, ...): polling
+                # again changes nothing, so say which setting to change (as the worker does).
+                raise UsageError(refusal_reason(f"{type(exc).__name__}: {exc}", settings.counter_group,
+                                                settings.session_timeout)) from exc
             except KafkaError as exc:
                 # The broker is away (restarting, network): wait and poll again. Nothing
                 # was applied for these records yet, so nothing can be lost or doubled.
