@@ -27,6 +27,7 @@ operator adds capacity).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import time
@@ -103,6 +104,16 @@ def largest_share(filled: Filled) -> float:
     return max(sizes) / sum(sizes)
 
 
+def split_bound(filled: Filled) -> float:
+    """The most two workers can give over one when each owns half of the partitions, from the
+    partition sizes alone: total / the larger half of the most even split. It does not
+    depend on how busy the machine is, which the measured ratio does."""
+    sizes = [offset + 1 for offset in filled.acked.values()]
+    half = len(sizes) // 2
+    larger = min(max(sum(c), sum(sizes) - sum(c)) for c in itertools.combinations(sizes, half))
+    return sum(sizes) / larger
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scaleout", description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=300_000, help="events in the topic (default 300,000)")
@@ -125,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             filled = (fill_as_producers(source, args.events) if key == "producer"
                       else fill(source, args.events, key="entity"))
             share = largest_share(filled)
-            print(f"  {filled.events:,} events; the fullest partition holds {share:.0%}", flush=True)
+            print(f"  {filled.events:,} events; the fullest partition holds {share:.0%}; two workers "
+                  f"with 4 partitions each can give at most {split_bound(filled):.2f}x one", flush=True)
             r = measure(bench, source, filled, args.timeout)
             for kind, label in (("faust", "bare Faust agents (baseline)"),
                                 ("pipeline", "pipeline workers (+ 1 writer)")):
