@@ -66,9 +66,13 @@ def run_topic(bench: Bench, name: str, filled: Filled, settings_of: Settings, pr
         p.start(workers=1)
         spies: list[tuple[str, Spy]] = []
         if profile:
-            # Profile the middle of the run: after start-up, for about half of it.
+            # Profile the middle of the run: after start-up (the first batch stored; a
+            # loaded machine can take many seconds to start the worker), for about half of it.
             expected = events / max(out["faust"], 1.0)
-            time.sleep(min(20.0, 2.0 + expected * 0.2))
+            started = time.monotonic()
+            while not p.first_batch and time.monotonic() - started < 120:
+                time.sleep(0.1)
+            time.sleep(min(5.0, expected * 0.1))
             duration = max(5.0, min(60.0, expected * 0.5))
             where = pipeline_settings.data_dir
             spies = [("worker", Spy(p.worker_pids[0], where / "worker.spy", duration)),
