@@ -44,8 +44,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     both_brokers on Tansu and on Apache Kafka (ids ``[tansu]``/``[kafka]``)."""
     if "broker_kind" in metafunc.fixturenames:
         marked = metafunc.definition.get_closest_marker("both_brokers") is not None
-        metafunc.parametrize("broker_kind", brokers_for(metafunc.config, marked),
-                             indirect=True, scope="module")
+        kinds = brokers_for(metafunc.config, marked)
+        if metafunc.definition.get_closest_marker("tansu_only") is not None:
+            kinds = ["tansu"]
+        metafunc.parametrize("broker_kind", kinds, indirect=True, scope="module")
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +57,14 @@ def broker_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
-def broker(broker_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+def broker(broker_kind: str, tmp_path_factory: pytest.TempPathFactory,
+           request: pytest.FixtureRequest) -> Iterator[Broker]:
     """A fresh broker per module (Faust's internal topics are not namespaced per app):
-    Tansu in memory, or a single Apache Kafka node with its log in the module's temp dir."""
+    Tansu in memory, or a single Apache Kafka node with its log in the module's temp dir
+    (server.properties added from the module's ``KAFKA_PROPERTIES``, if it has any)."""
     if broker_kind == "kafka":
-        with ApacheKafka(tmp_path_factory.mktemp("kafka")) as kafka:
+        properties = getattr(request.module, "KAFKA_PROPERTIES", {})
+        with ApacheKafka(tmp_path_factory.mktemp("kafka"), properties=properties) as kafka:
             yield kafka
         return
     with EmbeddedBroker(tmp_path_factory.mktemp("broker") / "broker.log") as b:
