@@ -25,12 +25,12 @@ FATAL_JOIN: Final = "Attempt to join group failed due to fatal error"
 def refusal_reason(error: str, group: str, session_timeout: float) -> str:
     """The one line a person reads: what the broker refused and what to change."""
     if "InvalidSessionTimeout" in error:
-        return (f"the broker refused to let this worker join group {group!r}: its session "
+        return (f"the broker refused to let this process join group {group!r}: its session "
                 f"timeout, TAHAWUL_SESSION_TIMEOUT={session_timeout:g} s, is outside the "
                 f"broker's group.min.session.timeout.ms .. group.max.session.timeout.ms "
                 f"(Kafka's defaults: 6 s .. 30 min); set TAHAWUL_SESSION_TIMEOUT within them "
                 f"({error})")
-    return f"the broker refused to let this worker join group {group!r} for good: {error}"
+    return f"the broker refused to let this process join group {group!r} for good: {error}"
 
 
 class GroupJoinRefused(logging.Handler):

@@ -1,4 +1,5 @@
-"""A worker whose consumer group the broker will not let it join exits with the reason.
+"""A worker or counting writer whose consumer group the broker will not let it join exits
+with the reason.
 
 Apache Kafka refuses a session timeout outside group.min/max.session.timeout.ms
 (``InvalidSessionTimeoutError``); aiokafka logs it and leaves the consumer idle, and the
@@ -17,6 +18,7 @@ from tahawul.runtime.apache_kafka import ApacheKafka
 from tahawul.runtime.local import Workers
 from tahawul.settings import Settings
 from tahawul.stream_processors.group_join import CONFIG_EXIT
+from tests.integration.producer_support import tahawul
 
 pytestmark = pytest.mark.integration
 
@@ -41,3 +43,16 @@ def test_a_refused_session_timeout_ends_the_worker_with_the_reason(
     assert "TAHAWUL_SESSION_TIMEOUT=0.5 s, is outside the broker's group.min.session.timeout.ms" in log
     assert "InvalidSessionTimeoutError" in log
     assert took < 60, f"the worker took {took:.0f} s to give up"
+
+
+def test_a_refused_session_timeout_ends_the_counter_with_the_reason(settings: Settings) -> None:
+    """The counting writer, refused the same way, exits 2 (a setting to change) with the
+    same line, instead of retrying its poll once a second forever."""
+    started = time.monotonic()
+    done = tahawul(settings, "counter", timeout=120, TAHAWUL_SESSION_TIMEOUT="0.5")
+    took = time.monotonic() - started
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "TAHAWUL_SESSION_TIMEOUT=0.5 s, is outside the broker's group.min.session.timeout.ms" \
+        in done.stderr
+    assert "InvalidSessionTimeoutError" in done.stderr
+    assert took < 60, f"the counter took {took:.0f} s to give up"
