@@ -58,7 +58,11 @@ class Driver:
 
     def read(self, timeout: float) -> str:
         assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        # poll, not select: a long pytest process may hold more than 1,024 descriptors, and
+        # select() refuses any numbered above that ("filedescriptor out of range").
+        poller = select.poll()
+        poller.register(self.proc.stdout, select.POLLIN)
+        ready = poller.poll(timeout * 1000)
         assert ready, f"the producer process did not answer within {timeout} s"
         return self.proc.stdout.readline().strip()
 
