@@ -104,14 +104,16 @@ def largest_share(filled: Filled) -> float:
     return max(sizes) / sum(sizes)
 
 
-def split_bound(filled: Filled) -> float:
+def split_bounds(filled: Filled) -> tuple[float, float]:
     """The most two workers can give over one when each owns half of the partitions, from the
-    partition sizes alone: total / the larger half of the most even split. It does not
-    depend on how busy the machine is, which the measured ratio does."""
+    partition sizes alone (total / the larger half): for the least even and the most even
+    split. Which split a group gets is not chosen by size, so the ratio lies under the first
+    by bad luck and under the second at best. These do not depend on how busy the machine is,
+    which the measured ratio does."""
     sizes = [offset + 1 for offset in filled.acked.values()]
-    half = len(sizes) // 2
-    larger = min(max(sum(c), sum(sizes) - sum(c)) for c in itertools.combinations(sizes, half))
-    return sum(sizes) / larger
+    total = sum(sizes)
+    larger = [max(sum(c), total - sum(c)) for c in itertools.combinations(sizes, len(sizes) // 2)]
+    return total / max(larger), total / min(larger)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,8 +138,10 @@ def main(argv: list[str] | None = None) -> int:
             filled = (fill_as_producers(source, args.events) if key == "producer"
                       else fill(source, args.events, key="entity"))
             share = largest_share(filled)
+            worst, best = split_bounds(filled)
             print(f"  {filled.events:,} events; the fullest partition holds {share:.0%}; two workers "
-                  f"with 4 partitions each can give at most {split_bound(filled):.2f}x one", flush=True)
+                  f"with 4 partitions each can give at most {worst:.2f}x one (least even split) to "
+                  f"{best:.2f}x (most even)", flush=True)
             r = measure(bench, source, filled, args.timeout)
             for kind, label in (("faust", "bare Faust agents (baseline)"),
                                 ("pipeline", "pipeline workers (+ 1 writer)")):
