@@ -12,7 +12,7 @@ records of one event (the SDK, or any Kafka producer) and as batched records of 
 
 Rates are events per second from the first event handled to the last (start-up excluded,
 the same for all three); the pipeline's rate with start-up included (process start to the
-last batch stored) is printed too. Goals (issue 19), each printed with its figure, its
+last batch stored) is printed too. Goals, each printed with its figure, its
 baseline of the same run and the ratio: the pipeline at least 1.0 x the bare Faust agent
 on records of one event (the worker does little a bare agent does not, besides verifying
 each record's signature), and at least 150,000 events/s on batched records, exact (the
