@@ -162,8 +162,14 @@ def sigkill_after_commits(proc: subprocess.Popen[bytes], log: IO[bytes], setting
                           records: int, timeout: float) -> None:
     """Let the counter process commit ``records`` validated records (its applied batches),
     then SIGKILL it mid-run."""
-    wait_for(lambda: proc.poll() is not None or committed(settings) >= records, timeout,
-             "the counter to commit some batches")
+    try:
+        wait_for(lambda: proc.poll() is not None or committed(settings) >= records, timeout,
+                 "the counter to commit some batches")
+    except AssertionError:
+        proc.kill()  # it would outlive the test (and the run) otherwise
+        proc.wait()
+        log.close()
+        raise
     assert proc.poll() is None, "the counter exited by itself"
     proc.kill()
     proc.wait()
