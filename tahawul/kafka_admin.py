@@ -163,6 +163,7 @@ def ensure_topics(bootstrap: str, settings: Settings) -> None:
                 f"{account} may not use the topic {settings.topic_transactions} on Kafka at {bootstrap} "
                 "(or it does not exist): the administrator creates it and grants access with "
                 "`tahawul kafka acls`")
+        await_leaders(client, [name for name in wanted if name in visible])
         pair = [settings.topic_transactions, settings.topic_validated]
         if not set(pair) <= visible:
             return
@@ -177,6 +178,26 @@ def ensure_topics(bootstrap: str, settings: Settings) -> None:
             )
     finally:
         client.close()
+
+
+def await_leaders(client: KafkaAdminClient, topics: list[str], timeout: float = 30.0) -> None:
+    """Wait until every partition of ``topics`` has a leader.
+
+    Apache Kafka answers CreateTopics before the new partitions have leaders everywhere; a
+    consumer that joins its group in that window is assigned no partitions of the topic
+    and, with nothing to fetch, never rejoins (a counting writer was seen idle for 60 s so).
+    Returns quietly after ``timeout``: the clients then retry as they would anyway."""
+    deadline = time.monotonic() + timeout
+    while True:
+        described = client.describe_topics(topics)
+        ready = len(described) == len(topics) and all(
+            t.get("error_code", 0) == 0 and t["partitions"] and all(
+                p.get("error_code", 0) == 0 and p.get("leader_id", p.get("leader", -1)) >= 0
+                for p in t["partitions"])
+            for t in described)
+        if ready or time.monotonic() >= deadline:
+            return
+        time.sleep(0.2)
 
 
 def last_offsets(bootstrap: str, topic: str, security: KafkaSecurity = PLAINTEXT) -> dict[int, int]:

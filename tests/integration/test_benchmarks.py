@@ -76,6 +76,7 @@ def test_national_runs_up_end_to_end_and_audits_it() -> None:
     assert "compared at scale 0.002 (the scale the store's simulated run recorded)" in out
     assert "3 of 3 figures within their rounding" in out
     for row in ("up, the whole pipeline", "generation alone (baseline)",
-                "up at scale 0.0002, x 10 (baseline)", "worker", "up (feed, counting writer, chDB)"):
+                "up at scale 0.0002, x 10 (baseline)", "worker",
+                "feed (simulator, batching, signing, producing)", "up (counting writer, chDB, live view)"):
         assert row in out, out
     assert re.search(r"^[\d,]+ input records in [\d,]+ s; audit published: every figure", out, re.M), out
