@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
-from tahawul.schemas.event import RFC3339_PATTERN, Event, FieldSpec, InvalidEvent, decode, parse
+from tahawul.schemas.event import (
+    RFC3339_PATTERN,
+    Event,
+    FieldSpec,
+    InvalidEvent,
+    check_kind_and_version,
+    decode,
+    parse,
+)
 from tahawul.schemas.exchange import Exchange, is_exchange
 from tahawul.schemas.exchange import validate as validate_exchange
 from tahawul.schemas.reference import Catalogue
@@ -112,14 +120,7 @@ def validate(obj: Any, catalogue: Catalogue, now: datetime | None = None) -> Con
     missing = [name for name in REQUIRED if name not in obj]
     if missing:
         raise InvalidEvent("missing_field", f"missing required field(s): {', '.join(missing)}")
-    if obj["kind"] != KIND:
-        raise InvalidEvent("wrong_kind", f"kind must be {KIND!r}")
-    version = obj["schema_version"]
-    if type(version) is not int:
-        raise InvalidEvent("wrong_type", "schema_version must be an integer")
-    if version != SCHEMA_VERSION:
-        raise InvalidEvent("unknown_schema_version",
-                           "schema_version of a control total is not supported (expected 1)")
+    check_kind_and_version(obj, KIND, SCHEMA_VERSION, "a control total")
     current = now or datetime.now(UTC)
     raw_day = obj["day"]
     if not isinstance(raw_day, str) or not _DAY_RE.match(raw_day):

@@ -206,12 +206,7 @@ def validate(obj: Any, catalogue: Catalogue, now: datetime | None = None) -> Eve
         raise InvalidEvent("bad_event_id", "event_id is not a UUID (8-4-4-4-12 hex digits)")
 
     occurred_at = _parse_time(obj["occurred_at"])
-    if occurred_at < EARLIEST_OCCURRED_AT:
-        raise InvalidEvent("occurred_at_too_old", "occurred_at is before 2000-01-01")
-    current = now or datetime.now(UTC)
-    if occurred_at > current + FUTURE_TOLERANCE:
-        raise InvalidEvent("occurred_at_in_future", "occurred_at is more than "
-                           f"{int(FUTURE_TOLERANCE.total_seconds() // 60)} minutes in the future")
+    check_occurred_at(occurred_at, now)
 
     entity = _code(obj, "entity")
     service = _code(obj, "service")
@@ -356,3 +351,27 @@ def parse_fields(payload: bytes | None, catalogue: Catalogue, now: datetime | No
 def parse(payload: bytes | None, catalogue: Catalogue, now: datetime | None = None) -> Event:
     """Decode and validate one raw payload (a Kafka record value or a file line)."""
     return Event(*parse_fields(payload, catalogue, now))
+
+
+def check_occurred_at(occurred_at: datetime, now: datetime | None = None) -> None:
+    """The time bounds every contract puts on ``occurred_at`` (events and exchange halves):
+    nothing before 2000, nothing more than the clock tolerance ahead of ``now``."""
+    if occurred_at < EARLIEST_OCCURRED_AT:
+        raise InvalidEvent("occurred_at_too_old", "occurred_at is before 2000-01-01")
+    current = now or datetime.now(UTC)
+    if occurred_at > current + FUTURE_TOLERANCE:
+        raise InvalidEvent("occurred_at_in_future", "occurred_at is more than "
+                           f"{int(FUTURE_TOLERANCE.total_seconds() // 60)} minutes in the future")
+
+
+def check_kind_and_version(obj: dict[str, Any], kind: str, version: int, noun: str) -> None:
+    """The ``kind`` and ``schema_version`` checks of the contracts that carry a kind
+    (control totals, exchange halves), with the same reasons for each."""
+    if obj["kind"] != kind:
+        raise InvalidEvent("wrong_kind", f"kind must be {kind!r}")
+    sent = obj["schema_version"]
+    if type(sent) is not int:
+        raise InvalidEvent("wrong_type", "schema_version must be an integer")
+    if sent != version:
+        raise InvalidEvent("unknown_schema_version",
+                           f"schema_version of {noun} is not supported (expected {version})")

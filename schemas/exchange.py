@@ -28,11 +28,11 @@ from functools import lru_cache
 from typing import Any, Final
 
 from tahawul.schemas.event import (
-    EARLIEST_OCCURRED_AT,
-    FUTURE_TOLERANCE,
     RFC3339_PATTERN,
     FieldSpec,
     InvalidEvent,
+    check_kind_and_version,
+    check_occurred_at,
 )
 from tahawul.schemas.platform_members import load_platform_members
 from tahawul.schemas.reference import Catalogue
@@ -181,14 +181,7 @@ def validate(obj: Any, catalogue: Catalogue, now: datetime | None = None,
     missing = [] if obj.keys() >= _REQUIRED_SET else [name for name in REQUIRED if name not in obj]
     if missing:
         raise InvalidEvent("missing_field", f"missing required field(s): {', '.join(missing)}")
-    if obj["kind"] != KIND:
-        raise InvalidEvent("wrong_kind", f"kind must be {KIND!r}")
-    version = obj["schema_version"]
-    if type(version) is not int:
-        raise InvalidEvent("wrong_type", "schema_version must be an integer")
-    if version != SCHEMA_VERSION:
-        raise InvalidEvent("unknown_schema_version",
-                           "schema_version of an exchange is not supported (expected 1)")
+    check_kind_and_version(obj, KIND, SCHEMA_VERSION, "an exchange")
     exchange_id = obj["exchange_id"]
     if not isinstance(exchange_id, str) or not _UUID_RE.match(exchange_id):
         raise InvalidEvent("bad_exchange_id", "exchange_id is not a UUID (8-4-4-4-12 hex digits)")
@@ -204,12 +197,7 @@ def validate(obj: Any, catalogue: Catalogue, now: datetime | None = None,
     except ValueError:
         raise InvalidEvent("bad_occurred_at", "occurred_at is not a real date and time") from None
     occurred_at = parsed.astimezone(UTC).replace(microsecond=parsed.microsecond // 1000 * 1000)
-    if occurred_at < EARLIEST_OCCURRED_AT:
-        raise InvalidEvent("occurred_at_too_old", "occurred_at is before 2000-01-01")
-    current = now or datetime.now(UTC)
-    if occurred_at > current + FUTURE_TOLERANCE:
-        raise InvalidEvent("occurred_at_in_future", "occurred_at is more than "
-                           f"{int(FUTURE_TOLERANCE.total_seconds() // 60)} minutes in the future")
+    check_occurred_at(occurred_at, now)
     items = obj["items"]
     if type(items) is not int:
         raise InvalidEvent("wrong_type", "items must be an integer")

@@ -32,7 +32,7 @@ from typing import IO, Any
 from tahawul.producers.kafka_sender import EventSender
 from tahawul.producers.partition_keys import batch_key, entity_of, payload_key
 from tahawul.producers.simulator import SimulatedLine
-from tahawul.runtime.feeds import LAG_CHECK_EVERY, Feed, simulation_feed, wait_for_room
+from tahawul.runtime.feeds import LAG_CHECK_EVERY, Feed, close_feed, simulation_feed, wait_for_room
 from tahawul.runtime.local import Run, child_env
 from tahawul.runtime.processes import child_options, stop_processes
 from tahawul.schemas.batch import BATCH_FORMAT, MAX_BATCH_BYTES, encode
@@ -166,10 +166,7 @@ def send_batched(sender: EventSender, lines: Iterable[SimulatedLine], run: Run,
         run.feed_error = str(exc)
         log.exception("feeding input failed")
     finally:
-        sender.close()
-        with run.lock:
-            run.acked = dict(sender.acked)
-            run.feed_done = True
+        close_feed(sender, run)
 
 
 def feed_command(spec: SimulationSpec, max_ahead: int | None) -> list[str]:

@@ -107,6 +107,16 @@ def wait_for_room(sender: EventSender, run: Run, max_ahead: int,
         time.sleep(LAG_POLL_S)
 
 
+def close_feed(sender: EventSender, run: Run) -> None:
+    """End a feed: close ``sender`` (waiting for the broker's acknowledgements), then record
+    the acknowledged offsets in ``run`` and mark the feed done, also after a failure, so
+    that a caller never waits for records that were not sent."""
+    sender.close()
+    with run.lock:
+        run.acked = dict(sender.acked)
+        run.feed_done = True
+
+
 def send_feed(sender: EventSender, feed: Feed, run: Run, stop: threading.Event | None = None,
               max_ahead: int | None = None) -> None:
     """Send every record of ``feed`` (until ``stop`` is set; records without headers in
@@ -130,7 +140,4 @@ def send_feed(sender: EventSender, feed: Feed, run: Run, stop: threading.Event |
         run.feed_error = str(exc)
         log.exception("feeding input failed")
     finally:
-        sender.close()
-        with run.lock:
-            run.acked = dict(sender.acked)
-            run.feed_done = True
+        close_feed(sender, run)
