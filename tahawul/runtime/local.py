@@ -124,6 +124,14 @@ def start_writer(settings: Settings, store: Store, on_batch: OnBatch | None = No
     """Start the counting loop on ``store`` in a daemon thread; ``on_batch`` sees every
     write after ``run`` has recorded it."""
     run = run or Run()
+    # What the store already holds counts as applied: a writer restarted after everything
+    # was applied gets no batch, and a watcher waiting for its first batch (exit-when-done,
+    # a test after a writer crash) would wait forever.
+    recovered = store.progress()
+    with run.lock:
+        for key, offset in recovered.items():
+            if offset > run.progress.get(key, -1):
+                run.progress[key] = offset
 
     def hook(writer: CountingWriter, prepared: Prepared) -> None:
         run.on_batch(writer, prepared)
