@@ -116,7 +116,15 @@ def test_a_stop_counts_what_send_had_acknowledged_then_exits_without_orphans(
                               cwd=REPO, capture_output=True, text=True, timeout=300)
         assert sent.returncode == 0, sent.stderr
         stop(up.proc)  # at once: most events are not counted yet
-        assert up.proc.wait(300) == 0, "\n".join(up.lines)
+        try:
+            code = up.proc.wait(300)
+        except subprocess.TimeoutExpired:  # say where it stood rather than only that it hung
+            logs = sorted(data.glob("*.log"))  # the workers' and the broker's (up's log dir)
+            tails = [f"{log.name}: " + " | ".join(log.read_text(errors="replace").splitlines()[-8:])
+                     for log in logs]
+            raise AssertionError("up did not exit within 300 s of the stop; its lines:\n"
+                                 + "\n".join(up.lines[-30:] + tails)) from None
+        assert code == 0, "\n".join(up.lines)
     finally:
         if up.proc.poll() is None:
             up.proc.kill()
