@@ -63,9 +63,12 @@ from tahawul.schemas.headers import (
 from tahawul.schemas.reference import load_catalogue
 from tahawul.settings import Settings
 from tahawul.stream_processors import metrics
+from tahawul.stream_processors.batching import take_batches
 from tahawul.stream_processors.columnar import ReferenceCache
 from tahawul.stream_processors.envelope import split
+from tahawul.stream_processors.fetch_wait import use_short_fetch_wait
 from tahawul.stream_processors.group_join import exit_when_refused
+from tahawul.stream_processors.linger import Linger
 from tahawul.stream_processors.redaction_key import redaction_key
 from tahawul.stream_processors.validation import SOURCE_FORM, DeadLetter, Judge, Verdict
 
@@ -412,6 +415,7 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
         datadir=str(datadir),
         table_cleanup_interval=3600.0,
     )
+    use_short_fetch_wait(app)  # Faust's own fetch wait is 1.5 s (fetch_wait.py)
     catalogue = load_catalogue()
     trust = worker_trust_file(settings)  # public keys only; no unsigned mode
     source = source_topic(app, settings)
@@ -484,9 +488,11 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
 
     @app.agent(source, name="validate")
     async def validate(stream: faust.StreamT) -> None:
-        # take_events is on faust's Stream but missing from the StreamT protocol.
-        batches = stream.take_events(settings.batch_max, within=settings.batch_within)  # type: ignore[attr-defined]
-        async for events in batches:
+        # Each batch stays open after its first record as long as the previous one took to
+        # handle (times the ratio, at most batch_within): batching.py.
+        window = Linger(settings.batch_window_ratio, settings.batch_within)
+        async for events in take_batches(stream, settings.batch_max, window):
+            started = time.monotonic()
             if watchdog is not None:
                 watchdog.begin()
             try:
@@ -499,6 +505,7 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
                           f"({exc!r}); exiting without committing it (it will be re-sent)")
             if watchdog is not None:
                 watchdog.end()
+            window.wrote(time.monotonic() - started)
 
     return app
 

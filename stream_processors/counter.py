@@ -51,6 +51,7 @@ from tahawul.stream_processors.exchange_counter import ExchangeBatch, ExchangeCo
 from tahawul.stream_processors.exchange_verdicts import is_exchange_row
 from tahawul.stream_processors.group_join import refusal_reason
 from tahawul.stream_processors.grouping import group, repeated
+from tahawul.stream_processors.linger import Linger
 from tahawul.stream_processors.seen import CountedIndex, entity_tag, entity_tags, pair_keys, uuid_halves
 
 log = logging.getLogger(__name__)
@@ -61,30 +62,6 @@ log = logging.getLogger(__name__)
 # with 50 ms 13 ms and 31-55 ms (same run, docs/performance.md). 50 ms costs an idle
 # writer 20 small fetches a second.
 FETCH_WAIT_MS = 50
-
-
-@dataclass(slots=True)
-class Linger:
-    """How long a write waits for more envelopes after its first ones, adapting to load.
-
-    A store write costs ClickHouse a new part per table whatever its size, plus merges
-    later, so under load a few large writes beat many small ones; a quiet stream is best
-    written at once. The load shows in how long the previous write took (its events, and
-    a machine busy with other work): the next write waits up to ``ratio`` times that, at
-    most ``most`` seconds. A quiet stream's writes take milliseconds and go out almost at
-    once; under load writes grow, and so does the wait, until ``most``; writing then takes
-    at most about 1/(1 + ratio) of the writer's time, the rest is left to the workers.
-    Settings: TAHAWUL_COUNTER_LINGER_RATIO, TAHAWUL_COUNTER_LINGER_MAX (tahawul/settings.py)."""
-
-    ratio: float = 1.0
-    most: float = 0.5
-    last_write: float = 0.0  # seconds the previous write took, from its first envelope's arrival
-
-    def seconds(self) -> float:
-        return min(self.most, self.ratio * self.last_write)
-
-    def wrote(self, seconds: float) -> None:
-        self.last_write = seconds
 
 
 CONFLICT_REASON = ("this entity already sent an event with this event_id and different content; "

@@ -119,7 +119,16 @@ class Settings(BaseSettings):
         2000, ge=1, description="TAHAWUL_BATCH_MAX: most events a worker validates per batch."
     )
     batch_within: float = Field(
-        0.3, gt=0, description="TAHAWUL_BATCH_WITHIN: seconds a worker waits to fill a batch."
+        0.3, gt=0,
+        description="TAHAWUL_BATCH_WITHIN: the most seconds a worker's batch stays open for more "
+                    "records after its first (stream_processors/batching.py).",
+    )
+    batch_window_ratio: float = Field(
+        1.0, ge=0, le=100,
+        description="TAHAWUL_BATCH_WINDOW_RATIO: a worker's batch stays open for more records up "
+                    "to this many times as long as its previous batch took to validate and deliver "
+                    "(at most TAHAWUL_BATCH_WITHIN): a quiet stream's records go on almost at once, "
+                    "under load batches fill. 0 takes what has arrived at once.",
     )
     worker_buffer: int = Field(
         1024, ge=16,
@@ -303,6 +312,7 @@ class Settings(BaseSettings):
             "TAHAWUL_SESSION_TIMEOUT": str(self.session_timeout),
             "TAHAWUL_BATCH_MAX": str(self.batch_max),
             "TAHAWUL_BATCH_WITHIN": str(self.batch_within),
+            "TAHAWUL_BATCH_WINDOW_RATIO": str(self.batch_window_ratio),
             "TAHAWUL_WORKER_BUFFER": str(self.worker_buffer),
             "TAHAWUL_LOG_LEVEL": self.log_level,
             "TAHAWUL_LOG_FORMAT": self.log_format,
