@@ -10,9 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
-from tahawul.schemas.batch import BATCH_FORMAT, encode
+from tahawul.schemas.batch import BATCH_FORMAT, encode, events_of
 from tahawul.schemas.headers import BATCH_HEADER, SIGNATURE_HEADER
 from tahawul.schemas.signing import SigningKey, Trust
+from tahawul.stream_processors.columnar import ReferenceCache, now_ms, usual_rows
 from tahawul.stream_processors.envelope import Columns, split
 from tahawul.stream_processors.metrics import WORKER_CONSUMED, WORKER_VALID, observe_verdicts
 from tahawul.stream_processors.validation import DeadLetter, Judge, Record, Verdict, per_event
@@ -179,3 +180,53 @@ def test_the_worker_metrics_count_each_event_of_a_columns_verdict() -> None:
     before = (WORKER_CONSUMED._value.get(), WORKER_VALID._value.get())
     observe_verdicts(verdicts)
     assert (WORKER_CONSUMED._value.get() - before[0], WORKER_VALID._value.get() - before[1]) == (4, 3)
+
+
+# Lines near the edge of the usual form (columnar.usual_rows: one regular expression over
+# the record), each judged as the per-event path judges it: of the usual form or not, valid
+# or not.
+USUAL_EDGES: list[bytes] = [
+    payload(quantity=..., automated=...), payload(automated=...), payload(quantity=...),
+    payload(satisfaction=None), payload(satisfaction=5), payload(quantity=100_000), payload(automated=True),
+    payload(event_id=UUID.upper()), payload(**MOH_EVENT, satisfaction=1),
+    payload(quantity=100_001), payload(quantity=999_999), payload(quantity=0),
+    payload()[:-1].replace(b'"quantity":1', b'"quantity":01') + b"}",
+    payload().replace(b'"entity":"ROP"', b'"entity":"R\\u004fP"'),  # an escape: valid, not usual
+    payload().replace(b'"entity":"ROP"', b'"entity":"ROP\\""'),
+    payload(entity="ÖMAN"), payload(service="MOH-PREARRIVAL-MED"), payload(governorate="OM-XX"),
+    payload(channel="pigeon"), payload(status="done"),
+    payload(occurred_at="2025-03-04t09:15:22.123+04:00"),
+    payload(occurred_at="2025-03-04T09:15:22.123Z"), payload(occurred_at="2025-03-04T09:15:22.123-00:00"),
+    payload(occurred_at="2026-01-01T04:09:59.999+04:00"),
+    payload(occurred_at="2026-01-01T04:10:00.001+04:00"),
+    payload(occurred_at="٢٠٢٥-03-04T10:00:00.000+04:00"),
+    payload()[:-1] + b',"extra":1}', payload()[:-1] + b',"automated":true}',
+    payload() + b" ", b" " + payload(),
+    payload() + b"\r", b"", payload(schema_version=True), payload(schema_version=1.0),
+    payload().replace(b'"schema_version":1', b'"schema_version":1e0'),
+    orjson.dumps({**event(), "satisfaction": 3, "automated": True}),  # optional fields out of order
+]
+
+
+@pytest.mark.parametrize("trailing", [b"", b"\n", b"\n\n"])
+def test_the_usual_form_is_read_as_the_per_event_path_reads_it(trailing: bytes) -> None:
+    rng = random.Random(7)
+    batch: list[Record] = []
+    for offset, edge in enumerate(USUAL_EDGES):
+        lines = [rng.choice(USUAL) for _ in range(9)]
+        lines[rng.randrange(len(lines))] = edge
+        batch.append((offset, encode(lines) + trailing, [(BATCH_HEADER, BATCH_FORMAT)]))
+    for _, value, _ in batch:  # each record is read by the usual form's path
+        assert value is not None
+        lines = events_of(value, BATCH_FORMAT)
+        assert usual_rows(value, lines, 0, now_ms(NOW), ReferenceCache(CAT)) is not None
+    expected, expected_dead = judged(PerEvent(CAT, NOW, None, KEY), batch)
+    ordered, ordered_dead = judged(Judge(CAT, NOW, None, KEY, grouping=False), batch)
+    assert rows(ordered) == rows(expected) and ordered_dead == expected_dead
+    grouped, grouped_dead = judged(Judge(CAT, NOW, None, KEY), batch)
+    assert grouped_dead == expected_dead
+    assert sorted(rows(per_event(grouped)), key=repr) == sorted(rows(expected), key=repr)
+    assert ([e.encode() for e in split(TOPIC, 0, grouped)]
+            == [e.encode() for e in split(TOPIC, 0, expected)])
+    valid = sum(valid is True for _, valid, _ in expected)
+    assert len(batch) * 8 < valid < len(batch) * 10  # most edges are valid, some are not
