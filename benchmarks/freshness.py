@@ -13,6 +13,12 @@ make them); without ``--rate`` both cases run, each on a pipeline of its own.
 
 ``--batch N`` sends batched records of up to N events, flushed every 100 ms, as a gateway
 client posting ten times a second would.
+
+``--stages`` also runs a bare consumer of the validated topic and prints where the seconds go:
+send -> envelope written by the worker (the envelope record's timestamp), -> envelope received
+by a consumer (what the writer could have at best), -> counted (the writer's linger, prepare
+and write). It is one more process on the machine: the figures of the goals come from runs
+without it.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from tahawul.schemas.verdict import OK
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.store import Store
 from tahawul.stream_processors.counter import FETCH_WAIT_MS, CountingWriter, Prepared
+from tahawul.stream_processors.envelope import Envelope
 
 GOAL_P95_QUIET = 1.0  # seconds, p95, at up to 1,000 events/s
 GOAL_P95_BUSY = 2.0  # above, e.g. 20,000 events/s
@@ -88,7 +95,7 @@ def consume(args: argparse.Namespace) -> int:
     """The baseline: send -> receive by a bare consumer, for events stamped after ``since``."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    async def main() -> list[int]:
+    async def main() -> list[int] | dict[str, list[int]]:
         # The writer's fetch wait (counter.FETCH_WAIT_MS): Tansu answers a fetch when its wait
         # ends, so with the default 500 ms the floor would be raised by up to half a second.
         consumer = AIOKafkaConsumer(bootstrap_servers=args.bootstrap, enable_auto_commit=False,
@@ -102,17 +109,24 @@ def consume(args: argparse.Namespace) -> int:
                 await consumer.position(tp)
             Path(args.ready).write_text("ready")
             latencies: list[int] = []
+            written: list[int] = []  # envelopes: send -> the envelope record's timestamp
             deadline = time.monotonic() + args.seconds + 60
             while len(latencies) < args.expect and time.monotonic() < deadline:
                 polled = await consumer.getmany(timeout_ms=200)
                 received = now_ms()
                 for records in polled.values():
                     for r in records:
+                        if args.envelopes:
+                            sent_ms = np.asarray(Envelope.decode(r.value).ok[OK.OCCURRED_MS], dtype=np.int64)
+                            sent_ms = sent_ms[sent_ms >= args.since]
+                            latencies.extend((received - sent_ms).tolist())
+                            written.extend((r.timestamp - sent_ms).tolist())
+                            continue
                         for line in r.value.split(b"\n"):
                             sent = _ms(orjson.loads(line)["occurred_at"])
                             if sent >= args.since:
                                 latencies.append(received - sent)
-            return latencies
+            return {"received": latencies, "written": written} if args.envelopes else latencies
         finally:
             await consumer.stop()
 
@@ -160,9 +174,10 @@ def goal_for(rate: float) -> float:
     return GOAL_P95_QUIET if rate <= 1000 else GOAL_P95_BUSY
 
 
-def run_case(rate: float, seconds: float, batch: int) -> tuple[list[float], list[float]] | None:
+def run_case(rate: float, seconds: float, batch: int,
+             stages: bool = False) -> tuple[list[float], list[float]] | None:
     """One case on a pipeline of its own: (pipeline, baseline) p50/p95/p99/max, or None when
-    not every event was measured."""
+    not every event was measured. ``stages``: also where the seconds go (see --stages)."""
     with Bench() as bench:
         settings = bench.settings("fresh")
         work = settings.data_dir
@@ -203,6 +218,16 @@ def run_case(rate: float, seconds: float, batch: int) -> tuple[list[float], list
                     env=env_for(settings), cwd=Path(__file__).resolve().parents[1])
                 children.append(baseline)
                 wait_file(work / "consumer.ready", baseline, "the baseline consumer")
+                if stages:
+                    envelopes = subprocess.Popen(
+                        [sys.executable, "-m", "benchmarks.freshness", "consume", "--envelopes",
+                         "--bootstrap", bootstrap, "--topic", settings.topic_validated,
+                         "--partitions", str(settings.partitions), "--seconds", str(seconds),
+                         "--expect", str(expect), "--since", str(since[0]),
+                         "--ready", str(work / "envelopes.ready"), "--out", str(work / "envelopes.json")],
+                        env=env_for(settings), cwd=Path(__file__).resolve().parents[1])
+                    children.append(envelopes)
+                    wait_file(work / "envelopes.ready", envelopes, "the envelope consumer")
                 how = f" in batched records of up to {batch} every 100 ms" if batch else ", one per record"
                 print(f"sending {rate:,.0f} events/s for {seconds:g} s{how}", flush=True)
                 (work / "go").write_text("go")
@@ -213,6 +238,8 @@ def run_case(rate: float, seconds: float, batch: int) -> tuple[list[float], list
                     time.sleep(0.1)
                 if baseline.wait(120) != 0:
                     raise RuntimeError("the baseline consumer failed")
+                if stages and children[-1].wait(120) != 0:
+                    raise RuntimeError("the envelope consumer failed")
                 assert pipeline.store is not None
                 stored = check_all_counted(pipeline.store, 200 + expect)
                 print(f"exact: every event sent is in events once and counted in v_counts_daily "
@@ -223,6 +250,7 @@ def run_case(rate: float, seconds: float, batch: int) -> tuple[list[float], list
                     child.kill()
                     child.wait()
         floor = json.loads((work / "baseline.json").read_text())
+        by_stage = json.loads((work / "envelopes.json").read_text()) if stages else None
     if len(latencies) < expect or len(floor) < expect:
         print(f"only {len(latencies):,} (pipeline) and {len(floor):,} (baseline) of {expect:,} events "
               "measured", file=sys.stderr)
@@ -236,6 +264,12 @@ def run_case(rate: float, seconds: float, batch: int) -> tuple[list[float], list
         ["pipeline - baseline", *[m - b for m, b in zip(mine, base, strict=True)]],
         ["pipeline / baseline", *[m / b if b else float("nan") for m, b in zip(mine, base, strict=True)]],
     ]))
+    if by_stage is not None and by_stage["received"]:
+        print(table(["where the seconds go: send -> ...", "p50", "p95", "p99", "max"], [
+            ["... envelope written by the worker", *percentiles(by_stage["written"])],
+            ["... envelope received by a bare consumer", *percentiles(by_stage["received"])],
+            ["... counted (writer: linger, prepare, write)", *mine],
+        ]))
     print(flush=True)
     return mine, base
 
@@ -247,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
     cases = [(args.rate, args.batch)] if args.rate else [(1000.0, 0), (20000.0, args.batch or 500)]
     verdicts: list[str] = []
     for rate, batch in cases:
-        result = run_case(rate, args.seconds, batch)
+        result = run_case(rate, args.seconds, batch, args.stages)
         if result is None:
             return 1
         (_, p95, _, _), (_, base95, _, _) = result
@@ -271,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
                              "record and 20,000 batched)")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long each case sends (default 60)")
     parser.add_argument("--batch", type=int, default=0, help="batched records of up to N events")
+    parser.add_argument("--stages", action="store_true",
+                        help="also consume the validated topic and print where the seconds go")
     p = sub.add_parser("produce")
     c = sub.add_parser("consume")
     for s in (p, c):
@@ -286,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--expect", type=int, required=True)
     c.add_argument("--since", type=int, required=True)
     c.add_argument("--out", required=True)
+    c.add_argument("--envelopes", action="store_true",
+                   help="the topic holds envelopes (validated): time each event in them")
     args = parser.parse_args(argv)
     if args.command == "produce":
         return produce(args)

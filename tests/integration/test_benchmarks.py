@@ -66,9 +66,11 @@ def test_memory_samples_both_processes_and_checks_exact() -> None:
 
 
 def test_freshness_measures_every_event_and_checks_they_were_counted() -> None:
-    out = bench("benchmarks.freshness", "--rate", "100", "--seconds", "3")
+    out = bench("benchmarks.freshness", "--rate", "100", "--seconds", "3", "--stages")
     assert "exact: every event sent is in events once and counted in v_counts_daily (500;" in out
     assert "... counted in v_counts_daily (pipeline)" in out
+    for stage in ("... envelope written by the worker", "... envelope received by a bare consumer"):
+        assert stage in out, out
 
 
 def test_national_runs_up_end_to_end_and_audits_it() -> None:
