@@ -223,3 +223,25 @@ def last_offsets(bootstrap: str, topic: str, security: KafkaSecurity = PLAINTEXT
     finally:
         with quiet("kafka"):  # closing cancels a metadata refresh, which it logs as an ERROR
             consumer.close()
+
+
+
+def group_positions(bootstrap: str, group: str, topic: str,
+                    security: KafkaSecurity = PLAINTEXT) -> tuple[str, dict[int, int]]:
+    """A consumer group as the broker sees it: its state and member count in words, and its
+    committed offset (the next record to read) per partition of ``topic``. For saying why a
+    wait takes long (whether the workers read what is not counted), never for deciding."""
+    client = admin(bootstrap, timeout=5.0, security=security)
+    try:
+        try:
+            info = client.describe_groups([group]).get(group) or {}
+            state = (f"{info.get('group_state') or info.get('state') or '?'} with "
+                     f"{len(info.get('members') or [])} member(s)")
+        except Exception as exc:  # Tansu 0.6 answers with fields kafka-python cannot read
+            state = f"state not known ({type(exc).__name__})"
+        offsets = client.list_group_offsets(group)
+        metas = offsets.get(group, offsets)
+        committed = {tp.partition: int(meta.offset) for tp, meta in metas.items() if tp.topic == topic}
+        return state, committed
+    finally:
+        client.close()

@@ -30,7 +30,7 @@ from types import FrameType
 from typing import TextIO
 
 from tahawul.cli.console import LiveView, totals_table
-from tahawul.kafka_admin import last_offsets
+from tahawul.kafka_admin import group_positions, last_offsets
 from tahawul.keyring import producer_signers
 from tahawul.producers.kafka_sender import EventSender
 from tahawul.runtime.feed_process import SIMULATION_BATCH, FeedProcess, SimulationSpec
@@ -38,6 +38,7 @@ from tahawul.runtime.feeds import Feed, send_feed
 from tahawul.runtime.local import LocalPipeline, Run
 from tahawul.runtime.rates import EventRate
 from tahawul.runtime.read_server import ReadServer, run_state, serve_reads
+from tahawul.runtime.stall import StallWatch, stall_report
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.connection import is_embedded
 from tahawul.sinks.clickhouse.exchanges import exchange_summary
@@ -52,6 +53,9 @@ EXIT_INTERRUPTED = 130
 # buffer (where it expires after delivery_timeout) and in the broker's log (in memory for the
 # embedded broker). docs/performance.md ("National scale").
 SIMULATION_MAX_AHEAD = 2_000
+# A stop that has counted nothing for this long says on stderr what it waits for, and again
+# as long as that lasts (tahawul.runtime.stall).
+STOP_STALL_SECONDS = 30.0
 
 
 @contextmanager
@@ -89,6 +93,20 @@ def uncounted(run: Run, topic: str, targets: dict[int, int] | None) -> int | Non
         return sum(max(0, last - run.progress.get((topic, p), -1)) for p, last in targets.items())
 
 
+def stop_stall(pipeline: LocalPipeline, run: Run, targets: dict[int, int], writer_alive: bool) -> str:
+    """Why a stop has counted nothing for STOP_STALL_SECONDS (tahawul.runtime.stall): what is
+    not counted, whether the worker group has read it, the workers' and the writer's state."""
+    settings = pipeline.settings
+    try:
+        group: tuple[str, dict[int, int]] | str = group_positions(
+            pipeline.bootstrap, settings.worker_group, settings.topic_transactions,
+            settings.kafka_security())
+    except Exception as exc:  # a diagnosis must not end the stop it explains
+        group = f"{type(exc).__name__}: {exc}"
+    return stall_report(STOP_STALL_SECONDS, run, settings.topic_transactions, targets, group,
+                        pipeline.workers, writer_alive)
+
+
 def serve_live(settings: Settings, run: Run, meter: EventRate) -> ReadServer | None:
     """The live page and the read-only ClickHouse HTTP front of the embedded store, on
     loopback (tahawul.runtime.read_server); their address goes to stderr. A ClickHouse server
@@ -119,6 +137,7 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
     meter = EventRate()  # events/s for the live view and the live page
     reads: ReadServer | None = None
     feeder: FeedProcess | None = None
+    stall = StallWatch(STOP_STALL_SECONDS)
     with stop_requests() as stopping:
         try:
             pipeline.start_broker()
@@ -170,9 +189,13 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
                             print(f"stopping: no more input; counting the {left} record(s) the broker "
                                   "holds that are not counted yet (Ctrl-C again to stop at once)",
                                   file=sys.stderr)
-                        if targets is not None and uncounted(run, topic, targets) == 0:
+                        left = uncounted(run, topic, targets)
+                        if targets is not None and left == 0:
                             print("stopped: everything the broker acknowledged is counted", file=sys.stderr)
                             break
+                        if targets is not None and stall.due(left):  # never a silent wait
+                            print(stop_stall(pipeline, run, targets, writer.thread.is_alive()),
+                                  file=sys.stderr)
                     elif exit_when_done and run.caught_up(topic):
                         break
             _quiet_kafka_clients()  # closing them may log internal races; what counts is said below
