@@ -39,12 +39,14 @@ def group(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> tuple[np.ndarray
     return first, inverse.reshape(-1)
 
 
-def repeated(keys: np.ndarray) -> np.ndarray:
-    """Mask of the positions whose key occurs more than once in ``keys``."""
+def repeated(keys: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """Mask of the positions whose key occurs more than once in ``keys``; ``order``: an
+    order that sorts ``keys``, when the caller has one already."""
     out = np.zeros(len(keys), dtype=bool)
     if len(keys) < 2:
         return out
-    order = np.argsort(keys, kind="stable")
+    if order is None:
+        order = np.argsort(keys, kind="stable")
     ordered = keys[order]
     same = ordered[1:] == ordered[:-1]
     if same.any():

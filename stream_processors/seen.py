@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -90,6 +91,22 @@ def pair_keys(hi: np.ndarray, lo: np.ndarray, tag: np.ndarray) -> np.ndarray:
 _key = pair_keys
 
 
+@dataclass(frozen=True, slots=True)
+class SortedKeys:
+    """A batch's index keys (:func:`pair_keys`, in batch order) and the stable order that
+    sorts them: made once per batch and shared by the index lookup, the search for ids met
+    twice (:func:`grouping.repeated`) and the run the batch adds to the index, where each
+    used to sort the same keys again."""
+
+    keys: np.ndarray
+    order: np.ndarray
+
+
+def sort_keys(hi: np.ndarray, lo: np.ndarray, tag: np.ndarray) -> SortedKeys:
+    keys = pair_keys(hi, lo, tag)
+    return SortedKeys(keys, np.argsort(keys, kind="stable"))
+
+
 class CountedIndex:
     """(entity, event_id) -> fingerprint of every counted event; 32 bytes an entry."""
 
@@ -103,16 +120,20 @@ class CountedIndex:
     def nbytes(self) -> int:
         return sum(a.nbytes for run in self._runs for a in run)
 
-    def lookup(self, hi: np.ndarray, lo: np.ndarray, tag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(found, fingerprint) per queried (entity tag, id); fingerprint is 0 where not found."""
+    def lookup(self, hi: np.ndarray, lo: np.ndarray, tag: np.ndarray,
+               by_key: SortedKeys | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(found, fingerprint) per queried (entity tag, id); fingerprint is 0 where not found.
+        ``by_key``: the queries' keys and their order, when the caller has them already."""
         n = len(hi)
         found = np.zeros(n, dtype=bool)
         fingerprints = np.zeros(n, dtype=np.uint64)
         if n == 0 or not self._runs:
             return found, fingerprints
-        keys = _key(hi, lo, tag)
-        order = np.argsort(keys, kind="stable")
-        keys, los, tags = keys[order], lo[order], tag[order]  # sorted: searchsorted walks each run once
+        if by_key is None:
+            by_key = sort_keys(hi, lo, tag)
+        order = by_key.order
+        # sorted: searchsorted walks each run once
+        keys, los, tags = by_key.keys[order], lo[order], tag[order]
         for run_keys, run_lo, run_tag, run_fp in self._runs:
             at = np.searchsorted(run_keys, keys)
             inside = at < len(run_keys)
@@ -138,8 +159,15 @@ class CountedIndex:
             return
         keys = _key(hi, lo, tag)
         order = np.argsort(keys, kind="stable")
-        self._runs.append([keys[order], lo[order], tag.astype(np.uint64)[order],
-                           fingerprints.astype(np.uint64)[order]])
+        self.add_sorted(keys[order], lo[order], tag.astype(np.uint64)[order],
+                        fingerprints.astype(np.uint64)[order])
+
+    def add_sorted(self, keys: np.ndarray, lo: np.ndarray, tag: np.ndarray, fingerprints: np.ndarray) -> None:
+        """:meth:`add` for pairs given by key (:func:`pair_keys`), already sorted by it (the
+        counting writer sorts a batch's keys once, for its lookup, its repeats and this)."""
+        if len(keys) == 0:
+            return
+        self._runs.append([keys, lo, tag, fingerprints])
         # Binary-counter merging: never two runs where the older is not larger.
         while len(self._runs) > 1 and len(self._runs[-2][0]) <= len(self._runs[-1][0]):
             newer = self._runs.pop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import orjson
 import pytest
 
 from tahawul.sinks.clickhouse.store import Store
@@ -140,3 +141,22 @@ def test_outage_that_outlasts_the_stop_leaves_nothing_committed(store: Store) ->
     assert store.progress() == {}
     store.recover()
     assert scalar(store, "SELECT count() FROM events") == 0
+
+
+def test_index_after_a_batch_with_resends_matches_the_store(store: Store) -> None:
+    """A batch's new index run is built from its keys sorted once (for the lookup, the repeats
+    and the run): with resends in the batch (only some events counted) every counted id must
+    still carry its own fingerprint, exactly as an index rebuilt from the store does."""
+    batch = [payload(quantity=i % 4 + 1, channel=("portal", "counter")[i % 2]) for i in range(40)]
+    batch[7:7] = [batch[3], batch[30]]  # a resend of an earlier event and of a later one
+    counter = CountingWriter(store)
+    apply(counter, envelopes(0, 0, batch))
+    rebuilt = CountingWriter(store)
+    ids = {(e["entity"], e["event_id"]) for e in map(orjson.loads, batch)}
+    assert len(ids) == 40 == len(counter.seen) == len(rebuilt.seen)
+    for entity, event_id in ids:
+        fingerprint = counter.seen.get(entity, event_id)
+        assert fingerprint is not None and fingerprint == rebuilt.seen.get(entity, event_id)
+    apply(counter, envelopes(1, 0, batch[:12]))  # later resends of all of them: duplicates only
+    assert scalar(store, "SELECT count() FROM duplicates") == 2 + 12
+    assert scalar(store, "SELECT count() FROM rejected") == 0
