@@ -69,6 +69,7 @@ from tahawul.stream_processors.envelope import split
 from tahawul.stream_processors.fetch_wait import use_short_fetch_wait
 from tahawul.stream_processors.group_join import exit_when_refused
 from tahawul.stream_processors.linger import Linger
+from tahawul.stream_processors.liveness import start_idle_watch
 from tahawul.stream_processors.redaction_key import redaction_key
 from tahawul.stream_processors.validation import SOURCE_FORM, DeadLetter, Judge, Verdict
 
@@ -550,6 +551,9 @@ def run_worker(settings: Settings) -> None:
     release_large_blocks()
     watchdog = Watchdog(settings.worker_stuck_seconds, settings.worker_stop_seconds).start()
     app = create_app(settings, watchdog)
+    # Partitions owned and never fetched (a Faust bug after a rebalance) end the worker too.
+    start_idle_watch(settings, lambda: app.consumer.assignment(), lambda: watchdog.started is not None,
+                     hard_exit, STUCK_EXIT)
     worker = _Worker(app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False,
                      logging_config=dict_config(settings.log_level, settings.log_format))
     worker.watchdog = watchdog

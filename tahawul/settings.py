@@ -204,6 +204,16 @@ class Settings(BaseSettings):
         "of the batch was committed: the next owner re-sends it. Keep it above "
         "TAHAWUL_DEAD_LETTER_RETRY_SECONDS and a broker restart's duration.",
     )
+    worker_idle_seconds: float = Field(
+        120.0, gt=0,
+        description="TAHAWUL_WORKER_IDLE_SECONDS: a worker that owns partitions of the "
+        "transactions topic with records beyond its group's committed offset, and has read "
+        "none of them for this long between batches, exits (code 75) so that a new consumer "
+        "fetches them (`tahawul up`, systemd or Kubernetes restart it): Faust can hold "
+        "partitions it never fetches after a rebalance, while it heartbeats. Seen from the "
+        "broker's end offsets and the group's committed offsets, not from the worker's own "
+        "fetcher (stream_processors/liveness.py).",
+    )
     worker_stop_seconds: float = Field(
         5.0, gt=0, le=9.0,
         description="TAHAWUL_WORKER_STOP_SECONDS: after SIGTERM/SIGINT a worker that has not "
@@ -321,6 +331,7 @@ class Settings(BaseSettings):
             "TAHAWUL_REJECTED_RETENTION_DAYS": str(self.rejected_retention_days),
             "TAHAWUL_WORKER_STUCK_SECONDS": str(self.worker_stuck_seconds),
             "TAHAWUL_WORKER_STOP_SECONDS": str(self.worker_stop_seconds),
+            "TAHAWUL_WORKER_IDLE_SECONDS": str(self.worker_idle_seconds),
         }
         if self.signing_trust is not None:
             env["TAHAWUL_SIGNING_TRUST"] = str(self.signing_trust)
