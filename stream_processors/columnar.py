@@ -82,6 +82,9 @@ _TIME_LAYOUT: Final = _layout(_D, _D, _D, _D, "-", _D, _D, "-", _D, _D, "T", _D,
 Combination = tuple[str, str, str, str, str, str]
 # The catalogue's combinations are a few thousand; beyond this the cache starts afresh.
 _MAX_COMBINATIONS: Final = 100_000
+# The longest codes text (``"entity":..,"channel":".."``) kept by the cache: the catalogue's
+# are under 150 characters; a longer one is looked up each time it comes.
+_MAX_CODES_TEXT: Final = 512
 
 
 class ReferenceCache:
@@ -118,12 +121,15 @@ class ReferenceCache:
         if None in found:  # not met yet (rare: a worker meets a few thousand in its life)
             if len(known) >= _MAX_COMBINATIONS:
                 known.clear()
+            fresh: dict[str, Combination | bool] = {}
             for text in set(compress(codes, map(is_, found, repeat(None)))):
                 obj = orjson.loads("{" + text + "}")  # four strings without escapes (_USUAL)
                 combination = (obj["entity"], obj["service"], obj["governorate"], obj["channel"])
                 mode = self.mode(combination)
-                known[text] = False if mode is None else (*combination, mode, "|".join(combination))
-            found = list(map(known.__getitem__, codes))
+                fresh[text] = False if mode is None else (*combination, mode, "|".join(combination))
+                if len(text) <= _MAX_CODES_TEXT:  # (made-up codes can be long: not kept)
+                    known[text] = fresh[text]
+            found = list(map(fresh.get, codes, found))
         return found
 
     def mode(self, combination: tuple[str, str, str, str]) -> str | None:

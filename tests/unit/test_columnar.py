@@ -194,6 +194,7 @@ USUAL_EDGES: list[bytes] = [
     payload().replace(b'"entity":"ROP"', b'"entity":"R\\u004fP"'),  # an escape: valid, not usual
     payload().replace(b'"entity":"ROP"', b'"entity":"ROP\\""'),
     payload(entity="ÖMAN"), payload(service="MOH-PREARRIVAL-MED"), payload(governorate="OM-XX"),
+    payload(entity="X" * 600),
     payload(channel="pigeon"), payload(status="done"),
     payload(occurred_at="2025-03-04t09:15:22.123+04:00"),
     payload(occurred_at="2025-03-04T09:15:22.123Z"), payload(occurred_at="2025-03-04T09:15:22.123-00:00"),
