@@ -18,7 +18,9 @@ on records of one event (the worker does little a bare agent does not, besides v
 each record's signature), and at least 150,000 events/s on batched records, exact (the
 worker and the counting writer each under about 6 us of CPU an event; both are printed).
 ``--profile`` records the worker and the counting writer with py-spy (when installed) and
-prints where their time goes.
+prints where their time goes. ``--lean`` adds, on records of one event, the worker's work
+under a lean aiokafka consumer instead of Faust's per-message path (benchmarks/lean_worker.py:
+a measurement, not a worker), with its rate against the bare Faust agent's and its CPU a record.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from benchmarks.common import (
     spy_available,
     table,
 )
+from benchmarks.lean_worker import lean_worker
 from tahawul.settings import Settings
 
 GOAL_RATIO = 1.0
@@ -49,7 +52,7 @@ GOAL_BATCHED = 150_000
 
 
 def run_topic(bench: Bench, name: str, filled: Filled, settings_of: Settings, profile: bool,
-              timeout: float) -> dict[str, float]:
+              timeout: float, lean: bool = False) -> dict[str, float]:
     """Baselines and the pipeline on one filled topic; returns the measured figures."""
     events = filled.events
     out: dict[str, float] = {}
@@ -59,6 +62,14 @@ def run_topic(bench: Bench, name: str, filled: Filled, settings_of: Settings, pr
     faust_run = bare_faust(settings_of, events)
     out["faust_rss"] = faust_run.rss_mb
     out["faust"] = events / faust_run.seconds
+    if lean:
+        print(f"[{name}] lean consumer doing the worker's work ...", flush=True)
+        run = lean_worker(bench.settings(f"{name}-lean", share_topic=settings_of), filled.records, timeout)
+        if run.rejected != filled.truth.invalid or run.valid + run.rejected != events:
+            raise AssertionError(f"lean consumer: {run.valid:,} valid and {run.rejected:,} rejected events, "
+                                 f"expected {events - filled.truth.invalid:,} and {filled.truth.invalid:,}")
+        out["lean"] = run.counted / max(run.seconds, 1e-9)
+        out["lean_cpu_us"] = run.cpu_us
     print(f"[{name}] pipeline (1 worker, counting writer) ...", flush=True)
     pipeline_settings = bench.settings(f"{name}-pipeline", share_topic=settings_of)
     with Pipeline(pipeline_settings) as p:
@@ -100,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=500, help="events per batched record (default 500)")
     parser.add_argument("--only", choices=("single", "batched"), help="run one of the two topics")
     parser.add_argument("--profile", action="store_true", help="py-spy the worker and the writer")
+    parser.add_argument("--lean", action="store_true",
+                        help="records of one event: also the worker's work under a lean aiokafka consumer")
     parser.add_argument("--timeout", type=float, default=1800)
     args = parser.parse_args(argv)
     if args.profile and not spy_available():
@@ -119,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             filled = fill(settings, args.events, batch=batch)
             print(f"[{name}] {filled.events:,} events in {filled.records:,} records, "
                   f"sent in {filled.seconds:.0f} s", flush=True)
-            r = run_topic(bench, name, filled, settings, args.profile, args.timeout)
+            r = run_topic(bench, name, filled, settings, args.profile, args.timeout, args.lean and not batch)
             label = "one event per record" if not batch else f"batched records (<= {batch} events)"
             rows += [
                 [f"{label}: bare aiokafka consumer", r["aiokafka"], r["aiokafka"] / r["faust"], 1.0, None],
@@ -127,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
                 [f"{label}: pipeline", r["pipeline"], r["pipeline"] / r["faust"],
                  r["pipeline"] / r["aiokafka"], r["pipeline_wall"]],
             ]
+            if "lean" in r:
+                rows.append([f"{label}: lean consumer, the worker's work (not the worker)", r["lean"],
+                             r["lean"] / r["faust"], r["lean"] / r["aiokafka"], None])
+                print(f"[{name}] lean consumer: {r['lean_cpu_us']:.1f} us of CPU a record after start-up, "
+                      f"{r['lean'] / r['faust']:.2f} x the bare Faust agent's rate (the worker: "
+                      f"{r['worker_cpu_us']:.1f} us, {r['pipeline'] / r['faust']:.2f} x)", flush=True)
             if batch:
                 verdicts.append(f"batched: pipeline {r['pipeline']:,.0f} events/s, exact (bare Faust agent "
                                 f"{r['faust']:,.0f}: {r['pipeline'] / r['faust']:.2f} x; worker "

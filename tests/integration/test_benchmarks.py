@@ -37,8 +37,11 @@ def bench(*args: str, timeout: float = 300) -> str:
 
 
 def test_replay_checks_both_record_shapes_exact() -> None:
-    out = bench("benchmarks.replay", "--events", "3000", "--batch", "100")
+    out = bench("benchmarks.replay", "--events", "3000", "--batch", "100", "--lean")
     assert "[single] exact: v_counts_daily equals the truth cell for cell" in out
+    # The lean consumer judged every record (its counts are checked against the truth).
+    assert re.search(r"^\[single\] lean consumer: [\d.]+ us of CPU a record after start-up, [\d.]+ x the "
+                     r"bare Faust agent's rate \(the worker: [\d.]+ us, [\d.]+ x\)$", out, re.M)
     assert "[batched] exact: v_counts_daily equals the truth cell for cell" in out
     for path in ("bare aiokafka consumer", "bare Faust agent", "pipeline"):
         assert f"one event per record: {path}" in out
