@@ -1,5 +1,5 @@
-"""The validating worker's work under a lean consumer: what one event per record would cost
-without Faust's per-message path (``python -m benchmarks.replay --only single --lean``).
+"""The validating worker's work under a lean consumer: what the worker would cost without
+Faust's per-message path (``python -m benchmarks.replay --lean``).
 
 Not a second worker: a measurement. An aiokafka consumer in a group of its own reads the
 filled topic with ``getmany``, judges each batch with the worker's ``Judge`` (every record's
@@ -23,16 +23,16 @@ from tahawul.schemas.reference import load_catalogue
 from tahawul.settings import Settings
 from tahawul.stream_processors.app import dead_letter_message
 from tahawul.stream_processors.columnar import ReferenceCache
-from tahawul.stream_processors.envelope import split
+from tahawul.stream_processors.envelope import Columns, split
 from tahawul.stream_processors.redaction_key import redaction_key
-from tahawul.stream_processors.validation import Judge, per_event
+from tahawul.stream_processors.validation import Judge
 
 
 @dataclass
 class LeanRun:
     seconds: float  # from the first batch's envelopes acknowledged to the last
-    cpu_us: float  # CPU of this process a record over the same span
-    counted: int  # records judged over the same span
+    cpu_us: float  # CPU of this process an event over the same span
+    counted: int  # events judged over the same span
     valid: int  # valid events judged (resent copies included), all records
     rejected: int
 
@@ -68,6 +68,7 @@ async def _run(settings: Settings, records: int, timeout: float) -> LeanRun:
             now = datetime.now(UTC)
             acks = []
             commit = {}
+            judged = 0  # events
             for tp, batch in polled.items():
                 judge = Judge(catalogue, now, trust, key, reference=reference)
                 for record in batch:
@@ -84,8 +85,10 @@ async def _run(settings: Settings, records: int, timeout: float) -> LeanRun:
                     stamp_ms = None if stamp is None else int(stamp * 1000)
                     acks.append(await producer.send(topic, value, key=k, headers=headers,
                                                     timestamp_ms=stamp_ms))
-                valid += sum(1 for _, ok, _ in per_event(verdicts) if ok)
+                ok = sum(row.events if type(row) is Columns else 1 for _, valid_, row in verdicts if valid_)
+                valid += ok
                 rejected += len(dead)
+                judged += ok + len(dead)
                 commit[tp] = batch[-1].offset + 1
             if not acks:
                 continue
@@ -94,7 +97,7 @@ async def _run(settings: Settings, records: int, timeout: float) -> LeanRun:
             read = sum(map(len, polled.values()))
             total += read
             if first:
-                counted += read
+                counted += judged
             else:  # start-up excluded, as the other rates exclude it
                 first, first_cpu = time.perf_counter(), time.process_time()
         return LeanRun(time.perf_counter() - first, (time.process_time() - first_cpu) / max(1, counted) * 1e6,

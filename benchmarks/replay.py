@@ -18,9 +18,9 @@ on records of one event (the worker does little a bare agent does not, besides v
 each record's signature), and at least 150,000 events/s on batched records, exact (the
 worker and the counting writer each under about 6 us of CPU an event; both are printed).
 ``--profile`` records the worker and the counting writer with py-spy (when installed) and
-prints where their time goes. ``--lean`` adds, on records of one event, the worker's work
-under a lean aiokafka consumer instead of Faust's per-message path (benchmarks/lean_worker.py:
-a measurement, not a worker), with its rate against the bare Faust agent's and its CPU a record.
+prints where their time goes. ``--lean`` adds the worker's work under a lean aiokafka
+consumer instead of Faust's per-message path (benchmarks/lean_worker.py: a measurement, not a
+worker), with its rate against the bare Faust agent's and its CPU an event.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("single", "batched"), help="run one of the two topics")
     parser.add_argument("--profile", action="store_true", help="py-spy the worker and the writer")
     parser.add_argument("--lean", action="store_true",
-                        help="records of one event: also the worker's work under a lean aiokafka consumer")
+                        help="also the worker's work under a lean aiokafka consumer (a measurement)")
     parser.add_argument("--timeout", type=float, default=1800)
     args = parser.parse_args(argv)
     if args.profile and not spy_available():
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             filled = fill(settings, args.events, batch=batch)
             print(f"[{name}] {filled.events:,} events in {filled.records:,} records, "
                   f"sent in {filled.seconds:.0f} s", flush=True)
-            r = run_topic(bench, name, filled, settings, args.profile, args.timeout, args.lean and not batch)
+            r = run_topic(bench, name, filled, settings, args.profile, args.timeout, args.lean)
             label = "one event per record" if not batch else f"batched records (<= {batch} events)"
             rows += [
                 [f"{label}: bare aiokafka consumer", r["aiokafka"], r["aiokafka"] / r["faust"], 1.0, None],
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             if "lean" in r:
                 rows.append([f"{label}: lean consumer, the worker's work (not the worker)", r["lean"],
                              r["lean"] / r["faust"], r["lean"] / r["aiokafka"], None])
-                print(f"[{name}] lean consumer: {r['lean_cpu_us']:.1f} us of CPU a record after start-up, "
+                print(f"[{name}] lean consumer: {r['lean_cpu_us']:.1f} us of CPU an event after start-up, "
                       f"{r['lean'] / r['faust']:.2f} x the bare Faust agent's rate (the worker: "
                       f"{r['worker_cpu_us']:.1f} us, {r['pipeline'] / r['faust']:.2f} x)", flush=True)
             if batch:

@@ -40,8 +40,9 @@ def test_replay_checks_both_record_shapes_exact() -> None:
     out = bench("benchmarks.replay", "--events", "3000", "--batch", "100", "--lean")
     assert "[single] exact: v_counts_daily equals the truth cell for cell" in out
     # The lean consumer judged every record (its counts are checked against the truth).
-    assert re.search(r"^\[single\] lean consumer: [\d.]+ us of CPU a record after start-up, [\d.]+ x the "
-                     r"bare Faust agent's rate \(the worker: [\d.]+ us, [\d.]+ x\)$", out, re.M)
+    for name in ("single", "batched"):
+        assert re.search(rf"^\[{name}\] lean consumer: [\d.]+ us of CPU an event after start-up, [\d.]+ x "
+                         r"the bare Faust agent's rate \(the worker: [\d.]+ us, [\d.]+ x\)$", out, re.M)
     assert "[batched] exact: v_counts_daily equals the truth cell for cell" in out
     for path in ("bare aiokafka consumer", "bare Faust agent", "pipeline"):
         assert f"one event per record: {path}" in out
