@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -244,6 +245,10 @@ def run_case(rate: float, seconds: float, batch: int,
                 stored = check_all_counted(pipeline.store, 200 + expect)
                 print(f"exact: every event sent is in events once and counted in v_counts_daily "
                       f"({stored:,}; none rejected, none duplicated)", flush=True)
+                worker_us, writer_us = pipeline.steady_cpu_us(stored)
+                load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+                print(f"CPU an event, first write to last: worker {worker_us:.1f} us, the writer's "
+                      f"process {writer_us:.1f} us; load average now {load}", flush=True)
         finally:
             for child in children:  # never leave a producer sending to a broker that is gone
                 if child.poll() is None:
