@@ -200,7 +200,7 @@ def usual_rows(value: bytes, lines: Sequence[bytes], offset: int, now_ms: int,
     if max(map(len, lines)) > MAX_PAYLOAD_BYTES:
         return None  # the general path leaves such lines to the per-event path, which says why
     # events_of drops one trailing newline; each line gives exactly one match (either branch).
-    found = _USUAL.findall(text, 0, len(text) - 1 if n > 1 and text.endswith("\n") else len(text))
+    found = _USUAL.findall(text, 0, len(text) - 1 if text.endswith("\n") else len(text))
     if len(found) != n:  # (cannot happen: every line start matches one branch or the other)
         return None
     index = list(range(n))

@@ -231,3 +231,13 @@ def test_the_usual_form_is_read_as_the_per_event_path_reads_it(trailing: bytes) 
             == [e.encode() for e in split(TOPIC, 0, expected)])
     valid = sum(valid is True for _, valid, _ in expected)
     assert len(batch) * 8 < valid < len(batch) * 10  # most edges are valid, some are not
+
+
+@pytest.mark.parametrize("value", [payload(), payload() + b"\n", payload() + b"\n\n", b"\n" + payload()])
+def test_a_short_record_of_usual_lines_is_read_as_the_per_event_path_reads_it(value: bytes) -> None:
+    batch: list[Record] = [(0, value, [(BATCH_HEADER, BATCH_FORMAT)])]
+    assert usual_rows(value, events_of(value, BATCH_FORMAT), 0, now_ms(NOW), ReferenceCache(CAT)) is not None
+    expected, expected_dead = judged(PerEvent(CAT, NOW, None, KEY), batch)
+    verdicts, dead = judged(Judge(CAT, NOW, None, KEY, grouping=False), batch)
+    assert rows(verdicts) == rows(expected) and dead == expected_dead
+    assert [valid for _, valid, _ in verdicts].count(True) == 1
