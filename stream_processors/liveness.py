@@ -1,7 +1,7 @@
 """A worker that owns partitions with records waiting and reads none of them ends itself.
 
 Faust can hold partitions and never fetch some of them after a join or a rebalance
-(faust-streaming issues #629, #471: "Aiokafka has not sent fetch request for TP ... since
+(a known faust-streaming bug: "Aiokafka has not sent fetch request for TP ... since
 start"). Such a worker heartbeats, so the group never gives its partitions to anyone else:
 nothing of them is counted, for good, while every process looks healthy (`tahawul up`'s stop
 then waits for ever). Its own fetcher cannot tell, so the rule looks from outside it, with

@@ -118,7 +118,7 @@ def writer_stalled(pipeline: LocalPipeline, run: Run) -> str | None:
     Seen on Apache Kafka after the broker stood still for longer than the session timeout
     (a JVM pause on a loaded machine): kafka-python 3.0.12's consumer was dropped from its
     group and never rejoined nor fetched again, while its thread polled on and got nothing,
-    so `up`'s stop waited for ever (issue 14, docs/brokers.md). A new consumer reads on from
+    so `up`'s stop waited for ever (docs/brokers.md). A new consumer reads on from
     the group's offsets; the store's progress skips whatever was applied already."""
     settings = pipeline.settings
     try:
