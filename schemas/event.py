@@ -77,7 +77,23 @@ FIELDS: Final[tuple[FieldSpec, ...]] = (
               "Optional beneficiary rating 1-5; null or absent when not asked.", None),
 )
 FIELD_NAMES: Final = frozenset(f.name for f in FIELDS)
+FIELD_ORDER: Final = tuple(f.name for f in FIELDS)
 REQUIRED: Final = tuple(f.name for f in FIELDS if f.required)
+
+
+def in_contract_order(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The same members in the contract's order (``FIELDS``), any others after them.
+
+    A JSON object's members have no order, so the event means the same; but the workers read
+    a batched record whose lines are compact and in this order by one regular expression
+    over the record, about twice as fast as a JSON object per line
+    (stream_processors/columnar.py, ``usual_rows``). Producers that build the JSON from a
+    caller's mapping (the SDK, the gateway, CSV rows) put it in this order so that their
+    events take that path too. Unknown members are kept: validation rejects them by name."""
+    ordered = {name: obj[name] for name in FIELD_ORDER if name in obj}
+    if len(ordered) < len(obj):
+        ordered.update((key, value) for key, value in obj.items() if key not in ordered)
+    return ordered
 
 
 class InvalidEvent(ValueError):

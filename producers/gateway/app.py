@@ -63,7 +63,7 @@ from tahawul.producers.gateway.metrics import GatewayMetrics
 from tahawul.producers.gateway.ratelimit import RateLimiter
 from tahawul.producers.gateway.seen import DeliveredIndex
 from tahawul.schemas.control_total import ControlTotal, parse_either
-from tahawul.schemas.event import Event, InvalidEvent
+from tahawul.schemas.event import Event, InvalidEvent, in_contract_order
 from tahawul.schemas.exchange import Exchange, claimed_reporter
 from tahawul.schemas.jsonschema import build as event_json_schema
 from tahawul.schemas.jsonschema import build_control_total, build_exchange
@@ -403,7 +403,9 @@ def _validate(catalogue: Catalogue, items: list[Any]) -> tuple[list[Result], lis
     results: list[Result] = []
     valid: list[Valid] = []
     for index, item in enumerate(items):
-        payload = orjson.dumps(item)
+        # An event's members in the contract's order (the workers' fast path reads them so).
+        payload = orjson.dumps(in_contract_order(item) if isinstance(item, dict) and "kind" not in item
+                               else item)
         event_id = item.get("event_id") if isinstance(item, dict) else None
         try:
             parsed = parse_either(payload, catalogue)

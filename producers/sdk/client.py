@@ -70,7 +70,7 @@ from tahawul.schemas import topics
 from tahawul.schemas.batch import BATCH_FORMAT, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, batchable
 from tahawul.schemas.batch import encode as encode_batch
 from tahawul.schemas.control_total import ControlTotal, muscat_day, parse_either
-from tahawul.schemas.event import Event, InvalidEvent
+from tahawul.schemas.event import Event, InvalidEvent, in_contract_order
 from tahawul.schemas.exchange import KIND as EXCHANGE_KIND
 from tahawul.schemas.exchange import SCHEMA_VERSION as EXCHANGE_VERSION
 from tahawul.schemas.exchange import Exchange
@@ -113,7 +113,10 @@ Parsed = Event | ControlTotal | Exchange  # what a payload producers accept is
 def encode(event: Mapping[str, Any] | bytes, catalogue: Catalogue) -> tuple[bytes, Parsed]:
     """Validate one event or control total (a dict in contract form, or its JSON bytes);
     return (payload, what it is)."""
-    payload = bytes(event) if isinstance(event, bytes | bytearray) else orjson.dumps(event)
+    if isinstance(event, bytes | bytearray):
+        payload = bytes(event)  # the caller's bytes are what it signs and sends
+    else:  # an event's members in the contract's order: the workers' fast path reads them so
+        payload = orjson.dumps(event if "kind" in event else in_contract_order(event))
     return payload, parse_either(payload, catalogue)
 
 
