@@ -490,9 +490,10 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
     @app.agent(source, name="validate")
     async def validate(stream: faust.StreamT) -> None:
         # Each batch stays open after its first record as long as the previous one took to
-        # handle (times the ratio, at most batch_within): batching.py.
+        # handle (times the ratio, at most batch_within), less once nothing more comes for
+        # batch_quiet: batching.py.
         window = Linger(settings.batch_window_ratio, settings.batch_within)
-        async for events in take_batches(stream, settings.batch_max, window):
+        async for events in take_batches(stream, settings.batch_max, window, settings.batch_quiet):
             started = time.monotonic()
             if watchdog is not None:
                 watchdog.begin()

@@ -4,10 +4,13 @@
 so at any rate each record waited up to ``within`` (0.3 s) before it was validated. Here a
 batch opens at its first record and stays open for :class:`Linger`'s wait (``ratio`` times
 as long as the previous batch took to handle, at most ``within``), or until it holds ``max``
-records. A quiet stream's batches take milliseconds to handle, so its records go on almost
-at once; under load (a backlog, a replay) batches take longer and their windows widen up to
-``within``, while the stream keeps moving records into the buffer, so batches fill as
-before.
+records, and closes early once no record came for ``quiet`` seconds (10 ms): a stream
+with nothing more to give is not waited on. A quiet stream's batches take milliseconds to
+handle, so its records go on almost at once; records that come in bursts (a producer
+flushing batched records ten times a second) go on after each burst; under load (a
+backlog, a replay) records keep coming, batches take longer and their windows widen up to
+``within``, so batches fill as before. Waiting for nothing matters on a shared machine: a
+worker that idles through its windows gives away CPU it needs to keep up.
 
 Acknowledgements are Faust's: the records of a batch are acked (and their offsets may be
 committed) only after the loop body that received the batch returned, as in
@@ -29,12 +32,13 @@ from tahawul.stream_processors.linger import Linger
 IDLE_CHECK_SECONDS = 1.0
 
 
-def take_batches(stream: StreamT, max_records: int, window: Linger,
+def take_batches(stream: StreamT, max_records: int, window: Linger, quiet: float = 0.01,
                  clock: Callable[[], float] = time.monotonic) -> AsyncGenerator[list[EventT], None]:
     """Batches of the stream's events, each closed ``window.seconds()`` after its first
-    record (or when it holds ``max_records``). The caller tells ``window`` how long each
-    batch took to handle (``window.wrote``) before asking for the next."""
-    batches = _batches(stream, max_records, window, clock)
+    record, when it holds ``max_records``, or as soon as no record came for ``quiet``
+    seconds. The caller tells ``window`` how long each batch took to handle
+    (``window.wrote``) before asking for the next."""
+    batches = _batches(stream, max_records, window, quiet, clock)
     # As Faust's own take*: the stream closes generators left open when it stops.
     active = getattr(stream, "_active_agens", None)
     if active is not None:
@@ -42,7 +46,7 @@ def take_batches(stream: StreamT, max_records: int, window: Linger,
     return batches
 
 
-async def _batches(stream: StreamT, max_records: int, window: Linger,
+async def _batches(stream: StreamT, max_records: int, window: Linger, quiet: float,
                    clock: Callable[[], float]) -> AsyncGenerator[list[EventT], None]:
     s: Any = stream  # Faust's Stream: the buffering hooks are not on the StreamT protocol
     events: list[EventT] = []
@@ -91,7 +95,10 @@ async def _batches(stream: StreamT, max_records: int, window: Linger,
                 left = deadline - clock()
                 if left <= 0:
                     break
-                await s.wait(full, timeout=left)
+                had = len(events)
+                await s.wait(full, timeout=min(left, quiet))
+                if len(events) == had:  # nothing more came: the stream is quiet, go
+                    break
             consuming = asyncio.get_running_loop().create_future()
             try:
                 yield list(events)

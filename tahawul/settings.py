@@ -130,6 +130,11 @@ class Settings(BaseSettings):
                     "(at most TAHAWUL_BATCH_WITHIN): a quiet stream's records go on almost at once, "
                     "under load batches fill. 0 takes what has arrived at once.",
     )
+    batch_quiet: float = Field(
+        0.01, gt=0, le=10,
+        description="TAHAWUL_BATCH_QUIET: a worker's batch closes early once no record came for "
+                    "this many seconds (a stream with nothing more to give is not waited on).",
+    )
     worker_buffer: int = Field(
         1024, ge=16,
         description="TAHAWUL_WORKER_BUFFER: most records a worker holds fetched but not yet "
@@ -323,6 +328,7 @@ class Settings(BaseSettings):
             "TAHAWUL_BATCH_MAX": str(self.batch_max),
             "TAHAWUL_BATCH_WITHIN": str(self.batch_within),
             "TAHAWUL_BATCH_WINDOW_RATIO": str(self.batch_window_ratio),
+            "TAHAWUL_BATCH_QUIET": str(self.batch_quiet),
             "TAHAWUL_WORKER_BUFFER": str(self.worker_buffer),
             "TAHAWUL_LOG_LEVEL": self.log_level,
             "TAHAWUL_LOG_FORMAT": self.log_format,

@@ -26,13 +26,14 @@ class Batches:
     batch (values, when it was handed over, whether any of its records was acked then),
     taking ``handle_seconds`` to handle each."""
 
-    def __init__(self, max_records: int, window: Linger, handle_seconds: float = 0.0) -> None:
+    def __init__(self, max_records: int, window: Linger, handle_seconds: float = 0.0,
+                 quiet: float = 1.0) -> None:
         self.app = faust.App("t-batching", broker=NOWHERE, web_enabled=False)
         self.got: list[tuple[list[Any], float, bool]] = []
 
         @self.app.agent()
         async def agent(stream: faust.StreamT) -> None:
-            async for batch in take_batches(stream, max_records, window):
+            async for batch in take_batches(stream, max_records, window, quiet):
                 started = time.monotonic()
                 acked = any(e.message.acked for e in batch)
                 self.got.append(([e.value for e in batch], started, acked))
@@ -40,7 +41,7 @@ class Batches:
                 await asyncio.sleep(handle_seconds)
                 window.wrote(time.monotonic() - started)
 
-        self.agent = agent
+        self.agent: Any = agent
         self.messages: list[Any] = []
 
     def run(self, values: list[int], gap: float, after: float) -> dict[int, float]:
@@ -59,6 +60,18 @@ class Batches:
 
         asyncio.run(main())
         return put
+
+    def run_with(self, put: Any, count: int, after: float) -> None:
+        """Feed the agent with ``put(agent)``, then wait up to ``after`` s for ``count`` values."""
+
+        async def main() -> None:
+            async with self.agent.test_context() as agent:
+                await put(agent)
+                deadline = time.monotonic() + after
+                while sum(len(v) for v, _, _ in self.got) < count and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
+
+        asyncio.run(main())
 
     def values(self) -> list[int]:
         return [v for batch, _, _ in self.got for v in batch]
@@ -82,6 +95,23 @@ def test_under_load_a_batch_stays_open_as_long_as_the_previous_one_took() -> Non
     assert [v for v, _, _ in batches.got] == [list(range(10))]  # one batch: all arrived within 1.5 s
 
 
+def test_a_batch_closes_once_nothing_more_came_for_the_quiet_time() -> None:
+    window = Linger(ratio=1.0, most=5.0)
+    window.wrote(5.0)  # it could stay open 5 s
+    batches = Batches(100, window, quiet=0.2)
+
+    async def bursts(agent: Any) -> None:
+        for value in range(3):
+            await agent.put(value)
+        await asyncio.sleep(1.5)  # quiet: the first burst goes on
+        for value in range(3, 6):
+            await agent.put(value)
+
+    batches.run_with(bursts, 6, after=10)
+    assert [v for v, _, _ in batches.got] == [[0, 1, 2], [3, 4, 5]]
+    assert batches.got[1][1] - batches.got[0][1] < 4.0  # not held for the 5 s window
+
+
 def test_batches_hold_at_most_max_records_each_record_once_in_order_acked_after_handling() -> None:
     window = Linger(ratio=1.0, most=5.0)
     window.wrote(5.0)  # wide open: only the size closes a batch
@@ -98,11 +128,12 @@ def test_the_worker_consumer_fetches_with_a_short_wait() -> None:
     assert isinstance(app.transport, Transport)
 
     async def made() -> tuple[int, int]:
-        consumer = app.consumer
-        ours = consumer._new_consumer_thread()._create_worker_consumer(app.transport)
+        consumer: Any = app.consumer
+        transport: Any = app.transport
+        ours = consumer._new_consumer_thread()._create_worker_consumer(transport)
         faust_own = faust_aiokafka.AIOKafkaConsumerThread(consumer, loop=consumer.loop,
                                                            beacon=consumer.beacon)
-        theirs = faust_own._create_worker_consumer(app.transport)
+        theirs = faust_own._create_worker_consumer(transport)
         return ours._fetch_max_wait_ms, theirs._fetch_max_wait_ms
 
     ours, theirs = asyncio.run(made())
