@@ -3,7 +3,7 @@
 Workers scale out in one consumer group: each owns some source partitions and, for each
 batch it takes, sends one envelope per source partition to the same partition number of the
 validated topic, waits for the broker's acknowledgement, and only then lets Faust commit the
-source offsets (``take_events`` acks after the loop body). A crash therefore re-sends, never
+source offsets (``take_batches`` acks after the loop body). A crash therefore re-sends, never
 skips; the counting writer drops what it has already applied by source offset.
 
 Faust tables, Kafka transactions and compaction are deliberately not used: on our broker
@@ -100,7 +100,7 @@ PERMANENT_SEND_ERRORS: Final = (MessageSizeTooLargeError, RecordTooLargeError,
 def hard_exit(code: int, why: str) -> NoReturn:
     """End the process now, from any thread, without running Faust's shutdown.
 
-    Faust's shutdown commits the offsets of every acked record, and ``take_events`` acks a
+    Faust's shutdown commits the offsets of every acked record, and ``take_batches`` acks a
     batch's records as soon as its loop body exits, delivered or not: the only way out of a
     batch whose verdicts are not all acknowledged that can never commit them is not to run
     any more of the event loop, exactly as a SIGKILL would."""
@@ -318,9 +318,10 @@ async def deliver_bounded(app: faust.App, messages: list[Message], seconds: floa
 async def deliver_all(app: faust.App, messages: list[Message], max_delay: float = 5.0) -> None:
     """Send and wait until the broker acknowledged every message, resending what failed.
 
-    This never gives up. Raising out of the batch would be worse than waiting: Faust's
-    ``take_events`` acks a batch's records when its loop body exits, even by an exception,
-    so their offsets would be committed without their verdicts ever reaching the counter.
+    This never gives up. Raising out of the batch would be worse than waiting:
+    ``take_batches`` (as Faust's ``take_events``) acks a batch's records when its loop body
+    exits, even by an exception, so their offsets would be committed without their verdicts
+    ever reaching the counter.
     (Seen when the broker was killed mid-run: the records of the failed batch were lost.)
     """
     delay = 0.2
@@ -426,7 +427,7 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
 
     async def forward(events: list[EventT]) -> None:
         """Judge a batch and deliver its envelopes and dead letters, all acknowledged before
-        returning (then take_events acks the records, and Faust may commit their offsets).
+        returning (then take_batches acks the records, and Faust may commit their offsets).
 
         A partition's records are judged in chunks of about CHUNK_EVENTS events; a chunk's
         envelopes go out while the next chunk is judged (the broker works meanwhile), and
@@ -500,7 +501,7 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
             try:
                 await forward(list(events))
             except BaseException as exc:  # cancelled by a stop, or a fault: not delivered
-                # Leaving the loop body now would ack the batch (take_events), and Faust would
+                # Leaving the loop body now would ack the batch (take_batches), and Faust would
                 # commit offsets whose verdicts may never have reached the counter.
                 hard_exit(TERM_EXIT if isinstance(exc, asyncio.CancelledError) else 70,
                           f"batch of {len(events)} records interrupted before all was delivered "
