@@ -145,3 +145,49 @@ def test_children_die_with_a_killed_up(tmp_path: Path, broker_kind: str) -> None
         if up.proc.poll() is None:
             up.proc.kill()
     wait_for(lambda: not any(alive(pid) for pid in children), 30, "the children of a killed up to exit")
+
+
+# `up` run with the counting writer's first Kafka consumer dead from the start: it polls and
+# gets nothing, for ever, as kafka-python 3.0.12's did once after the broker stood still past
+# the session timeout (docs/brokers.md). The broker, the worker and the store are real.
+DEAD_FIRST_CONSUMER = """
+import itertools, sys
+import tahawul.cli.up as up
+import tahawul.stream_processors.counter as counter
+up.WRITER_STALL_SECONDS = float(sys.argv[1])
+made = itertools.count()
+class FirstDead(counter.KafkaConsumer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)  # the writer's consumer subscribes to the validated topic
+        self.dead = bool(args) and "validated" in str(args[0]) and next(made) == 0
+    def poll(self, *args, **kwargs):
+        return {} if self.dead else super().poll(*args, **kwargs)
+counter.KafkaConsumer = FirstDead
+from tahawul.cli.main import main
+sys.exit(main(["up", "--broker", sys.argv[2], "--input", sys.argv[3], "--exit-when-done"]))
+"""
+
+
+def test_a_writer_whose_consumer_reads_nothing_is_restarted_and_counts_everything(
+        tmp_path: Path, broker_kind: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAHAWUL_")}
+    events = tmp_path / "events.jsonl"
+    sim = subprocess.run([sys.executable, "-m", "tahawul", "simulate", "--scale", "0.001", "--seed", "5",
+                          "--out", str(events), "--truth", str(tmp_path / "truth.csv")],
+                         env={**env, "TAHAWUL_DATA_DIR": str(tmp_path / "sim")},
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert sim.returncode == 0, sim.stderr
+    valid = int(re.search(r"\((\d+) valid", sim.stdout).group(1))  # type: ignore[union-attr]
+    data = tmp_path / "data"
+    done = subprocess.run([sys.executable, "-c", DEAD_FIRST_CONSUMER, "3", broker_kind, str(events)],
+                          env={**env, "TAHAWUL_DATA_DIR": str(data), "TAHAWUL_SESSION_TIMEOUT": "3"},
+                          cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    restarts = [line for line in done.stderr.splitlines()
+                if "restarting it with a new Kafka consumer" in line]
+    # At least once: on a loaded machine the new writer may not have written within the
+    # test's 3 s either, and is restarted again, which is harmless.
+    assert restarts, done.stderr[-3000:]
+    assert "the counting writer has applied nothing for 3 s while the workers delivered" in restarts[0]
+    assert int(sql(data, "SELECT count() FROM events")) == valid
+
