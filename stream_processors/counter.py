@@ -37,6 +37,8 @@ from kafka.errors import (
 )
 
 from tahawul.errors import UsageError
+from tahawul.kafka_admin import group_positions
+from tahawul.kafka_admin import quiet as quiet_logger
 from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.schemas.redaction import redact as redact_payload
 from tahawul.schemas.reference import load_catalogue
@@ -45,7 +47,7 @@ from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.completeness import missing_by_entity
 from tahawul.sinks.clickhouse.connection import connect, redact
 from tahawul.sinks.clickhouse.store import NewEvents, SourceKey, Store, WriteBatch
-from tahawul.stream_processors import metrics
+from tahawul.stream_processors import metrics, writer_stall
 from tahawul.stream_processors.envelope import Envelope, decode_payload
 from tahawul.stream_processors.exchange_counter import ExchangeBatch, ExchangeCounting, Incoming
 from tahawul.stream_processors.exchange_verdicts import is_exchange_row
@@ -53,6 +55,7 @@ from tahawul.stream_processors.group_join import refusal_reason
 from tahawul.stream_processors.grouping import group, repeated
 from tahawul.stream_processors.linger import Linger
 from tahawul.stream_processors.seen import CountedIndex, entity_tag, entity_tags, sort_keys, uuid_halves
+from tahawul.stream_processors.writer_stall import QuietTimer, delivered_not_applied, stall_message
 
 log = logging.getLogger(__name__)
 
@@ -525,6 +528,19 @@ def poll_batch(consumer: KafkaConsumer, stop: threading.Event, linger: float,
     return envelopes
 
 
+def stalled_behind(settings: Settings, counter: CountingWriter) -> dict[int, tuple[int, int]]:
+    """The source partitions whose envelopes the workers delivered beyond what ``counter``
+    applied (writer_stall.delivered_not_applied); none when the broker cannot say."""
+    try:
+        _, committed = group_positions(settings.kafka_bootstrap() or "", settings.worker_group,
+                                       settings.topic_transactions, settings.kafka_security())
+    except Exception as exc:  # the broker away: the consumer cannot read either
+        log.info("worker group offsets not read (%s)", exc)
+        return {}
+    progress = {p: o for (t, p), o in counter.progress.items() if t == settings.topic_transactions}
+    return delivered_not_applied(progress, committed)
+
+
 def run_counter(
     settings: Settings,
     store: Store,
@@ -533,21 +549,26 @@ def run_counter(
 ) -> CountingWriter:
     """Consume the validated topic until ``stop`` is set."""
     counter = CountingWriter(store, settings.rejected_retention_days)
-    consumer = KafkaConsumer(
-        settings.topic_validated,
-        bootstrap_servers=settings.kafka_bootstrap(),
-        group_id=settings.counter_group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        session_timeout_ms=int(settings.session_timeout * 1000),
-        heartbeat_interval_ms=int(settings.session_timeout * 250),
-        max_poll_records=200,
-        max_poll_interval_ms=600_000,
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-        fetch_max_bytes=64 * 1024 * 1024,
-        fetch_max_wait_ms=FETCH_WAIT_MS,
-        **settings.kafka_security().client_options(),
-    )
+
+    def new_consumer() -> KafkaConsumer:
+        return KafkaConsumer(
+            settings.topic_validated,
+            bootstrap_servers=settings.kafka_bootstrap(),
+            group_id=settings.counter_group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=int(settings.session_timeout * 1000),
+            heartbeat_interval_ms=int(settings.session_timeout * 250),
+            max_poll_records=200,
+            max_poll_interval_ms=600_000,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+            fetch_max_wait_ms=FETCH_WAIT_MS,
+            **settings.kafka_security().client_options(),
+        )
+
+    consumer = new_consumer()
+    quiet = QuietTimer(writer_stall.WRITER_STALL_SECONDS)  # read at the start: tests shorten it
     probe = SourceProbe(settings.kafka_bootstrap() or "", security=settings.kafka_security())
     linger = Linger(settings.counter_linger_ratio, settings.counter_linger_max)
     next_completeness = 0.0
@@ -571,7 +592,14 @@ def run_counter(
                 stop.wait(1.0)
                 continue
             if not envelopes:
+                if quiet.due() and (behind := stalled_behind(settings, counter)):
+                    # A consumer that reads nothing while envelopes wait (writer_stall.py).
+                    log.warning(stall_message(quiet.after, behind))
+                    with quiet_logger("kafka"):
+                        consumer.close(autocommit=False)
+                    consumer = new_consumer()
                 continue
+            quiet.brought()
             started = time.monotonic()
             prepared = counter.prepare(envelopes)
             if prepared.missing:

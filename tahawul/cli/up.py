@@ -38,7 +38,7 @@ from tahawul.runtime.feeds import Feed, send_feed
 from tahawul.runtime.local import LocalPipeline, Run
 from tahawul.runtime.rates import EventRate
 from tahawul.runtime.read_server import ReadServer, run_state, serve_reads
-from tahawul.runtime.stall import QuietWatch, StallWatch, delivered_not_applied, stall_report
+from tahawul.runtime.stall import StallWatch, stall_report
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.connection import is_embedded
 from tahawul.sinks.clickhouse.exchanges import exchange_summary
@@ -56,9 +56,6 @@ SIMULATION_MAX_AHEAD = 2_000
 # A stop that has counted nothing for this long says on stderr what it waits for, and again
 # as long as that lasts (tahawul.runtime.stall).
 STOP_STALL_SECONDS = 30.0
-# A counting writer that has applied nothing for this long while the workers delivered
-# records it has not applied gets a new Kafka consumer (writer_stalled below).
-WRITER_STALL_SECONDS = 60.0
 
 
 @contextmanager
@@ -110,33 +107,6 @@ def stop_stall(pipeline: LocalPipeline, run: Run, targets: dict[int, int], write
                         pipeline.workers, writer_alive)
 
 
-def writer_stalled(pipeline: LocalPipeline, run: Run) -> str | None:
-    """Why the counting writer must be restarted, or None: the worker group has committed
-    source records, so their envelopes are on the validated topic, beyond what the writer
-    applied, and (the caller's QuietWatch) it has applied nothing for WRITER_STALL_SECONDS.
-
-    Seen on Apache Kafka after the broker stood still for longer than the session timeout
-    (a JVM pause on a loaded machine): kafka-python 3.0.12's consumer was dropped from its
-    group and never rejoined nor fetched again, while its thread polled on and got nothing,
-    so `up`'s stop waited for ever (docs/brokers.md). A new consumer reads on from
-    the group's offsets; the store's progress skips whatever was applied already."""
-    settings = pipeline.settings
-    try:
-        _, committed = group_positions(pipeline.bootstrap, settings.worker_group,
-                                       settings.topic_transactions, settings.kafka_security())
-    except Exception:  # the broker away: the writer cannot read either; nothing to restart
-        return None
-    topic = settings.topic_transactions
-    with run.lock:
-        progress = {p: o for (t, p), o in run.progress.items() if t == topic}
-    behind = delivered_not_applied(progress, committed)
-    if not behind:
-        return None
-    parts = ", ".join(f"partition {p}: applied to {a}, delivered to {d}" for p, (a, d) in behind.items())
-    return (f"the counting writer has applied nothing for {WRITER_STALL_SECONDS:.0f} s while the workers "
-            f"delivered records it has not applied ({parts}); restarting it with a new Kafka consumer")
-
-
 def serve_live(settings: Settings, run: Run, meter: EventRate) -> ReadServer | None:
     """The live page and the read-only ClickHouse HTTP front of the embedded store, on
     loopback (tahawul.runtime.read_server); their address goes to stderr. A ClickHouse server
@@ -168,7 +138,6 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
     reads: ReadServer | None = None
     feeder: FeedProcess | None = None
     stall = StallWatch(STOP_STALL_SECONDS)
-    writer_quiet = QuietWatch(WRITER_STALL_SECONDS)
     with stop_requests() as stopping:
         try:
             pipeline.start_broker()
@@ -209,16 +178,6 @@ def up(settings: Settings, feed_factory: Callable[[], Feed] | None, exit_when_do
                     if not writer.thread.is_alive():
                         print("the counting writer stopped unexpectedly; see the log", file=sys.stderr)
                         return EXIT_WRITER_FAILED
-                    with run.lock:
-                        applied = tuple(sorted(run.progress.items()))
-                    if writer_quiet.due(applied) and (why := writer_stalled(pipeline, run)) is not None:
-                        print(why, file=sys.stderr)
-                        try:
-                            writer.halt()
-                        except RuntimeError as exc:
-                            print(f"{exc}; stopping", file=sys.stderr)
-                            return EXIT_WRITER_FAILED
-                        writer = pipeline.start_writer(run=run)
                     if run.feed_error:
                         print(f"could not send input: {run.feed_error}", file=sys.stderr)
                         return EXIT_FEED_FAILED

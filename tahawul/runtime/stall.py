@@ -74,34 +74,3 @@ def stall_report(seconds: float, run: Run, topic: str, targets: Mapping[int, int
     return (f"stopping: nothing counted for {seconds:.0f} s; {left} record(s) not counted, "
             + "; ".join(parts + states))
 
-
-class QuietWatch:
-    """Says when a snapshot (the writer's progress) has not changed for ``after`` seconds,
-    and again every ``after`` seconds while it stays so. Cheap enough for every turn of a
-    loop; the caller then asks the broker whether anything was waiting."""
-
-    def __init__(self, after: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.after = after
-        self.clock = clock
-        self.seen: object = None
-        self.since = clock()
-
-    def due(self, snapshot: object) -> bool:
-        now = self.clock()
-        if snapshot != self.seen:
-            self.seen = snapshot
-            self.since = now
-            return False
-        if now - self.since < self.after:
-            return False
-        self.since = now
-        return True
-
-
-def delivered_not_applied(progress: Mapping[int, int], committed: Mapping[int, int]
-                          ) -> dict[int, tuple[int, int]]:
-    """Per source partition whose records the workers delivered (the worker group commits
-    a record only once its envelope is acknowledged on the validated topic) beyond what the
-    counting writer applied: (last applied offset, last delivered offset)."""
-    return {p: (progress.get(p, -1), c - 1) for p, c in sorted(committed.items())
-            if c - 1 > progress.get(p, -1)}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tahawul.runtime.local import Run
-from tahawul.runtime.stall import QuietWatch, StallWatch, delivered_not_applied, stall_report
+from tahawul.runtime.stall import StallWatch, stall_report
 
 
 class Clock:
@@ -83,28 +83,3 @@ def test_the_report_says_why_the_group_is_not_known_and_how_the_workers_are(tmp_
                     "worker 0 running (pid 4242), worker 1 exited with 75 (pid 4242); "
                     f"counting writer stopped (logs: {tmp_path})")
 
-
-def test_a_writer_whose_progress_stands_still_is_noticed_after_the_period_then_each_period() -> None:
-    clock = Clock()
-    watch = QuietWatch(60.0, clock)
-    progress = ((("tx", 0), 5),)
-    assert not watch.due(progress)
-    clock.now += 59
-    assert not watch.due(progress)
-    clock.now += 1
-    assert watch.due(progress)
-    clock.now += 30
-    assert not watch.due(progress)
-    clock.now += 30
-    assert watch.due(progress)
-    clock.now += 59
-    assert not watch.due(((("tx", 0), 6),))  # it applied something
-    clock.now += 59
-    assert not watch.due(((("tx", 0), 6),))
-
-
-def test_records_the_workers_delivered_and_the_writer_did_not_apply() -> None:
-    # the worker group's committed offset is the next record to read: 10 means 0..9 delivered
-    assert delivered_not_applied({0: 9, 1: 3}, {0: 10, 1: 8, 2: 1}) == {1: (3, 7), 2: (-1, 0)}
-    assert delivered_not_applied({0: 9}, {0: 10}) == {}
-    assert delivered_not_applied({}, {}) == {}
