@@ -211,24 +211,24 @@ def run_case(rate: float, seconds: float, batch: int,
                         raise TimeoutError("the pipeline did not count the warm-up events")
                     time.sleep(0.05)
                 since[0] = now_ms()
-                baseline = subprocess.Popen(
-                    [sys.executable, "-m", "benchmarks.freshness", "consume", *common,
-                     "--partitions", str(settings.partitions), "--seconds", str(seconds),
-                     "--expect", str(expect), "--since", str(since[0]),
-                     "--ready", str(work / "consumer.ready"), "--out", str(work / "baseline.json")],
-                    env=env_for(settings), cwd=Path(__file__).resolve().parents[1])
-                children.append(baseline)
-                wait_file(work / "consumer.ready", baseline, "the baseline consumer")
-                if stages:
-                    envelopes = subprocess.Popen(
-                        [sys.executable, "-m", "benchmarks.freshness", "consume", "--envelopes",
-                         "--bootstrap", bootstrap, "--topic", settings.topic_validated,
+
+                def consumer(name: str, *args: str) -> subprocess.Popen[bytes]:
+                    """A consumer process of this case, started and ready (``name``: its
+                    files in the work dir); its result goes to ``<name>.json``."""
+                    proc = subprocess.Popen(
+                        [sys.executable, "-m", "benchmarks.freshness", "consume", *args,
                          "--partitions", str(settings.partitions), "--seconds", str(seconds),
                          "--expect", str(expect), "--since", str(since[0]),
-                         "--ready", str(work / "envelopes.ready"), "--out", str(work / "envelopes.json")],
+                         "--ready", str(work / f"{name}.ready"), "--out", str(work / f"{name}.json")],
                         env=env_for(settings), cwd=Path(__file__).resolve().parents[1])
-                    children.append(envelopes)
-                    wait_file(work / "envelopes.ready", envelopes, "the envelope consumer")
+                    children.append(proc)
+                    wait_file(work / f"{name}.ready", proc, f"the {name} consumer")
+                    return proc
+
+                baseline = consumer("baseline", *common)
+                if stages:
+                    consumer("envelopes", "--envelopes", "--bootstrap", bootstrap,
+                             "--topic", settings.topic_validated)
                 how = f" in batched records of up to {batch} every 100 ms" if batch else ", one per record"
                 print(f"sending {rate:,.0f} events/s for {seconds:g} s{how}", flush=True)
                 (work / "go").write_text("go")

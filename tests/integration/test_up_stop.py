@@ -76,12 +76,27 @@ def alive(pid: int) -> bool:
 
 
 def sql(data: Path, query: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAHAWUL_")}
-    env["TAHAWUL_DATA_DIR"] = str(data)
+    env = {**clean_env(), "TAHAWUL_DATA_DIR": str(data)}
     done = subprocess.run([sys.executable, "-m", "tahawul", "sql", query, "--format", "csv"], env=env,
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()[1]
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without its TAHAWUL_* settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("TAHAWUL_")}
+
+
+def simulated(tmp_path: Path, scale: str, seed: str) -> tuple[Path, int]:
+    """A simulated input file and how many valid events it holds."""
+    events = tmp_path / "events.jsonl"
+    sim = subprocess.run([sys.executable, "-m", "tahawul", "simulate", "--scale", scale, "--seed", seed,
+                          "--out", str(events), "--truth", str(tmp_path / "truth.csv")],
+                         env={**clean_env(), "TAHAWUL_DATA_DIR": str(tmp_path / "sim")},
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert sim.returncode == 0, sim.stderr
+    return events, int(re.search(r"\((\d+) valid", sim.stdout).group(1))  # type: ignore[union-attr]
 
 
 def stop_with_sigterm(proc: subprocess.Popen[str]) -> None:
@@ -96,14 +111,8 @@ def stop_with_ctrl_c(proc: subprocess.Popen[str]) -> None:
 def test_a_stop_counts_what_send_had_acknowledged_then_exits_without_orphans(
         tmp_path: Path, stop: Callable[[subprocess.Popen[str]], None], broker_kind: str) -> None:
     data = tmp_path / "data"
-    events = tmp_path / "events.jsonl"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAHAWUL_")}
-    sim = subprocess.run([sys.executable, "-m", "tahawul", "simulate", "--scale", "0.01", "--seed", "3",
-                          "--out", str(events), "--truth", str(tmp_path / "truth.csv")],
-                         env={**env, "TAHAWUL_DATA_DIR": str(tmp_path / "sim")},
-                         cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert sim.returncode == 0, sim.stderr
-    valid = int(re.search(r"\((\d+) valid", sim.stdout).group(1))  # type: ignore[union-attr]
+    env = clean_env()
+    events, valid = simulated(tmp_path, "0.01", "3")
 
     up = Up(data, broker_kind)
     try:
@@ -170,14 +179,8 @@ sys.exit(main(["up", "--broker", sys.argv[2], "--input", sys.argv[3], "--exit-wh
 
 def test_a_writer_whose_consumer_reads_nothing_gets_a_new_one_and_counts_everything(
         tmp_path: Path, broker_kind: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAHAWUL_")}
-    events = tmp_path / "events.jsonl"
-    sim = subprocess.run([sys.executable, "-m", "tahawul", "simulate", "--scale", "0.001", "--seed", "5",
-                          "--out", str(events), "--truth", str(tmp_path / "truth.csv")],
-                         env={**env, "TAHAWUL_DATA_DIR": str(tmp_path / "sim")},
-                         cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert sim.returncode == 0, sim.stderr
-    valid = int(re.search(r"\((\d+) valid", sim.stdout).group(1))  # type: ignore[union-attr]
+    env = clean_env()
+    events, valid = simulated(tmp_path, "0.001", "5")
     data = tmp_path / "data"
     done = subprocess.run([sys.executable, "-c", DEAD_FIRST_CONSUMER, "3", broker_kind, str(events)],
                           env={**env, "TAHAWUL_DATA_DIR": str(data), "TAHAWUL_SESSION_TIMEOUT": "3"},
