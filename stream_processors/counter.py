@@ -37,7 +37,7 @@ from kafka.errors import (
 )
 
 from tahawul.errors import UsageError
-from tahawul.kafka_admin import group_positions
+from tahawul.kafka_admin import group_committed
 from tahawul.kafka_admin import quiet as quiet_logger
 from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.schemas.redaction import redact as redact_payload
@@ -532,8 +532,8 @@ def stalled_behind(settings: Settings, counter: CountingWriter) -> dict[int, tup
     """The source partitions whose envelopes the workers delivered beyond what ``counter``
     applied (writer_stall.delivered_not_applied); none when the broker cannot say."""
     try:
-        _, committed = group_positions(settings.kafka_bootstrap() or "", settings.worker_group,
-                                       settings.topic_transactions, settings.kafka_security())
+        committed = group_committed(settings.kafka_bootstrap() or "", settings.worker_group,
+                                    settings.topic_transactions, settings.kafka_security())
     except Exception as exc:  # the broker away: the consumer cannot read either
         log.info("worker group offsets not read (%s)", exc)
         return {}

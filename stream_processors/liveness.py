@@ -28,7 +28,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-from tahawul.kafka_admin import admin
+from tahawul.kafka_admin import admin, committed_offsets
 from tahawul.kafka_security import KafkaSecurity
 from tahawul.settings import Settings
 
@@ -102,10 +102,7 @@ class OffsetReader:
                 self._consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
                                                enable_auto_commit=False, request_timeout_ms=10_000,
                                                **self.security.client_options())
-            found = self._admin.list_group_offsets(self.group)
-            metas = found.get(self.group, found)
-            committed = {tp.partition: int(m.offset) for tp, m in metas.items()
-                         if tp.topic == self.topic and m.offset is not None and m.offset >= 0}
+            committed = committed_offsets(self._admin, self.group, self.topic)
             beginning = self._consumer.beginning_offsets(self.partitions)
             end = self._consumer.end_offsets(self.partitions)
             return Offsets(committed, {tp.partition: o for tp, o in beginning.items()},

@@ -226,6 +226,25 @@ def last_offsets(bootstrap: str, topic: str, security: KafkaSecurity = PLAINTEXT
 
 
 
+def committed_offsets(client: KafkaAdminClient, group: str, topic: str) -> dict[int, int]:
+    """A consumer group's committed offset (the next record it reads) per partition of
+    ``topic`` that has one."""
+    found = client.list_group_offsets(group)
+    metas = found.get(group, found)  # {group: {tp: meta}} in kafka-python 3
+    return {tp.partition: int(meta.offset) for tp, meta in metas.items()
+            if tp.topic == topic and meta.offset is not None and meta.offset >= 0}
+
+
+def group_committed(bootstrap: str, group: str, topic: str,
+                    security: KafkaSecurity = PLAINTEXT) -> dict[int, int]:
+    """:func:`committed_offsets` with a client of its own."""
+    client = admin(bootstrap, timeout=5.0, security=security)
+    try:
+        return committed_offsets(client, group, topic)
+    finally:
+        client.close()
+
+
 def group_positions(bootstrap: str, group: str, topic: str,
                     security: KafkaSecurity = PLAINTEXT) -> tuple[str, dict[int, int]]:
     """A consumer group as the broker sees it: its state and member count in words, and its
@@ -239,9 +258,6 @@ def group_positions(bootstrap: str, group: str, topic: str,
                      f"{len(info.get('members') or [])} member(s)")
         except Exception as exc:  # Tansu 0.6 answers with fields kafka-python cannot read
             state = f"state not known ({type(exc).__name__})"
-        offsets = client.list_group_offsets(group)
-        metas = offsets.get(group, offsets)
-        committed = {tp.partition: int(meta.offset) for tp, meta in metas.items() if tp.topic == topic}
-        return state, committed
+        return state, committed_offsets(client, group, topic)
     finally:
         client.close()
