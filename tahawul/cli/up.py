@@ -38,7 +38,7 @@ from tahawul.runtime.feeds import Feed, send_feed
 from tahawul.runtime.local import LocalPipeline, Run
 from tahawul.runtime.rates import EventRate
 from tahawul.runtime.read_server import ReadServer, run_state, serve_reads
-from tahawul.runtime.stall import StallWatch, stall_report
+from tahawul.runtime.stall import StallWatch, stall_report, uncounted_partitions
 from tahawul.settings import Settings
 from tahawul.sinks.clickhouse.connection import is_embedded
 from tahawul.sinks.clickhouse.exchanges import exchange_summary
@@ -89,8 +89,7 @@ def uncounted(run: Run, topic: str, targets: dict[int, int] | None) -> int | Non
     """Acknowledged source records not yet applied (None if the targets are not known)."""
     if targets is None:
         return None
-    with run.lock:
-        return sum(max(0, last - run.progress.get((topic, p), -1)) for p, last in targets.items())
+    return sum(last - applied for applied, last in uncounted_partitions(run, topic, targets).values())
 
 
 def stop_stall(pipeline: LocalPipeline, run: Run, targets: dict[int, int], writer_alive: bool) -> str:

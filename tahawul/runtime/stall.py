@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from tahawul.stream_processors.writer_stall import QuietTimer
+
 if TYPE_CHECKING:
     from tahawul.runtime.local import Run, Workers
 
@@ -19,24 +21,19 @@ if TYPE_CHECKING:
 class StallWatch:
     """Says when a count of things left has not changed for ``after`` seconds (and again
     every ``after`` seconds while it stays so); a count of zero, or None (not known yet), is
-    never a stall."""
+    never a stall. The writer's timer of polls that bring nothing, fed by changes of the
+    count (stream_processors/writer_stall.py)."""
 
     def __init__(self, after: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.after = after
-        self.clock = clock
         self.left: int | None = None
-        self.since = clock()  # when ``left`` last changed, or the last report
+        self.timer = QuietTimer(after, clock)  # since ``left`` last changed, or the last report
 
     def due(self, left: int | None) -> bool:
-        now = self.clock()
         if left != self.left:
             self.left = left
-            self.since = now
+            self.timer.brought()
             return False
-        if not left or now - self.since < self.after:
-            return False
-        self.since = now
-        return True
+        return bool(left) and self.timer.due()
 
 
 def uncounted_partitions(run: Run, topic: str, targets: Mapping[int, int]) -> dict[int, tuple[int, int]]:

@@ -51,3 +51,14 @@ def apply(counter: CountingWriter, envs: list[Envelope]) -> None:
     prepared = counter.prepare(envs)
     counter.store.write(prepared.batch)
     counter.commit(prepared)
+
+
+class FakeClock:
+    """A monotonic clock a test moves by hand (``clock.now += seconds``), for the timers
+    that take a ``clock`` (stall and liveness rules)."""
+
+    def __init__(self, start: float = 100.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now

@@ -7,18 +7,11 @@ from pathlib import Path
 
 from tahawul.runtime.local import Run
 from tahawul.runtime.stall import StallWatch, stall_report
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.factories import FakeClock
 
 
 def test_a_count_unchanged_for_the_period_is_reported_then_again_each_period() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     watch = StallWatch(30.0, clock)
     assert not watch.due(40)  # first seen
     clock.now += 29.9
@@ -32,7 +25,7 @@ def test_a_count_unchanged_for_the_period_is_reported_then_again_each_period() -
 
 
 def test_progress_restarts_the_period_and_zero_or_unknown_is_never_a_stall() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     watch = StallWatch(30.0, clock)
     watch.due(40)
     clock.now += 25

@@ -8,14 +8,7 @@ import threading
 from typing import Any
 
 from tahawul.stream_processors.liveness import IdleRule, Offsets, watch_idle
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.factories import FakeClock
 
 
 def offsets(committed: dict[int, int], end: dict[int, int]) -> Offsets:
@@ -23,7 +16,7 @@ def offsets(committed: dict[int, int], end: dict[int, int]) -> Offsets:
 
 
 def test_an_owned_partition_with_records_waiting_and_nothing_read_is_stalled_after_the_period() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     rule = IdleRule(120.0, clock)
     stuck = offsets({0: 40, 1: 10}, {0: 40, 1: 57})  # partition 1: 47 records waiting
     for _ in range(12):
@@ -33,7 +26,7 @@ def test_an_owned_partition_with_records_waiting_and_nothing_read_is_stalled_aft
 
 
 def test_progress_nothing_waiting_or_not_owning_is_never_a_stall() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     rule = IdleRule(120.0, clock)
     committed = 10
     for _ in range(30):  # reading slowly: the committed offset moves
@@ -53,7 +46,7 @@ def test_progress_nothing_waiting_or_not_owning_is_never_a_stall() -> None:
 
 
 def test_only_time_between_batches_counts() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     rule = IdleRule(120.0, clock)
     stuck = offsets({0: 10}, {0: 57})
     rule.check({0}, stuck, busy=False)
@@ -68,7 +61,7 @@ def test_only_time_between_batches_counts() -> None:
 
 
 def test_a_partition_left_behind_while_others_flow_is_found() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     rule = IdleRule(120.0, clock)
     flowing = 0
     found: list[int] = []
@@ -83,7 +76,7 @@ def test_a_partition_left_behind_while_others_flow_is_found() -> None:
 
 
 def test_offsets_not_read_decide_nothing_and_restart_the_clock() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     rule = IdleRule(120.0, clock)
     stuck = offsets({0: 10}, {0: 57})
     rule.check({0}, stuck, busy=False)

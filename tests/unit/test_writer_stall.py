@@ -5,18 +5,11 @@ after the broker stood still, and never rejoined nor fetched again."""
 from __future__ import annotations
 
 from tahawul.stream_processors.writer_stall import QuietTimer, delivered_not_applied, stall_message
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.factories import FakeClock
 
 
 def test_polls_that_bring_nothing_are_noticed_after_the_period_then_each_period() -> None:
-    clock = Clock()
+    clock = FakeClock(50.0)
     quiet = QuietTimer(60.0, clock)
     clock.now += 59.9
     assert not quiet.due()
@@ -29,7 +22,7 @@ def test_polls_that_bring_nothing_are_noticed_after_the_period_then_each_period(
 
 
 def test_a_poll_that_brings_envelopes_starts_the_period_again() -> None:
-    clock = Clock()
+    clock = FakeClock(50.0)
     quiet = QuietTimer(60.0, clock)
     clock.now += 59
     quiet.brought()
