@@ -6,6 +6,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
@@ -163,14 +164,11 @@ def ensure_topics(bootstrap: str, settings: Settings) -> None:
                 f"{account} may not use the topic {settings.topic_transactions} on Kafka at {bootstrap} "
                 "(or it does not exist): the administrator creates it and grants access with "
                 "`tahawul kafka acls`")
-        await_leaders(client, [name for name in wanted if name in visible])
+        described = await_leaders(client, [name for name in wanted if name in visible])
         pair = [settings.topic_transactions, settings.topic_validated]
         if not set(pair) <= visible:
             return
-        counts = {
-            (t.get("name") or t.get("topic")): len(t["partitions"])
-            for t in client.describe_topics(pair)
-        }
+        counts = {(t.get("name") or t.get("topic")): len(t["partitions"]) for t in described}
         if counts[settings.topic_validated] < counts[settings.topic_transactions]:
             raise KafkaUnavailable(
                 f"{settings.topic_validated} has {counts[settings.topic_validated]} partitions, "
@@ -180,8 +178,9 @@ def ensure_topics(bootstrap: str, settings: Settings) -> None:
         client.close()
 
 
-def await_leaders(client: KafkaAdminClient, topics: list[str], timeout: float = 30.0) -> None:
-    """Wait until every partition of ``topics`` has a leader.
+def await_leaders(client: KafkaAdminClient, topics: list[str], timeout: float = 30.0
+                  ) -> list[dict[str, Any]]:
+    """Wait until every partition of ``topics`` has a leader; their last description.
 
     Apache Kafka answers CreateTopics before the new partitions have leaders everywhere; a
     consumer that joins its group in that window is assigned no partitions of the topic
@@ -196,7 +195,7 @@ def await_leaders(client: KafkaAdminClient, topics: list[str], timeout: float = 
                 for p in t["partitions"])
             for t in described)
         if ready or time.monotonic() >= deadline:
-            return
+            return described
         time.sleep(0.2)
 
 
