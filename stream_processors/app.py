@@ -3,8 +3,9 @@
 Workers scale out in one consumer group: each owns some source partitions and, for each
 batch it takes, sends one envelope per source partition to the same partition number of the
 validated topic, waits for the broker's acknowledgement, and only then lets Faust commit the
-source offsets (``take_batches`` acks after the loop body). A crash therefore re-sends, never
-skips; the counting writer drops what it has already applied by source offset.
+source offsets (``handle`` acks a batch's records after ``forward`` returned; batch_drain.py
+hands the consumer's records over in batches). A crash therefore re-sends, never skips; the
+counting writer drops what it has already applied by source offset.
 
 Faust tables, Kafka transactions and compaction are deliberately not used: on our broker
 they are not reliable (shared/docs/platform-notes.md), and the truth lives in ClickHouse.
@@ -38,7 +39,6 @@ from aiokafka.errors import (
     RecordTooLargeError,
     TopicAuthorizationFailedError,
 )
-from faust.types import EventT
 from faust.types.auth import CredentialsT
 
 from tahawul.kafka_security import KafkaSecurity
@@ -63,10 +63,9 @@ from tahawul.schemas.headers import (
 from tahawul.schemas.reference import load_catalogue
 from tahawul.settings import Settings
 from tahawul.stream_processors import metrics
-from tahawul.stream_processors.batching import take_batches
+from tahawul.stream_processors.batch_drain import Drain, install
 from tahawul.stream_processors.columnar import ReferenceCache
 from tahawul.stream_processors.envelope import split
-from tahawul.stream_processors.fetch_wait import use_short_fetch_wait
 from tahawul.stream_processors.group_join import exit_when_refused
 from tahawul.stream_processors.linger import Linger
 from tahawul.stream_processors.liveness import start_idle_watch
@@ -100,10 +99,10 @@ PERMANENT_SEND_ERRORS: Final = (MessageSizeTooLargeError, RecordTooLargeError,
 def hard_exit(code: int, why: str) -> NoReturn:
     """End the process now, from any thread, without running Faust's shutdown.
 
-    Faust's shutdown commits the offsets of every acked record, and ``take_batches`` acks a
-    batch's records as soon as its loop body exits, delivered or not: the only way out of a
-    batch whose verdicts are not all acknowledged that can never commit them is not to run
-    any more of the event loop, exactly as a SIGKILL would."""
+    Faust's shutdown waits for the batch in progress, which waits for the broker for as long
+    as that takes, and a fault inside a batch leaves Faust's state unknown: the only way out
+    of a batch whose verdicts are not all acknowledged that can never commit them is not to
+    run any more of the event loop, exactly as a SIGKILL would."""
     log.critical(why)
     for handler in logging.getLogger().handlers:
         handler.flush()
@@ -318,11 +317,12 @@ async def deliver_bounded(app: faust.App, messages: list[Message], seconds: floa
 async def deliver_all(app: faust.App, messages: list[Message], max_delay: float = 5.0) -> None:
     """Send and wait until the broker acknowledged every message, resending what failed.
 
-    This never gives up. Raising out of the batch would be worse than waiting:
-    ``take_batches`` (as Faust's ``take_events``) acks a batch's records when its loop body
-    exits, even by an exception, so their offsets would be committed without their verdicts
-    ever reaching the counter.
-    (Seen when the broker was killed mid-run: the records of the failed batch were lost.)
+    This never gives up: a broker that is away for a while (restarted, failing over) is
+    waited for with the partitions kept, rather than a worker ending and its group
+    rebalancing; the watchdog bounds the wait (``TAHAWUL_WORKER_STUCK_SECONDS``). Nothing
+    of the batch is acked before all of it was acknowledged. (With Faust's ``take_events``,
+    which acks when its loop body exits even by an exception, records of a batch that failed
+    when the broker was killed mid-run were lost: that is why acks are ours.)
     """
     delay = 0.2
     pending = messages
@@ -411,13 +411,12 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
         settings.worker_group,
         **options,
         broker_request_timeout=max(30.0, settings.session_timeout * 2),
-        stream_buffer_maxsize=settings.worker_buffer,
+        broker_max_poll_records=settings.batch_max,
         producer_acks=-1,
         producer_max_request_size=2 * 1024 * 1024,
         datadir=str(datadir),
         table_cleanup_interval=3600.0,
     )
-    use_short_fetch_wait(app)  # Faust's own fetch wait is 1.5 s (fetch_wait.py)
     catalogue = load_catalogue()
     trust = worker_trust_file(settings)  # public keys only; no unsigned mode
     source = source_topic(app, settings)
@@ -425,9 +424,9 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
     key_for_redaction = redaction_key(settings)
     reference = ReferenceCache(catalogue)  # the catalogue's verdicts on code combinations
 
-    async def forward(events: list[EventT]) -> None:
+    async def forward(messages: list[faust.types.Message]) -> None:
         """Judge a batch and deliver its envelopes and dead letters, all acknowledged before
-        returning (then take_batches acks the records, and Faust may commit their offsets).
+        returning (then ``handle`` acks the records, and Faust may commit their offsets).
 
         A partition's records are judged in chunks of about CHUNK_EVENTS events; a chunk's
         envelopes go out while the next chunk is judged (the broker works meanwhile), and
@@ -437,8 +436,7 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
         in parallel."""
         by_partition: dict[int, list[Any]] = defaultdict(list)
         originals: dict[tuple[int, int], Original] = {}  # what a dead letter carries on
-        for ev in events:
-            msg = ev.message
+        for msg in messages:
             by_partition[msg.partition].append((msg.offset, msg.value, msg.headers))
             headers = msg.headers
             originals[(msg.partition, msg.offset)] = (
@@ -488,28 +486,32 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
         if undelivered:
             quarantine.add(undelivered)
 
-    @app.agent(source, name="validate")
-    async def validate(stream: faust.StreamT) -> None:
-        # Each batch stays open after its first record as long as the previous one took to
-        # handle (times the ratio, at most batch_within), less once nothing more comes for
-        # batch_quiet: batching.py.
-        window = Linger(settings.batch_window_ratio, settings.batch_within)
-        async for events in take_batches(stream, settings.batch_max, window, settings.batch_quiet):
-            started = time.monotonic()
-            if watchdog is not None:
-                watchdog.begin()
-            try:
-                await forward(list(events))
-            except BaseException as exc:  # cancelled by a stop, or a fault: not delivered
-                # Leaving the loop body now would ack the batch (take_batches), and Faust would
-                # commit offsets whose verdicts may never have reached the counter.
-                hard_exit(TERM_EXIT if isinstance(exc, asyncio.CancelledError) else 70,
-                          f"batch of {len(events)} records interrupted before all was delivered "
-                          f"({exc!r}); exiting without committing it (it will be re-sent)")
-            if watchdog is not None:
-                watchdog.end()
-            window.wrote(time.monotonic() - started)
+    window = Linger(settings.batch_window_ratio, settings.batch_within)
 
+    async def handle(batch: list[faust.types.Message]) -> None:
+        """Validate and deliver a batch, then ack its records (Faust may commit them)."""
+        started = time.monotonic()
+        if watchdog is not None:
+            watchdog.begin()
+        try:
+            await forward(batch)
+        except BaseException as exc:  # cancelled by a stop, or a fault: not delivered
+            # Nothing of the batch is acked: the next owner of these partitions re-sends it,
+            # and the counter drops what it already applied. A stop that abandons a batch
+            # says so by its exit code.
+            hard_exit(TERM_EXIT if isinstance(exc, asyncio.CancelledError) else 70,
+                      f"batch of {len(batch)} records interrupted before all was delivered "
+                      f"({exc!r}); exiting without committing it (it will be re-sent)")
+        consumer.ack_all(batch)
+        if watchdog is not None:
+            watchdog.end()
+        window.wrote(time.monotonic() - started)
+
+    # Each batch stays open after its first record as long as the previous one took to
+    # handle (times the ratio, at most batch_within), less once nothing more comes for
+    # batch_quiet: batching.py. Records reach `handle` in batches, not one by one through a
+    # Faust stream: batch_drain.py.
+    consumer = install(app, source, Drain(handle, settings.batch_max, window, settings.batch_quiet))
     return app
 
 

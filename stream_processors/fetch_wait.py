@@ -34,7 +34,9 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return consumer
 
 
-class _Consumer(faust_aiokafka.Consumer):
+class ShortWaitConsumer(faust_aiokafka.Consumer):
+    """Faust's aiokafka consumer whose fetches wait ``WORKER_FETCH_WAIT_MS``."""
+
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -42,7 +44,7 @@ class _Consumer(faust_aiokafka.Consumer):
 class Transport(faust_aiokafka.Transport):
     """Faust's aiokafka transport whose consumer fetches with ``WORKER_FETCH_WAIT_MS``."""
 
-    Consumer = _Consumer
+    Consumer = ShortWaitConsumer
 
 
 def use_short_fetch_wait(app: faust.App) -> None:

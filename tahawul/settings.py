@@ -116,7 +116,8 @@ class Settings(BaseSettings):
                     "and writes (bounds a write's memory and duration).",
     )
     batch_max: int = Field(
-        2000, ge=1, description="TAHAWUL_BATCH_MAX: most events a worker validates per batch."
+        2000, ge=1, description="TAHAWUL_BATCH_MAX: records after which a worker's batch closes (a "
+        "fetch brings at most this many, so a batch holds less than twice as many)."
     )
     batch_within: float = Field(
         0.3, gt=0,
@@ -134,13 +135,6 @@ class Settings(BaseSettings):
         0.01, gt=0, le=10,
         description="TAHAWUL_BATCH_QUIET: a worker's batch closes early once no record came for "
                     "this many seconds (a stream with nothing more to give is not waited on).",
-    )
-    worker_buffer: int = Field(
-        1024, ge=16,
-        description="TAHAWUL_WORKER_BUFFER: most records a worker holds fetched but not yet "
-        "validated (Faust's stream_buffer_maxsize). Bounds its memory while it works through a "
-        "backlog: a batched record is up to ~250 KiB, so 1,024 of them take at most ~250 MiB "
-        "(Faust's default, 4,096, let a replay of batched records hold 800 MiB).",
     )
     session_timeout: float = Field(
         6.0, gt=0,
@@ -329,7 +323,6 @@ class Settings(BaseSettings):
             "TAHAWUL_BATCH_WITHIN": str(self.batch_within),
             "TAHAWUL_BATCH_WINDOW_RATIO": str(self.batch_window_ratio),
             "TAHAWUL_BATCH_QUIET": str(self.batch_quiet),
-            "TAHAWUL_WORKER_BUFFER": str(self.worker_buffer),
             "TAHAWUL_LOG_LEVEL": self.log_level,
             "TAHAWUL_LOG_FORMAT": self.log_format,
             "TAHAWUL_DEAD_LETTER_MAX_BYTES": str(self.dead_letter_max_bytes),
