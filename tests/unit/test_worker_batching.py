@@ -1,125 +1,200 @@
 """A worker's batches close as soon as a quiet stream has nothing more, widen under load,
-never exceed their size, lose or repeat no record, and are acknowledged only after they were
-handled (stream_processors/batching.py); its consumer fetches with a short wait
-(stream_processors/fetch_wait.py). Driven through Faust's own agent test context (in memory,
-no broker)."""
+never grow far past their size, lose or repeat no record (stream_processors/batching.py);
+its consumer hands them over with Faust's bookkeeping, acks them only after they were
+handled, forgets a batch whose handler failed (stream_processors/batch_drain.py) and
+fetches with a short wait (stream_processors/fetch_wait.py). No broker: fetches are
+scripted on a virtual clock, and the consumer is Faust's, never started."""
 
 from __future__ import annotations
 
 import asyncio
-import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import faust
 import pytest
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, Message
 
-from tahawul.stream_processors.batching import take_batches
+from tahawul.stream_processors.batch_drain import BatchConsumer, Drain, install
+from tahawul.stream_processors.batching import gather
 from tahawul.stream_processors.fetch_wait import WORKER_FETCH_WAIT_MS, Transport, use_short_fetch_wait
 from tahawul.stream_processors.linger import Linger
 
-NOWHERE = "kafka://127.0.0.1:9"  # never connected to: the test context feeds the agent
+NOWHERE = "kafka://127.0.0.1:9"  # never connected to
 
 
-class Batches:
-    """An agent taking batches of at most ``max_records`` with ``window``, recording each
-    batch (values, when it was handed over, whether any of its records was acked then),
-    taking ``handle_seconds`` to handle each."""
+class Arrivals:
+    """Records arriving at given (virtual) times, fetched as a consumer would: a fetch
+    returns at once what has arrived, else waits for the next arrival up to its timeout,
+    and brings at most ``per_fetch`` records."""
 
-    def __init__(self, max_records: int, window: Linger, handle_seconds: float = 0.0,
-                 quiet: float = 1.0) -> None:
-        self.app = faust.App("t-batching", broker=NOWHERE, web_enabled=False)
-        self.got: list[tuple[list[Any], float, bool]] = []
+    def __init__(self, at: list[float], per_fetch: int = 1000) -> None:
+        self.at = at
+        self.next = 0
+        self.now = 0.0
+        self.per_fetch = per_fetch
+        self.fetches: list[float] = []  # the timeout of each fetch
 
-        @self.app.agent()
-        async def agent(stream: faust.StreamT) -> None:
-            async for batch in take_batches(stream, max_records, window, quiet):
-                started = time.monotonic()
-                acked = any(e.message.acked for e in batch)
-                self.got.append(([e.value for e in batch], started, acked))
-                self.messages.extend(e.message for e in batch)
-                await asyncio.sleep(handle_seconds)
-                window.wrote(time.monotonic() - started)
+    def clock(self) -> float:
+        return self.now
 
-        self.agent: Any = agent
-        self.messages: list[Any] = []
+    async def take(self, timeout: float, into: list[int]) -> None:
+        self.fetches.append(timeout)
+        if self.next >= len(self.at):
+            self.now += timeout
+            return
+        if self.at[self.next] > self.now:
+            self.now = min(self.at[self.next], self.now + timeout)
+        got = 0
+        while self.next < len(self.at) and self.at[self.next] <= self.now and got < self.per_fetch:
+            into.append(self.next)
+            self.next += 1
+            got += 1
 
-    def run(self, values: list[int], gap: float, after: float) -> dict[int, float]:
-        """Put ``values`` ``gap`` seconds apart, wait ``after`` seconds; when each was put."""
-        put: dict[int, float] = {}
+    def batches(self, max_records: int, window: Linger, quiet: float,
+                handle_seconds: float = 0.0) -> list[tuple[float, list[int]]]:
+        """Every batch gather makes of the arrivals, with the virtual time it closed."""
+        out: list[tuple[float, list[int]]] = []
 
-        async def main() -> None:
-            async with self.agent.test_context() as agent:
-                for value in values:
-                    put[value] = time.monotonic()
-                    await agent.put(value)
-                    await asyncio.sleep(gap)
-                deadline = time.monotonic() + after
-                while sum(len(v) for v, _, _ in self.got) < len(values) and time.monotonic() < deadline:
-                    await asyncio.sleep(0.01)
+        async def run() -> None:
+            while self.next < len(self.at):
+                batch = await gather(self.take, max_records, window, quiet, idle=1.0,
+                                     clock=self.clock)
+                if batch:
+                    out.append((self.now, batch))
+                    self.now += handle_seconds
+                    window.wrote(handle_seconds)
 
-        asyncio.run(main())
-        return put
-
-    def run_with(self, put: Any, count: int, after: float) -> None:
-        """Feed the agent with ``put(agent)``, then wait up to ``after`` s for ``count`` values."""
-
-        async def main() -> None:
-            async with self.agent.test_context() as agent:
-                await put(agent)
-                deadline = time.monotonic() + after
-                while sum(len(v) for v, _, _ in self.got) < count and time.monotonic() < deadline:
-                    await asyncio.sleep(0.01)
-
-        asyncio.run(main())
-
-    def values(self) -> list[int]:
-        return [v for batch, _, _ in self.got for v in batch]
+        asyncio.run(run())
+        return out
 
 
 def test_a_quiet_stream_is_handled_at_once_not_after_the_most_a_batch_may_wait() -> None:
     # Batches may stay open 5 s, but handling takes no time, so each closes at once.
-    batches = Batches(100, Linger(ratio=1.0, most=5.0))
-    put = batches.run(list(range(6)), gap=0.05, after=10)
-    assert batches.values() == list(range(6))
-    handed = {v: at for vs, at, _ in batches.got for v in vs}
-    assert max(handed[v] - put[v] for v in put) < 1.0
+    arrivals = Arrivals([i * 0.05 for i in range(6)])
+    got = arrivals.batches(100, Linger(ratio=1.0, most=5.0), quiet=1.0)
+    assert [b for _, b in got] == [[i] for i in range(6)]
+    assert all(closed == pytest.approx(i * 0.05) for i, (closed, _) in enumerate(got))
     assert Linger(ratio=0.0, most=5.0).seconds() == 0.0
 
 
 def test_under_load_a_batch_stays_open_as_long_as_the_previous_one_took() -> None:
     window = Linger(ratio=1.0, most=5.0)
     window.wrote(1.5)  # the previous batch took 1.5 s to handle
-    batches = Batches(100, window, handle_seconds=0.0)
-    batches.run(list(range(10)), gap=0.01, after=10)
-    assert [v for v, _, _ in batches.got] == [list(range(10))]  # one batch: all arrived within 1.5 s
+    arrivals = Arrivals([i * 0.1 for i in range(10)] + [3.0])
+    got = arrivals.batches(100, window, quiet=1.0, handle_seconds=1.5)
+    # all that arrived within 1.5 s of the first in one batch, the late one in its own
+    assert [b for _, b in got] == [list(range(10)), [10]]
 
 
 def test_a_batch_closes_once_nothing_more_came_for_the_quiet_time() -> None:
     window = Linger(ratio=1.0, most=5.0)
     window.wrote(5.0)  # it could stay open 5 s
-    batches = Batches(100, window, quiet=0.2)
-
-    async def bursts(agent: Any) -> None:
-        for value in range(3):
-            await agent.put(value)
-        await asyncio.sleep(1.5)  # quiet: the first burst goes on
-        for value in range(3, 6):
-            await agent.put(value)
-
-    batches.run_with(bursts, 6, after=10)
-    assert [v for v, _, _ in batches.got] == [[0, 1, 2], [3, 4, 5]]
-    assert batches.got[1][1] - batches.got[0][1] < 4.0  # not held for the 5 s window
+    arrivals = Arrivals([0.0, 0.0, 0.0, 1.5, 1.5, 1.5])
+    got = arrivals.batches(100, window, quiet=0.2, handle_seconds=0.0)
+    assert [b for _, b in got] == [[0, 1, 2], [3, 4, 5]]
+    assert got[0][0] == pytest.approx(0.2)  # closed after the quiet time, not the 5 s window
 
 
-def test_batches_hold_at_most_max_records_each_record_once_in_order_acked_after_handling() -> None:
+def test_a_batch_closes_at_its_size_and_every_record_comes_once_in_order() -> None:
     window = Linger(ratio=1.0, most=5.0)
     window.wrote(5.0)  # wide open: only the size closes a batch
-    batches = Batches(4, window, handle_seconds=0.02)
-    batches.run(list(range(12)), gap=0.0, after=10)
-    assert [v for v, _, _ in batches.got] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
-    assert not any(acked for _, _, acked in batches.got)  # none acked while being handled
-    assert all(m.acked for m in batches.messages)  # all acked once handled
+    arrivals = Arrivals([0.0] * 12, per_fetch=3)
+    got = arrivals.batches(4, window, quiet=1.0, handle_seconds=5.0)
+    assert [b for _, b in got] == [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]  # 3 + 3 >= 4
+    assert [v for _, b in got for v in b] == list(range(12))
+
+
+def test_an_idle_fetch_gives_an_empty_batch_so_the_worker_can_look_at_stopping() -> None:
+    arrivals = Arrivals([])
+    assert asyncio.run(gather(arrivals.take, 10, Linger(1.0, 0.3), 0.01, idle=1.0,
+                              clock=arrivals.clock)) == []
+    assert arrivals.fetches == [1.0]
+
+
+def message(partition: int, offset: int, topic: str = "tx") -> Message:
+    return Message(topic, partition, offset, 0.0, 0, None, None, b"v", None,
+                   tp=TP(topic, partition))
+
+
+class Stopped:
+    """A stand-in for Faust's fetcher service: the drain loop runs until it is stopped."""
+
+    def __init__(self) -> None:
+        self._stopped = asyncio.Event()
+
+
+def drained(fetches: list[list[Message]], handle: Any, max_records: int = 100
+            ) -> tuple[BatchConsumer, list[list[tuple[int, int, bool]]], BaseException | None]:
+    """Run a worker consumer's drain loop over scripted fetches (it stops after the last),
+    with ``handle`` called on each batch: the consumer, what each batch held when handed
+    over (partition, offset, acked), and what the loop raised."""
+    app = faust.App("t-drain", broker=NOWHERE, web_enabled=False)
+    topic = app.topic("tx", value_type=bytes, value_serializer="raw")
+    seen: list[list[tuple[int, int, bool]]] = []
+    fetcher = Stopped()
+    script = list(fetches)
+    raised: list[BaseException] = []
+
+    async def handled(batch: list[Message]) -> None:
+        seen.append([(m.partition, m.offset, m.acked) for m in batch])
+        if not script:
+            fetcher._stopped.set()
+        await handle(consumer, batch)
+
+    async def getmany(timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        for m in script.pop(0) if script else []:
+            yield m.tp, m
+
+    async def run() -> None:
+        conductor: Any = app.topics
+        await conductor._update_indices()  # what subscribing does: acks enabled for tx
+        consumer.getmany = getmany  # type: ignore[method-assign]
+        try:
+            await consumer._drain_messages(fetcher)  # type: ignore[arg-type]
+        except Exception as exc:
+            raised.append(exc)
+
+    consumer = install(app, topic, Drain(handled, max_records, Linger(0.0, 1.0), 0.01))
+    asyncio.run(run())
+    return consumer, seen, raised[0] if raised else None
+
+
+async def ack(consumer: BatchConsumer, batch: list[Message]) -> None:
+    consumer.ack_all(batch)
+
+
+def test_the_drain_hands_a_fetch_over_whole_and_acks_it_only_after_the_handler() -> None:
+    fetches = [[message(0, 0), message(1, 0), message(0, 1)], [message(0, 2), message(1, 1)]]
+    consumer, seen, raised = drained(fetches, ack)
+    assert raised is None
+    assert seen == [[(0, 0, False), (1, 0, False), (0, 1, False)], [(0, 2, False), (1, 1, False)]]
+    assert not consumer.unacked
+    assert consumer._new_offset(TP("tx", 0)) == 3  # the offsets Faust will commit
+    assert consumer._new_offset(TP("tx", 1)) == 2
+
+
+def test_the_drain_drops_what_it_already_read_and_lets_commits_pass_a_gap() -> None:
+    # 2-4 never come (transaction markers, compaction); 0 comes again (a fetch from before
+    # a seek) and is dropped, as Faust's own loop drops it
+    fetches = [[message(0, 0), message(0, 1)], [message(0, 0), message(0, 5)]]
+    consumer, seen, raised = drained(fetches, ack)
+    assert raised is None
+    assert seen == [[(0, 0, False), (0, 1, False)], [(0, 5, False)]]
+    assert consumer._new_offset(TP("tx", 0)) == 6
+
+
+def test_a_batch_whose_handler_fails_is_not_acked_and_not_waited_for() -> None:
+    async def fail(consumer: BatchConsumer, batch: list[Message]) -> None:
+        consumer.ack(batch[0])  # the first was handled, the second was not
+        raise RuntimeError("broker gone")
+
+    consumer, seen, raised = drained([[message(0, 0), message(0, 1)]], fail)
+    assert isinstance(raised, RuntimeError)
+    assert seen == [[(0, 0, False), (0, 1, False)]]
+    assert not consumer.unacked  # Faust's stop and rebalance do not wait for offset 1
+    assert consumer._new_offset(TP("tx", 0)) == 1  # only what was acked may be committed
 
 
 def test_the_worker_consumer_fetches_with_a_short_wait() -> None:
