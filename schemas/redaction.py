@@ -135,11 +135,13 @@ def kept_values(obj: dict[str, Any], catalogue: Catalogue | None, now: datetime)
 
 
 def redact(payload: bytes | None, key: bytes, catalogue: Catalogue | None,
-           now: datetime | None = None) -> bytes:
+           now: datetime | None = None, digest: str | None = None) -> bytes:
     """The redacted form (compact JSON) of a rejected payload; see the module docstring.
-    Bounded whatever the payload: at most MAX_FIELDS names of MAX_NAME_CHARS characters."""
+    Bounded whatever the payload: at most MAX_FIELDS names of MAX_NAME_CHARS characters.
+    ``digest``: the payload's :func:`payload_hmac` under ``key``, when the caller has it."""
     raw = payload or b""
-    out: dict[str, Any] = {"redacted": FORM, "bytes": len(raw), "hmac_sha256": payload_hmac(key, raw)}
+    out: dict[str, Any] = {"redacted": FORM, "bytes": len(raw),
+                           "hmac_sha256": payload_hmac(key, raw) if digest is None else digest}
     try:
         obj = orjson.loads(raw) if raw else None
         out["json"] = _json_type(obj) if raw else None

@@ -319,12 +319,13 @@ class Judge:
                 source: str) -> None:
         """Record a rejection with the payload redacted: its bytes go no further than here."""
         key, offset = self.redaction_key, self.offset
-        redacted = redact(payload, key, self.catalogue, self.now)
+        digest = payload_hmac(key, payload or b"")  # in the redacted form and the dead letter
+        redacted = redact(payload, key, self.catalogue, self.now, digest)
         entity = _claimed_entity(payload, self.catalogue)
         size = len(payload) if payload is not None else 0
         self.out.append((offset, False, bad_row(offset, code, message, redacted, size, source, entity)))
         self.dead.append(DeadLetter(offset, index, redacted, None if payload is None else size,
-                                    payload_hmac(key, payload or b""), code, message))
+                                    digest, code, message))
 
 
 def _claimed_entity(payload: bytes | None, catalogue: Catalogue) -> str:
