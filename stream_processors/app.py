@@ -88,6 +88,9 @@ CHUNK_EVENTS = 10_000
 # while the broker acknowledges the previous one's envelopes (with one, it waited idle for
 # every acknowledgement: about a fifth of its time in a replay).
 PIPELINED_BATCHES = 2
+# The most a worker's view of the cluster (topics, partitions, leaders) may age: see
+# consumer_options.
+METADATA_MAX_AGE_MS: Final = 15_000
 # Exit codes of a worker that ends itself without finishing its batch (nothing of it is
 # committed; the next owner of its partitions re-sends it): stuck too long (EX_TEMPFAIL:
 # "try again", a supervisor restarts it), and still running after SIGTERM's grace period
@@ -382,6 +385,11 @@ def consumer_options(settings: Settings) -> dict[str, Any]:
         broker_heartbeat_interval=settings.session_timeout / 4,
         broker_commit_every=settings.batch_max,
         broker_commit_interval=1.0,
+        # How stale the consumer's view of the topics may get (Faust's default: 5 minutes).
+        # A group that rebalances while a restarted broker does not list the topic yet
+        # gives its members no partition of it ("Ignoring missing topic"), and rejoins only
+        # once a metadata refresh shows the topic: nothing was read for up to 5 minutes.
+        consumer_metadata_max_age_ms=METADATA_MAX_AGE_MS,
         web_enabled=False,
         loghandlers=[],
         broker_credentials=faust_credentials(settings.kafka_security()),

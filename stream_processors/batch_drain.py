@@ -22,8 +22,10 @@ handler ends the process instead, so that the stop's exit code says a batch was 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from time import monotonic
 from typing import cast
 
 import faust
@@ -66,6 +68,7 @@ class BatchConsumer(fetch_wait.ShortWaitConsumer):
             await super()._drain_messages(fetcher)
             return
         consumer_stopped = cast(Service, self)._stopped.is_set
+        inbound = self.app.monitor.stream_inbound_time
         fetcher_stopped = cast(Service, fetcher)._stopped.is_set
         try:
             while not (consumer_stopped() or fetcher_stopped()):
@@ -73,6 +76,12 @@ class BatchConsumer(fetch_wait.ShortWaitConsumer):
                                      idle=IDLE_FETCH_SECONDS)
                 if not batch:
                     continue
+                # What Faust's streams tell its monitor: these partitions are being processed.
+                # (Its check of the event path otherwise logs, for every partition with
+                # records waiting, that "Stream has not started processing" it.)
+                now = monotonic()
+                for tp in {message.tp for message in batch}:
+                    inbound[tp] = now
                 try:
                     await drain.handle(batch)
                 except BaseException:
@@ -85,6 +94,11 @@ class BatchConsumer(fetch_wait.ShortWaitConsumer):
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 return
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # as Faust's own loop: said, then the fetcher crashes
+            self.log.exception("Drain messages raised: %r", exc)
             raise
 
     async def _take(self, timeout: float, into: list[Message]) -> None:
