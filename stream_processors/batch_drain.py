@@ -105,8 +105,9 @@ class BatchConsumer(fetch_wait.ShortWaitConsumer):
         """Append what one fetch brings (waiting at most ``timeout`` seconds for it) to
         ``into``, with Faust's bookkeeping of each record as its own fetcher loop does it:
         a record below the partition's read offset (a fetch from before a seek) is dropped,
-        a jump in offsets is recorded as a gap that commits may pass over (compaction,
-        transaction markers), and each record is tracked as pending until acked."""
+        the offsets a jump skips are recorded as a gap that commits may pass over
+        (compaction, transaction markers), and each record is tracked as pending until
+        acked."""
         await self.sleep(0)
         if self.should_stop:
             return
@@ -119,7 +120,11 @@ class BatchConsumer(fetch_wait.ShortWaitConsumer):
             if last is not None and offset < last:
                 continue
             if last and offset - last > 1 and acks_enabled_for(message.topic):
-                await self._add_gap(tp, last + 1, offset)
+                # The offsets between, not this one: Faust's own loop passes ``offset`` as the
+                # gap's end, which counts this record as done once any later one is acked,
+                # and the worker's batches may be acked out of order (at most
+                # PIPELINED_BATCHES apart).
+                await self._add_gap(tp, last + 1, offset - 1)
             read_offset[tp] = offset
             track(message)
             into.append(message)
