@@ -482,8 +482,7 @@ def create_app(settings: Settings, watchdog: Watchdog | None = None) -> faust.Ap
             previous = latest.get(partition)
             if previous is not None:
                 await previous  # one chunk per partition of the batch in flight
-            before = chains.get(partition) if previous is None else None
-            delivery = asyncio.ensure_future(deliver_after(before, envelopes))
+            delivery = asyncio.ensure_future(deliver_after(chains.get(partition), envelopes))
             latest[partition] = chains[partition] = delivery
             in_flight.append(delivery)
             await asyncio.sleep(0)  # let the sends go out before judging on

@@ -29,6 +29,7 @@ from time import monotonic
 from typing import cast
 
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import Message
 from mode import Service, ServiceT
 
@@ -145,7 +146,7 @@ class BatchConsumer(fetch_wait.ShortWaitConsumer):
                 unacked.discard(message)
 
 
-class Transport(fetch_wait.Transport):
+class Transport(faust_aiokafka.Transport):
     """The worker's transport: Faust's aiokafka transport with :class:`BatchConsumer`."""
 
     Consumer = BatchConsumer

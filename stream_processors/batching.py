@@ -12,8 +12,8 @@ each burst; under load (a backlog, a replay) records keep coming, batches take l
 their windows widen up to ``within``, so batches fill. Waiting for nothing matters on a
 shared machine: a worker that idles through its windows gives away CPU it needs to keep up.
 
-The records come from the worker's consumer (batch_drain.py), which acks a batch's records
-only after its handler returned.
+The records come from the worker's consumer (batch_drain.py); the worker acks a batch's
+records only once its envelopes are acknowledged (app.py).
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ wait never applies; it is what a fetch sent to a partition with nothing new wait
 the broker answers. Tansu answers such a fetch only when its wait ends, not when a record
 arrives, so a record landing just after an empty fetch went out waited up to 1.5 s in the
 worker (the freshness benchmark's largest stage). Faust (faust-streaming 0.15) passes
-``fetch_max_wait_ms=1500`` to aiokafka with no setting for it: the worker's transport makes
-the consumer with Faust's own code and sets the wait before the consumer starts (aiokafka
+``fetch_max_wait_ms=1500`` to aiokafka with no setting for it: the worker's consumer
+(batch_drain.BatchConsumer, a ShortWaitConsumer) makes its aiokafka consumer with Faust's
+own code and sets the wait before the consumer starts (aiokafka
 hands it to its fetcher in ``start``). At 50 ms an idle worker sends about 20 empty fetches a
 second per broker, each a few hundred bytes."""
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import aiokafka
-import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 # The most a worker's fetch waits at the broker for records (the counting writer's
@@ -39,15 +39,3 @@ class ShortWaitConsumer(faust_aiokafka.Consumer):
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-
-class Transport(faust_aiokafka.Transport):
-    """Faust's aiokafka transport whose consumer fetches with ``WORKER_FETCH_WAIT_MS``."""
-
-    Consumer = ShortWaitConsumer
-
-
-def use_short_fetch_wait(app: faust.App) -> None:
-    """Make ``app`` consume through :class:`Transport`. Call right after creating the app,
-    before anything (a topic, an agent) asks for its transport."""
-    app.transport = Transport(app.conf.broker_consumer, app)

@@ -105,7 +105,7 @@ class Settings(BaseSettings):
                     "go at once; large, slow ones under load gather more), so writing takes at most "
                     "about 1/(1 + ratio) of its time. 0 writes what each poll brings at once. At 3 "
                     "(was 1) the writer leaves two workers 0.1 of a core more on two cores, for "
-                    "about 0.1 s more freshness (docs/performance.md).",
+                    "about 0.2 s more freshness (docs/performance.md).",
     )
     counter_linger_max: float = Field(
         0.5, ge=0, le=10,

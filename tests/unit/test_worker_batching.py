@@ -16,9 +16,9 @@ import pytest
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
-from tahawul.stream_processors.batch_drain import BatchConsumer, Drain, install
+from tahawul.stream_processors.batch_drain import BatchConsumer, Drain, Transport, install
 from tahawul.stream_processors.batching import gather
-from tahawul.stream_processors.fetch_wait import WORKER_FETCH_WAIT_MS, Transport, use_short_fetch_wait
+from tahawul.stream_processors.fetch_wait import WORKER_FETCH_WAIT_MS
 from tahawul.stream_processors.linger import Linger
 
 NOWHERE = "kafka://127.0.0.1:9"  # never connected to
@@ -213,7 +213,8 @@ def test_a_batch_whose_handler_fails_is_not_acked_and_not_waited_for() -> None:
 
 def test_the_worker_consumer_fetches_with_a_short_wait() -> None:
     app = faust.App("t-fetch-wait", broker=NOWHERE, web_enabled=False)
-    use_short_fetch_wait(app)
+    install(app, app.topic("tx", value_type=bytes, value_serializer="raw"),
+            Drain(ack, 100, Linger(0.0, 1.0), 0.01))
     assert isinstance(app.transport, Transport)
 
     async def made() -> tuple[int, int]:
