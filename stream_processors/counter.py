@@ -28,7 +28,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import (
     InconsistentGroupProtocolError,
     InvalidGroupIdError,
@@ -39,6 +39,7 @@ from kafka.errors import (
 from tahawul.errors import UsageError
 from tahawul.kafka_admin import group_committed
 from tahawul.kafka_admin import quiet as quiet_logger
+from tahawul.kafka_clients import KafkaConsumer
 from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.schemas.redaction import redact as redact_payload
 from tahawul.schemas.reference import load_catalogue

@@ -26,9 +26,10 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from tahawul.kafka_admin import admin, committed_offsets
+from tahawul.kafka_clients import KafkaConsumer
 from tahawul.kafka_security import KafkaSecurity
 from tahawul.settings import Settings
 

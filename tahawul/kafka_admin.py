@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import (
     KafkaError,
@@ -18,6 +18,7 @@ from kafka.errors import (
 )
 
 from tahawul.errors import Unavailable
+from tahawul.kafka_clients import KafkaAdminClient, KafkaConsumer
 from tahawul.kafka_security import PLAINTEXT, KafkaSecurity
 from tahawul.settings import Settings
 

@@ -325,8 +325,9 @@ class ApacheKafka:
         ``expected_brokers`` registered and unfenced, and a group coordinator answers (the
         first ask creates __consumer_offsets; until it is loaded every consumer and the
         counting writer would log "coordinator dead" warnings at the user)."""
-        from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
+
+        from tahawul.kafka_clients import KafkaAdminClient
 
         try:
             client = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000,
